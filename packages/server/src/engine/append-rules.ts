@@ -1,0 +1,79 @@
+import { formatOffset, HEADER, mediaType } from "@rill/protocol";
+import type { AppendCommand } from "./commands.js";
+import { gone, notFound, ProtocolError } from "./errors.js";
+import { isExpired, type ProducerState, type StreamState } from "./model.js";
+import { decideProducer } from "./producer-rules.js";
+
+export type AppendDecision =
+  | { kind: "duplicate"; stream: StreamState; producer: ProducerState | null }
+  | { kind: "append"; next: StreamState; start: number; producer: ProducerState | null };
+
+/**
+ * Decides an append against the stream's current state. Pure: stores call it
+ * inside their transaction (or lock) and persist what it returns, so the
+ * rules are the same on every store.
+ */
+export function decideAppend(
+  stream: StreamState | undefined,
+  producer: ProducerState | undefined,
+  command: AppendCommand,
+  now: number,
+): AppendDecision {
+  if (!stream || isExpired(stream, now)) throw notFound(command.path);
+  if (stream.softDeleted) throw gone(command.path);
+
+  if (command.data.length > 0 && command.contentType !== null && mediaType(command.contentType) !== mediaType(stream.contentType)) {
+    throw new ProtocolError(
+      409,
+      "CONTENT_TYPE_MISMATCH",
+      `content type ${mediaType(command.contentType)} does not match the stream's ${mediaType(stream.contentType)}`,
+    );
+  }
+
+  const request = command.producer;
+  if (stream.closed) {
+    // A retry of the very request that closed the stream succeeds again; so does
+    // any earlier retry of the closing producer. Everything else is a conflict.
+    const closer = stream.closedBy;
+    if (request && closer && request.id === closer.id && request.epoch === closer.epoch && request.seq <= closer.seq) {
+      return { kind: "duplicate", stream, producer: { epoch: closer.epoch, lastSeq: closer.seq } };
+    }
+    if (!request && command.close && command.data.length === 0) {
+      return { kind: "duplicate", stream, producer: null };
+    }
+    throw new ProtocolError(409, "STREAM_CLOSED", `stream is closed: ${command.path}`, {
+      [HEADER.streamClosed]: "true",
+      [HEADER.streamNextOffset]: formatOffset(stream.tail),
+    });
+  }
+
+  let nextProducer: ProducerState | null = null;
+  if (request) {
+    const decision = decideProducer(producer, request);
+    if (decision.kind === "duplicate") return { kind: "duplicate", stream, producer: decision.state };
+    nextProducer = decision.next;
+  }
+
+  if (command.streamSeq !== null && stream.lastStreamSeq !== null && compareBytewise(command.streamSeq, stream.lastStreamSeq) <= 0) {
+    throw new ProtocolError(
+      409,
+      "SEQUENCE_CONFLICT",
+      `Stream-Seq ${command.streamSeq} is not greater than the last one (${stream.lastStreamSeq})`,
+    );
+  }
+
+  const next: StreamState = {
+    ...stream,
+    tail: stream.tail + command.data.length,
+    lastAccessAt: now,
+    lastStreamSeq: command.streamSeq ?? stream.lastStreamSeq,
+    closed: command.close,
+    closedBy: command.close && request ? { ...request } : null,
+  };
+  return { kind: "append", next, start: stream.tail, producer: nextProducer };
+}
+
+/** Stream-Seq values compare as UTF-8 bytes, which is not JavaScript's UTF-16 string order. */
+function compareBytewise(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}

@@ -1,0 +1,49 @@
+/**
+ * Protocol errors carry everything needed to render them: status, a stable
+ * machine code, a human message and any protocol headers. The HTTP layer
+ * renders every one of them in a single place.
+ */
+export type ErrorCode =
+  | "BAD_REQUEST"
+  | "INVALID_OFFSET"
+  | "INVALID_HEADER"
+  | "INVALID_JSON"
+  | "EMPTY_BODY"
+  | "STREAM_NOT_FOUND"
+  | "STREAM_GONE"
+  | "STREAM_EXISTS"
+  | "STREAM_CLOSED"
+  | "CONTENT_TYPE_MISMATCH"
+  | "SEQUENCE_CONFLICT"
+  | "PRODUCER_SEQ_GAP"
+  | "PRODUCER_STALE_EPOCH"
+  | "PRODUCER_BAD_EPOCH_START"
+  | "FORK_SOURCE_NOT_FOUND"
+  | "FORK_SOURCE_GONE"
+  | "FORK_OFFSET_OUT_OF_RANGE"
+  | "PAYLOAD_TOO_LARGE"
+  | "METHOD_NOT_ALLOWED"
+  | "NOT_FOUND"
+  | "SHUTTING_DOWN"
+  | "INTERNAL";
+
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string, code: ErrorCode = "BAD_REQUEST") =>
+  new ProtocolError(400, code, message);
+
+export const notFound = (path: string) =>
+  new ProtocolError(404, "STREAM_NOT_FOUND", `stream not found: ${path}`);
+
+export const gone = (path: string) =>
+  new ProtocolError(410, "STREAM_GONE", `stream was deleted and is kept only for its forks: ${path}`);

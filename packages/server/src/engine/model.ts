@@ -1,0 +1,55 @@
+/** The durable state of one stream, as every store persists it. */
+export interface StreamState {
+  path: string;
+  /** Content type exactly as given at creation. */
+  contentType: string;
+  /** Sliding time-to-live in seconds; null when none. */
+  ttlSeconds: number | null;
+  /** Absolute expiry (ms since epoch); null when none. */
+  expiresAt: number | null;
+  createdAt: number;
+  /** Last read or write (ms); the sliding TTL counts from here. */
+  lastAccessAt: number;
+  /** Byte position after the last stored byte. */
+  tail: number;
+  closed: boolean;
+  /** Last accepted `Stream-Seq` value, for writer-sequence checks. */
+  lastStreamSeq: string | null;
+  /** Source stream path when this stream is a fork. */
+  forkedFrom: string | null;
+  /** Position at which this stream's own data starts (its fork point; 0 otherwise). */
+  forkOffset: number;
+  /** Number of live forks that read through this stream. */
+  forkCount: number;
+  /** Deleted by a user, but kept because forks still read through it. */
+  softDeleted: boolean;
+  /** The producer request that closed the stream, so a retried close is a duplicate, not a conflict. */
+  closedBy: ProducerRef | null;
+}
+
+export interface ProducerRef {
+  id: string;
+  epoch: number;
+  seq: number;
+}
+
+/** What the server remembers per (stream, producer id). */
+export interface ProducerState {
+  epoch: number;
+  lastSeq: number;
+}
+
+/** True when the stream's TTL or absolute expiry has passed at `now`. */
+export function isExpired(stream: StreamState, now: number): boolean {
+  if (stream.expiresAt !== null && now >= stream.expiresAt) return true;
+  if (stream.ttlSeconds !== null && now >= stream.lastAccessAt + stream.ttlSeconds * 1000) return true;
+  return false;
+}
+
+/** The moment the stream expires if nothing touches it (ms), or null. */
+export function expiryTime(stream: StreamState): number | null {
+  const sliding = stream.ttlSeconds === null ? null : stream.lastAccessAt + stream.ttlSeconds * 1000;
+  if (sliding === null) return stream.expiresAt;
+  if (stream.expiresAt === null) return sliding;
+  return Math.min(sliding, stream.expiresAt);
+}
