@@ -5,8 +5,16 @@ import { isExpired, type ProducerState, type StreamState } from "./model.js";
 import { decideProducer } from "./producer-rules.js";
 
 export type AppendDecision =
-  | { kind: "duplicate"; stream: StreamState; producer: ProducerState | null }
-  | { kind: "append"; next: StreamState; start: number; producer: ProducerState | null };
+  | { kind: "duplicate"; stream: StreamState; echo: ProducerEcho | null }
+  | { kind: "append"; next: StreamState; start: number; producer: ProducerState | null; echo: ProducerEcho | null };
+
+/** What a producer is told on success: its epoch and the highest seq the server holds for it. */
+export interface ProducerEcho {
+  epoch: number;
+  seq: number;
+}
+
+const echoOf = (state: ProducerState): ProducerEcho => ({ epoch: state.epoch, seq: state.lastSeq });
 
 /**
  * Decides an append against the stream's current state. Pure: stores call it
@@ -36,10 +44,10 @@ export function decideAppend(
     // any earlier retry of the closing producer. Everything else is a conflict.
     const closer = stream.closedBy;
     if (request && closer && request.id === closer.id && request.epoch === closer.epoch && request.seq <= closer.seq) {
-      return { kind: "duplicate", stream, producer: { epoch: closer.epoch, lastSeq: closer.seq } };
+      return { kind: "duplicate", stream, echo: { epoch: closer.epoch, seq: closer.seq } };
     }
     if (!request && command.close && command.data.length === 0) {
-      return { kind: "duplicate", stream, producer: null };
+      return { kind: "duplicate", stream, echo: null };
     }
     throw new ProtocolError(409, "STREAM_CLOSED", `stream is closed: ${command.path}`, {
       [HEADER.streamClosed]: "true",
@@ -50,7 +58,7 @@ export function decideAppend(
   let nextProducer: ProducerState | null = null;
   if (request) {
     const decision = decideProducer(producer, request);
-    if (decision.kind === "duplicate") return { kind: "duplicate", stream, producer: decision.state };
+    if (decision.kind === "duplicate") return { kind: "duplicate", stream, echo: echoOf(decision.state) };
     nextProducer = decision.next;
   }
 
@@ -70,7 +78,13 @@ export function decideAppend(
     closed: command.close,
     closedBy: command.close && request ? { ...request } : null,
   };
-  return { kind: "append", next, start: stream.tail, producer: nextProducer };
+  return {
+    kind: "append",
+    next,
+    start: stream.tail,
+    producer: nextProducer,
+    echo: nextProducer ? echoOf(nextProducer) : null,
+  };
 }
 
 /** Stream-Seq values compare as UTF-8 bytes, which is not JavaScript's UTF-16 string order. */

@@ -1,0 +1,116 @@
+import { DEFAULT_CONTENT_TYPE, mediaType } from "@rill/protocol";
+import type { ResolvedCreateCommand } from "../storage/store.js";
+import { ProtocolError } from "./errors.js";
+import { isExpired, type StreamState } from "./model.js";
+
+export type CreateDecision =
+  | { kind: "exists"; stream: StreamState }
+  | { kind: "create"; stream: StreamState };
+
+/**
+ * Decides a PUT. `existing` is the stream at the path (expired streams count
+ * as absent; the store removes them before creating anew). `source` is the
+ * fork source's state when the command forks.
+ */
+export function decideCreate(
+  existing: StreamState | undefined,
+  source: StreamState | undefined,
+  command: ResolvedCreateCommand,
+  now: number,
+): CreateDecision {
+  if (existing && !isExpired(existing, now)) {
+    if (existing.softDeleted) {
+      throw new ProtocolError(409, "STREAM_EXISTS", `a deleted stream still used by forks occupies ${command.path}`);
+    }
+    const wanted = desiredConfig(command, source);
+    const differences = configDifferences(existing, wanted);
+    if (command.fork) {
+      if (existing.forkedFrom !== command.fork.source) differences.push("fork source");
+      else if (command.fork.explicit && existing.forkOffset !== command.fork.position) differences.push("fork offset");
+    }
+    if (differences.length > 0) {
+      throw new ProtocolError(
+        409,
+        "STREAM_EXISTS",
+        `stream already exists with a different configuration (${differences.join(", ")})`,
+      );
+    }
+    return { kind: "exists", stream: existing };
+  }
+
+  let forkOffset = 0;
+  let forkedFrom: string | null = null;
+  if (command.fork) {
+    const fork = command.fork;
+    if (!source || isExpired(source, now)) {
+      throw new ProtocolError(404, "FORK_SOURCE_NOT_FOUND", `fork source not found: ${fork.source}`);
+    }
+    if (source.softDeleted) {
+      throw new ProtocolError(409, "FORK_SOURCE_GONE", `fork source was deleted: ${fork.source}`);
+    }
+    if (fork.position > source.tail || fork.position < 0) {
+      throw new ProtocolError(400, "FORK_OFFSET_OUT_OF_RANGE", `fork offset is past the source's tail`);
+    }
+    if (command.contentType !== null && mediaType(command.contentType) !== mediaType(source.contentType)) {
+      throw new ProtocolError(
+        409,
+        "CONTENT_TYPE_MISMATCH",
+        `a fork must keep its source's content type (${mediaType(source.contentType)})`,
+      );
+    }
+    forkOffset = fork.position;
+    forkedFrom = fork.source;
+  }
+
+  const config = desiredConfig(command, source);
+  return {
+    kind: "create",
+    stream: {
+      path: command.path,
+      contentType: config.contentType,
+      ttlSeconds: config.ttlSeconds,
+      expiresAt: config.expiresAt,
+      createdAt: now,
+      lastAccessAt: now,
+      tail: forkOffset + command.data.length,
+      closed: command.closed,
+      lastStreamSeq: null,
+      forkedFrom,
+      forkOffset,
+      forkCount: 0,
+      softDeleted: false,
+      closedBy: null,
+    },
+  };
+}
+
+interface Config {
+  contentType: string;
+  ttlSeconds: number | null;
+  expiresAt: number | null;
+  closed: boolean;
+}
+
+/**
+ * The configuration a PUT asks for. A fork inherits its source's content type
+ * and, when it names no expiry of its own, the source's TTL or expiry.
+ */
+function desiredConfig(command: ResolvedCreateCommand, source: StreamState | undefined): Config {
+  const inherited = command.fork ? source : undefined;
+  const ownExpiry = command.ttlSeconds !== null || command.expiresAt !== null;
+  return {
+    contentType: command.contentType ?? inherited?.contentType ?? DEFAULT_CONTENT_TYPE,
+    ttlSeconds: ownExpiry ? command.ttlSeconds : (inherited?.ttlSeconds ?? null),
+    expiresAt: ownExpiry ? command.expiresAt : (inherited?.expiresAt ?? null),
+    closed: command.closed,
+  };
+}
+
+function configDifferences(existing: StreamState, wanted: Config): string[] {
+  const out: string[] = [];
+  if (mediaType(existing.contentType) !== mediaType(wanted.contentType)) out.push("content type");
+  if (existing.ttlSeconds !== wanted.ttlSeconds) out.push("TTL");
+  if (existing.expiresAt !== wanted.expiresAt) out.push("expiry");
+  if (existing.closed !== wanted.closed) out.push("closed state");
+  return out;
+}

@@ -1,0 +1,193 @@
+import { concatBytes, framedMessagePrefixLength, isJsonContentType } from "@rill/protocol";
+import type { Store } from "../storage/store.js";
+import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "./commands.js";
+import { gone, notFound, ProtocolError } from "./errors.js";
+import { LiveHub } from "./live-hub.js";
+import { isExpired, type StreamState } from "./model.js";
+
+export interface EngineOptions {
+  /** Upper bound on the bytes a single read returns (whole batches may exceed it once). */
+  maxReadBytes: number;
+  /** How often expired streams are swept (ms); 0 turns the sweeper off. */
+  sweepIntervalMs: number;
+  now?: () => number;
+}
+
+export interface ReadResult {
+  stream: StreamState;
+  /** Stored bytes (JSON streams: framed messages). */
+  data: Uint8Array;
+  /** Position after `data`. */
+  next: number;
+  /** True when `next` is the stream's tail. */
+  upToDate: boolean;
+}
+
+/**
+ * The stream engine: the protocol's rules over a Store, plus the live hub.
+ * It knows nothing about HTTP. Every committed append is published to the hub
+ * after the store has made it durable, so live readers see only committed data.
+ */
+export class Engine {
+  readonly hub = new LiveHub();
+  private readonly now: () => number;
+  private sweeper: NodeJS.Timeout | null = null;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly store: Store,
+    private readonly options: EngineOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    if (options.sweepIntervalMs > 0) {
+      this.sweeper = setInterval(() => void this.sweep(), options.sweepIntervalMs);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Waits for writes in progress; used by graceful shutdown. */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    await this.drain();
+    await this.store.close();
+  }
+
+  async create(command: CreateCommand): Promise<CreateOutcome> {
+    return this.track(async () => {
+      let fork: { source: string; position: number; explicit: boolean } | null = null;
+      if (command.fork) {
+        const source = await this.live(command.fork.source).catch((error: unknown) => {
+          if (!(error instanceof ProtocolError)) throw error;
+          if (error.status === 410) {
+            throw new ProtocolError(409, "FORK_SOURCE_GONE", `fork source was deleted: ${command.fork!.source}`);
+          }
+          throw new ProtocolError(404, "FORK_SOURCE_NOT_FOUND", `fork source not found: ${command.fork!.source}`);
+        });
+        const explicit = command.fork.position !== null || command.fork.subOffset > 0;
+        fork = { source: source.path, position: await this.resolveForkPoint(source, command.fork), explicit };
+      }
+      const outcome = await this.store.create({ ...command, fork }, this.now());
+      return outcome;
+    });
+  }
+
+  async append(command: AppendCommand): Promise<AppendOutcome> {
+    return this.track(async () => {
+      const outcome = await this.store.append(command, this.now());
+      if (outcome.kind === "appended") {
+        this.hub.publish({
+          path: command.path,
+          start: outcome.start,
+          end: outcome.stream.tail,
+          data: command.data.length > 0 ? command.data : null,
+          closed: outcome.stream.closed,
+          gone: false,
+        });
+      }
+      return outcome;
+    });
+  }
+
+  async delete(path: string): Promise<DeleteOutcome> {
+    return this.track(async () => {
+      await this.live(path);
+      const outcome = await this.store.delete(path, this.now());
+      this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
+      return outcome;
+    });
+  }
+
+  /** The stream's state if it is readable now; 404 when absent or expired, 410 when soft-deleted. */
+  async live(path: string): Promise<StreamState> {
+    const stream = await this.store.getStream(path);
+    if (!stream) throw notFound(path);
+    if (isExpired(stream, this.now())) {
+      await this.expire(stream);
+      throw notFound(path);
+    }
+    if (stream.softDeleted) throw gone(path);
+    return stream;
+  }
+
+  /** Records a read for the sliding TTL. */
+  async touch(stream: StreamState): Promise<void> {
+    if (stream.ttlSeconds !== null) await this.store.touch(stream.path, this.now());
+  }
+
+  /**
+   * Reads from `from`, following the fork chain for inherited ranges, up to
+   * the configured read size. JSON streams are cut at batch boundaries only.
+   */
+  async read(stream: StreamState, from: number): Promise<ReadResult> {
+    if (from > stream.tail) {
+      throw new ProtocolError(400, "INVALID_OFFSET", "offset is past the end of the stream");
+    }
+    const split = !isJsonContentType(stream.contentType);
+    const parts: Uint8Array[] = [];
+    let position = from;
+    let size = 0;
+    while (position < stream.tail && size < this.options.maxReadBytes) {
+      const part = await this.readChain(stream, position, stream.tail, this.options.maxReadBytes - size, split);
+      if (part.length === 0) break;
+      parts.push(part);
+      size += part.length;
+      position += part.length;
+    }
+    const data = parts.length === 0 ? new Uint8Array(0) : concatBytes(parts, size);
+    return { stream, data, next: position, upToDate: position >= stream.tail };
+  }
+
+  private async readChain(stream: StreamState, from: number, to: number, maxBytes: number, split: boolean): Promise<Uint8Array> {
+    if (from < stream.forkOffset && stream.forkedFrom !== null) {
+      const source = await this.store.getStream(stream.forkedFrom);
+      if (!source) return new Uint8Array(0);
+      return this.readChain(source, from, Math.min(to, stream.forkOffset), maxBytes, split);
+    }
+    return this.store.readRange(stream.path, from, to, maxBytes, split);
+  }
+
+  /** Turns a fork request's offset and sub-offset into a byte position in the source. */
+  private async resolveForkPoint(source: StreamState, fork: NonNullable<CreateCommand["fork"]>): Promise<number> {
+    const base = fork.position ?? source.tail;
+    if (base > source.tail) {
+      throw new ProtocolError(400, "FORK_OFFSET_OUT_OF_RANGE", "fork offset is past the end of the source stream");
+    }
+    if (fork.subOffset === 0) return base;
+    const json = isJsonContentType(source.contentType);
+    const rest = await this.read({ ...source }, base);
+    let extra: number | undefined;
+    if (json) extra = framedMessagePrefixLength(rest.data, fork.subOffset);
+    else if (fork.subOffset <= rest.data.length) extra = fork.subOffset;
+    if (extra === undefined || base + extra > source.tail) {
+      throw new ProtocolError(400, "FORK_OFFSET_OUT_OF_RANGE", "fork sub-offset is past the end of the source stream");
+    }
+    return base + extra;
+  }
+
+  private async expire(stream: StreamState): Promise<void> {
+    await this.store.delete(stream.path, this.now());
+    this.hub.publish({ path: stream.path, start: 0, end: 0, data: null, closed: false, gone: true });
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      const removed = await this.store.sweepExpired(this.now());
+      for (const path of removed) this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
+    } catch (error) {
+      console.error("rill: expiry sweep failed:", error);
+    }
+  }
+
+  private track<T>(work: () => Promise<T>): Promise<T> {
+    const promise = work();
+    this.inFlight.add(promise);
+    const forget = () => this.inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+}

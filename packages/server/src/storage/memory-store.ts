@@ -1,0 +1,112 @@
+import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
+import { decideAppend } from "../engine/append-rules.js";
+import { decideCreate } from "../engine/create-rules.js";
+import { planDelete } from "../engine/delete-rules.js";
+import { expiryTime, type ProducerState, type StreamState } from "../engine/model.js";
+import { sliceBatches } from "./batches.js";
+import type { ResolvedCreateCommand, Store } from "./store.js";
+
+interface Batches {
+  starts: number[];
+  chunks: Uint8Array[];
+}
+
+/**
+ * Keeps everything in process memory: for tests and `--memory`. Nothing
+ * survives a restart. Operations run synchronously inside an async method,
+ * which makes each one atomic with respect to the others.
+ */
+export class MemoryStore implements Store {
+  readonly kind = "memory";
+  private readonly streams = new Map<string, StreamState>();
+  private readonly batches = new Map<string, Batches>();
+  private readonly producers = new Map<string, Map<string, ProducerState>>();
+
+  async getStream(path: string): Promise<StreamState | undefined> {
+    return this.streams.get(path);
+  }
+
+  async create(command: ResolvedCreateCommand, now: number): Promise<CreateOutcome> {
+    const existing = this.streams.get(command.path);
+    const source = command.fork ? this.streams.get(command.fork.source) : undefined;
+    const decision = decideCreate(existing, source, command, now);
+    if (decision.kind === "exists") return { created: false, stream: decision.stream };
+    if (existing) this.removeAll([existing.path]);
+    const stream = decision.stream;
+    this.streams.set(stream.path, stream);
+    this.batches.set(stream.path, { starts: [], chunks: [] });
+    if (command.data.length > 0) this.pushBatch(stream.path, stream.forkOffset, command.data);
+    if (source) this.streams.set(source.path, { ...source, forkCount: source.forkCount + 1 });
+    return { created: true, stream };
+  }
+
+  async append(command: AppendCommand, now: number): Promise<AppendOutcome> {
+    const stream = this.streams.get(command.path);
+    const producerId = command.producer?.id;
+    const known = producerId === undefined ? undefined : this.producers.get(command.path)?.get(producerId);
+    const decision = decideAppend(stream, known, command, now);
+    if (decision.kind === "duplicate") {
+      return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
+    }
+    if (command.data.length > 0) this.pushBatch(command.path, decision.start, command.data);
+    this.streams.set(command.path, decision.next);
+    if (producerId !== undefined && decision.producer) {
+      let byId = this.producers.get(command.path);
+      if (!byId) this.producers.set(command.path, (byId = new Map()));
+      byId.set(producerId, decision.producer);
+    }
+    return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
+  }
+
+  async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array> {
+    const batches = this.batches.get(path);
+    if (!batches) return new Uint8Array(0);
+    return sliceBatches(batches.starts, batches.chunks, from, to, maxBytes, splitBatches);
+  }
+
+  async touch(path: string, now: number): Promise<void> {
+    const stream = this.streams.get(path);
+    if (stream && stream.ttlSeconds !== null) this.streams.set(path, { ...stream, lastAccessAt: now });
+  }
+
+  async delete(path: string): Promise<DeleteOutcome> {
+    const plan = planDelete(path, (p) => this.streams.get(p));
+    for (const stream of plan.update) this.streams.set(stream.path, stream);
+    this.removeAll(plan.remove);
+    return { soft: plan.soft };
+  }
+
+  async sweepExpired(now: number): Promise<string[]> {
+    const expired: string[] = [];
+    for (const stream of this.streams.values()) {
+      const at = expiryTime(stream);
+      if (!stream.softDeleted && at !== null && now >= at) expired.push(stream.path);
+    }
+    for (const path of expired) await this.delete(path);
+    return expired;
+  }
+
+  async list(prefix: string, after: string | null, limit: number): Promise<StreamState[]> {
+    const paths = [...this.streams.keys()]
+      .filter((p) => p.startsWith(prefix) && (after === null || p > after))
+      .sort()
+      .slice(0, limit);
+    return paths.map((p) => this.streams.get(p)!);
+  }
+
+  async close(): Promise<void> {}
+
+  private pushBatch(path: string, start: number, data: Uint8Array): void {
+    const batches = this.batches.get(path)!;
+    batches.starts.push(start);
+    batches.chunks.push(data);
+  }
+
+  private removeAll(paths: string[]): void {
+    for (const path of paths) {
+      this.streams.delete(path);
+      this.batches.delete(path);
+      this.producers.delete(path);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
+import type { StreamState } from "../engine/model.js";
+
+/**
+ * The one storage interface. Every method is async and every rule that
+ * decides an outcome lives in the engine's pure `decide*` functions, which a
+ * store calls inside its own transaction or lock. A store therefore only
+ * answers for atomicity and persistence, and a networked database can
+ * implement it as readily as an embedded one.
+ *
+ * Positions are byte positions in the stream's offset space (see
+ * @rill/protocol offset.ts). A fork's own data starts at its `forkOffset`;
+ * bytes below that are read from the source by the engine.
+ */
+export interface Store {
+  /** Short name for logs: "memory", "sqlite", … */
+  readonly kind: string;
+
+  /** The stream's stored state, expired or not; undefined when absent. */
+  getStream(path: string): Promise<StreamState | undefined>;
+
+  /**
+   * Creates the stream, or confirms an identical one exists. For forks, the
+   * command's fork position is already resolved to a byte position and the
+   * store atomically checks the source and counts the new fork on it.
+   */
+  create(command: ResolvedCreateCommand, now: number): Promise<CreateOutcome>;
+
+  /**
+   * Validates and applies an append. Resolves only once the data, the new
+   * tail, the producer state and the closed flag are durable together.
+   */
+  append(command: AppendCommand, now: number): Promise<AppendOutcome>;
+
+  /**
+   * The stream's own stored bytes in [from, to), at most about `maxBytes`.
+   * Whole append batches are returned (at least one, even past `maxBytes`)
+   * unless `splitBatches` is set, in which case the cut is exact.
+   */
+  readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array>;
+
+  /** Records a read, which restarts a sliding TTL. */
+  touch(path: string, now: number): Promise<void>;
+
+  /**
+   * Deletes the stream: hidden but kept while forks read through it,
+   * otherwise removed together with any soft-deleted ancestors it was the
+   * last fork of.
+   */
+  delete(path: string, now: number): Promise<DeleteOutcome>;
+
+  /** Removes streams whose expiry has passed; returns their paths. */
+  sweepExpired(now: number): Promise<string[]>;
+
+  /** Every stream's state whose path starts with `prefix`, ordered by path. */
+  list(prefix: string, after: string | null, limit: number): Promise<StreamState[]>;
+
+  /** Flushes pending commits and releases resources. */
+  close(): Promise<void>;
+}
+
+export interface ResolvedCreateCommand extends Omit<CreateCommand, "fork"> {
+  /** `explicit`: the request named a fork offset or sub-offset (so it must match on re-create). */
+  fork: { source: string; position: number; explicit: boolean } | null;
+}
