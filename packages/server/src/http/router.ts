@@ -1,0 +1,54 @@
+import { CONTROL_PREFIX } from "@rill/protocol";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ProtocolError } from "../engine/errors.js";
+import type { HttpContext } from "./context.js";
+import { handleGet } from "./read-handlers.js";
+import { PREFLIGHT_HEADERS, send, sendError } from "./respond.js";
+import { handleDelete, handleHead, handlePost, handlePut } from "./write-handlers.js";
+
+/**
+ * Maps a request path to a stream key: the part after the base path, kept
+ * exactly as sent (percent-encoding included) so that two spellings of one
+ * name can never alias. Returns null outside the base path.
+ */
+export function streamKey(basePath: string, pathname: string): string | null {
+  const prefix = basePath.endsWith("/") ? basePath : `${basePath}/`;
+  if (!pathname.startsWith(prefix)) return null;
+  const key = pathname.slice(prefix.length);
+  if (key === "" || key.split("/").some((segment) => segment === "" || segment === "." || segment === "..")) return null;
+  return key;
+}
+
+export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+    const key = streamKey(ctx.options.basePath, url.pathname);
+    if (req.method === "OPTIONS") {
+      send(res, 204, PREFLIGHT_HEADERS);
+      return;
+    }
+    if (key === null) throw new ProtocolError(404, "NOT_FOUND", `no stream at ${url.pathname}`);
+    if (key === CONTROL_PREFIX || key.startsWith(`${CONTROL_PREFIX}/`)) {
+      throw new ProtocolError(404, "NOT_FOUND", `no control endpoint at ${url.pathname}`);
+    }
+    switch (req.method) {
+      case "GET":
+        return await handleGet(ctx, req, res, key, url);
+      case "HEAD":
+        return await handleHead(ctx, res, key);
+      case "PUT":
+        return await handlePut(ctx, req, res, key, url);
+      case "POST":
+        return await handlePost(ctx, req, res, key);
+      case "DELETE":
+        return await handleDelete(ctx, res, key);
+      default:
+        throw new ProtocolError(405, "METHOD_NOT_ALLOWED", `method ${req.method} is not supported on streams`, {
+          allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS",
+        });
+    }
+  } catch (error) {
+    if (!req.complete) req.resume();
+    sendError(res, error);
+  }
+}

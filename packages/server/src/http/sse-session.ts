@@ -1,0 +1,121 @@
+import { nextCursor } from "@rill/protocol";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { LiveEvent } from "../engine/live-hub.js";
+import type { StreamState } from "../engine/model.js";
+import type { HttpContext, LiveSession } from "./context.js";
+import { sseControlEvent, sseDataEvent, sseHeaders } from "./read-encoding.js";
+import { startStream } from "./respond.js";
+
+/**
+ * One SSE reader.
+ *
+ *   start ──► catch up from the store (data+control per read) ──► live
+ *   live: each committed append arrives from the hub; when it continues
+ *   exactly where this reader is, its pre-encoded frame (shared by every
+ *   reader of the stream) is written; otherwise the reader catches up from
+ *   the store again. A closed stream ends after its final control event;
+ *   every connection is recycled after `sseRecycleMs`.
+ */
+export class SseSession implements LiveSession {
+  private position: number;
+  private stream: StreamState;
+  private pumping = false;
+  private again = false;
+  private ended = false;
+  private unsubscribe: () => void = () => undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly ctx: HttpContext,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    stream: StreamState,
+    position: number,
+    private readonly clientCursor: string | null,
+  ) {
+    this.stream = stream;
+    this.position = position;
+  }
+
+  start(): void {
+    startStream(this.res, 200, sseHeaders(this.stream));
+    this.ctx.sessions.add(this);
+    this.unsubscribe = this.ctx.engine.hub.subscribe(this.stream.path, (event) => this.onEvent(event));
+    this.req.on("close", () => this.end());
+    this.res.on("error", () => this.end());
+    const keepAlive = setInterval(() => this.write(": keep-alive\n\n"), this.ctx.options.sseKeepAliveMs);
+    const recycle = setTimeout(() => this.end(), this.ctx.options.sseRecycleMs);
+    this.timers.push(keepAlive, recycle);
+    void this.pump(true);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.unsubscribe();
+    this.ctx.sessions.delete(this);
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  private onEvent(event: LiveEvent): void {
+    if (this.ended) return;
+    if (event.gone) {
+      this.end();
+      return;
+    }
+    if (this.pumping || !event.data || event.start !== this.position) {
+      void this.pump(false);
+      return;
+    }
+    this.stream = { ...this.stream, tail: event.end, closed: event.closed };
+    const cursor = this.cursor();
+    // Frames are shared: encoded once per event (and cursor value) for every reader.
+    const frame = event.memo(`sse:${cursor}`, () =>
+      sseDataEvent(this.stream, event.data!) + sseControlEvent(event.end, true, event.closed, cursor),
+    );
+    this.position = event.end;
+    this.write(frame);
+    if (event.closed) this.end();
+  }
+
+  /** Reads from the store until this reader is at the tail. */
+  private async pump(initial: boolean): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        this.stream = await this.ctx.engine.live(this.stream.path);
+        let first = initial;
+        initial = false;
+        while (!this.ended) {
+          const read = await this.ctx.engine.read(this.stream, this.position);
+          if (read.data.length === 0 && !first) break;
+          first = false;
+          let out = read.data.length > 0 ? sseDataEvent(this.stream, read.data) : "";
+          out += sseControlEvent(read.next, read.upToDate, this.stream.closed, this.cursor());
+          this.position = read.next;
+          this.write(out);
+          if (read.upToDate) break;
+        }
+        if (this.stream.closed && this.position >= this.stream.tail) this.end();
+      } while (this.again && !this.ended);
+    } catch {
+      this.end();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private cursor(): string {
+    return nextCursor(this.clientCursor);
+  }
+
+  private write(text: string): void {
+    if (!this.ended && !this.res.writableEnded) this.res.write(text);
+  }
+}

@@ -1,0 +1,93 @@
+import { frameJsonMessages, HEADER, isJsonContentType, JsonModeError, parseJsonMessages } from "@rill/protocol";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { badRequest } from "../engine/errors.js";
+import { readBody } from "./body.js";
+import type { HttpContext } from "./context.js";
+import {
+  parseClosed,
+  parseContentType,
+  parseExpiresAt,
+  parseFork,
+  parseProducer,
+  parseStreamSeq,
+  parseTtl,
+} from "./parse.js";
+import { send, type Headers } from "./respond.js";
+import { headHeaders, metadataHeaders } from "./stream-headers.js";
+
+/** JSON streams store framed messages; everything else is stored as sent. */
+function frameBody(body: Uint8Array, contentType: string | null, allowEmptyArray: boolean): Uint8Array {
+  if (body.length === 0 || !isJsonContentType(contentType)) return body;
+  try {
+    const messages = parseJsonMessages(Buffer.from(body.buffer, body.byteOffset, body.length).toString("utf8"), {
+      allowEmptyArray,
+    });
+    return Buffer.from(frameJsonMessages(messages), "utf8");
+  } catch (error) {
+    if (error instanceof JsonModeError) throw badRequest(error.message, "INVALID_JSON");
+    throw error;
+  }
+}
+
+export async function handlePut(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string, url: URL) {
+  const fork = parseFork(req.headers, (value) => ctx.resolveStreamRef(value));
+  // A fork may omit (or garble) its content type: it inherits the source's.
+  let contentType: string | null;
+  try {
+    contentType = parseContentType(req.headers);
+  } catch (error) {
+    if (!fork) throw error;
+    contentType = null;
+  }
+  const ttlSeconds = parseTtl(req.headers);
+  const expiresAt = parseExpiresAt(req.headers);
+  if (ttlSeconds !== null && expiresAt !== null) {
+    throw badRequest("send either Stream-TTL or Stream-Expires-At, not both", "INVALID_HEADER");
+  }
+  const closed = parseClosed(req.headers);
+  const body = await readBody(req, ctx.options.maxBodyBytes);
+  let framingType = contentType;
+  if (fork && framingType === null && body.length > 0) framingType = (await ctx.engine.live(fork.source)).contentType;
+  const data = frameBody(body, framingType, true);
+
+  const outcome = await ctx.engine.create({ path, contentType, ttlSeconds, expiresAt, closed, data, fork });
+  const headers: Headers = metadataHeaders(outcome.stream);
+  if (outcome.created) headers[HEADER.location] = `${url.protocol}//${url.host}${url.pathname}`;
+  send(res, outcome.created ? 201 : 200, headers);
+}
+
+export async function handlePost(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string) {
+  const producer = parseProducer(req.headers);
+  const streamSeq = parseStreamSeq(req.headers);
+  const close = parseClosed(req.headers);
+  const contentType = parseContentType(req.headers);
+  const body = await readBody(req, ctx.options.maxBodyBytes);
+  if (body.length === 0 && !close) {
+    throw badRequest("an append needs a non-empty body (or Stream-Closed: true to close)", "EMPTY_BODY");
+  }
+  if (body.length > 0 && contentType === null) {
+    throw badRequest("an append with a body needs a Content-Type", "INVALID_HEADER");
+  }
+  const data = frameBody(body, contentType, false);
+  const outcome = await ctx.engine.append({ path, contentType, data, streamSeq, producer, close });
+
+  const headers: Headers = metadataHeaders(outcome.stream);
+  delete headers[HEADER.contentType];
+  if (outcome.producer) {
+    headers[HEADER.producerEpoch] = String(outcome.producer.epoch);
+    headers[HEADER.producerSeq] = String(outcome.producer.seq);
+  }
+  // A producer's new data is acknowledged with 200, its retries with 204; plain appends are always 204.
+  const status = outcome.kind === "appended" && producer !== null && data.length > 0 ? 200 : 204;
+  send(res, status, headers);
+}
+
+export async function handleDelete(ctx: HttpContext, res: ServerResponse, path: string) {
+  await ctx.engine.delete(path);
+  send(res, 204, {});
+}
+
+export async function handleHead(ctx: HttpContext, res: ServerResponse, path: string) {
+  const stream = await ctx.engine.live(path);
+  send(res, 200, headHeaders(stream));
+}

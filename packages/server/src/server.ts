@@ -1,0 +1,123 @@
+import { createServer as createHttpServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Engine } from "./engine/engine.js";
+import type { HttpContext, LiveSession } from "./http/context.js";
+import { route, streamKey } from "./http/router.js";
+import { MemoryStore } from "./storage/memory-store.js";
+import type { Store } from "./storage/store.js";
+
+export interface ServerOptions {
+  port?: number;
+  host?: string;
+  /** Streams live under this path (default "/v1/stream"). */
+  basePath?: string;
+  /** Use the in-memory store (nothing survives a restart). */
+  memory?: boolean;
+  /** Directory of the durable store (default "./data"). */
+  dataDir?: string;
+  /** Bring your own store (overrides memory/dataDir). */
+  store?: Store;
+  longPollTimeoutMs?: number;
+  maxBodyBytes?: number;
+  maxReadBytes?: number;
+  sseRecycleMs?: number;
+  sseKeepAliveMs?: number;
+  sweepIntervalMs?: number;
+}
+
+export const DEFAULTS = {
+  port: 4437,
+  host: "127.0.0.1",
+  basePath: "/v1/stream",
+  dataDir: "./data",
+  longPollTimeoutMs: 20_000,
+  maxBodyBytes: 64 * 1024 * 1024,
+  maxReadBytes: 4 * 1024 * 1024,
+  sseRecycleMs: 60_000,
+  sseKeepAliveMs: 15_000,
+  sweepIntervalMs: 1_000,
+} as const;
+
+export interface RunningServer {
+  /** Origin the server listens on, e.g. http://127.0.0.1:4437 */
+  url: string;
+  /** URL of the stream namespace, e.g. http://127.0.0.1:4437/v1/stream */
+  streamsUrl: string;
+  http: Server;
+  engine: Engine;
+  store: Store;
+  /** Stops accepting, finishes in-flight appends, ends live readers, closes storage. */
+  close(): Promise<void>;
+}
+
+async function openStore(options: ServerOptions): Promise<Store> {
+  if (options.store) return options.store;
+  if (options.memory) return new MemoryStore();
+  const { SqliteStore } = await import("./storage/sqlite-store.js" as string);
+  return SqliteStore.open(options.dataDir ?? DEFAULTS.dataDir);
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const store = await openStore(options);
+  const basePath = (options.basePath ?? DEFAULTS.basePath).replace(/\/+$/, "");
+  const engine = new Engine(store, {
+    maxReadBytes: options.maxReadBytes ?? DEFAULTS.maxReadBytes,
+    sweepIntervalMs: options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs,
+  });
+  const sessions = new Set<LiveSession>();
+  const ctx: HttpContext = {
+    engine,
+    sessions,
+    options: {
+      basePath,
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      longPollTimeoutMs: options.longPollTimeoutMs ?? DEFAULTS.longPollTimeoutMs,
+      sseRecycleMs: options.sseRecycleMs ?? DEFAULTS.sseRecycleMs,
+      sseKeepAliveMs: options.sseKeepAliveMs ?? DEFAULTS.sseKeepAliveMs,
+    },
+    resolveStreamRef(value: string) {
+      let pathname = value;
+      if (/^https?:\/\//i.test(value)) {
+        try {
+          pathname = new URL(value).pathname;
+        } catch {
+          return null;
+        }
+      }
+      if (!pathname.startsWith("/")) return streamKey(basePath, `${basePath}/${pathname}`);
+      return streamKey(basePath, pathname);
+    },
+  };
+
+  const http = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    void route(ctx, req, res);
+  });
+  http.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(options.port ?? DEFAULTS.port, options.host ?? DEFAULTS.host, () => {
+      http.off("error", reject);
+      resolve();
+    });
+  });
+  const address = http.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+      for (const session of [...sessions]) session.end();
+      http.closeIdleConnections();
+      await engine.close();
+      // Connections still open after in-flight work finished are idle or hung.
+      http.closeAllConnections();
+      await stopped;
+    })());
+
+  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, close };
+}
