@@ -46,6 +46,8 @@ export function send(res: ServerResponse, status: number, headers: Headers, body
     res.writeHead(status, all);
     res.end(body);
   } else {
+    // An explicit zero length keeps empty responses from being sent chunked.
+    if (status !== 204 && status !== 304) all["content-length"] = 0;
     res.writeHead(status, all);
     res.end();
   }

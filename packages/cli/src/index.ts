@@ -1,0 +1,2 @@
+export { buildProgram } from "./program.js";
+export { parseDuration, parseSize, parsePort } from "./units.js";

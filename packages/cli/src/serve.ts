@@ -1,0 +1,76 @@
+import { DEFAULTS, startServer, type ServerOptions } from "@rill/server";
+import { Command, Option } from "commander";
+import { resolve } from "node:path";
+import { parseDuration, parsePort, parseSize } from "./units.js";
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  dataDir: string;
+  memory: boolean;
+  basePath: string;
+  longPollTimeout: number;
+  maxBody: number;
+}
+
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("Run a Rill server (durable SQLite store in --data-dir unless --memory)")
+    .addOption(new Option("-p, --port <port>", "port to listen on").env("PORT").default(DEFAULTS.port).argParser(parsePort))
+    .addOption(new Option("--host <host>", "interface to bind").env("RILL_HOST").default(DEFAULTS.host))
+    .addOption(new Option("-d, --data-dir <dir>", "where the durable store keeps its files").env("RILL_DATA_DIR").default(DEFAULTS.dataDir))
+    .addOption(new Option("--memory", "keep streams in memory only (lost on exit)").env("RILL_MEMORY").default(false))
+    .addOption(new Option("--base-path <path>", "URL path under which streams live").env("RILL_BASE_PATH").default(DEFAULTS.basePath))
+    .addOption(
+      new Option("--long-poll-timeout <duration>", "how long a long-poll waits for data (e.g. 20s, 1500ms)")
+        .env("RILL_LONG_POLL_TIMEOUT")
+        .default(DEFAULTS.longPollTimeoutMs, "20s")
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option("--max-body <size>", "largest accepted append or create body (e.g. 64MiB)")
+        .env("RILL_MAX_BODY")
+        .default(DEFAULTS.maxBodyBytes, "64MiB")
+        .argParser(parseSize),
+    )
+    .action(async (flags: ServeFlags) => {
+      await serve(flags);
+    });
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  const options: ServerOptions = {
+    port: flags.port,
+    host: flags.host,
+    memory: flags.memory,
+    dataDir: resolve(flags.dataDir),
+    basePath: flags.basePath,
+    longPollTimeoutMs: flags.longPollTimeout,
+    maxBodyBytes: flags.maxBody,
+  };
+  const server = await startServer(options);
+  const storage = flags.memory ? "memory (nothing is kept after exit)" : `sqlite in ${options.dataDir}`;
+  process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n  storage: ${storage}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`rill: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`rill: ${signal} received, finishing in-flight work…\n`);
+    server.close().then(
+      () => {
+        process.stdout.write("rill: stopped cleanly\n");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`rill: shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
