@@ -1,6 +1,6 @@
 export { startServer, DEFAULTS, type ServerOptions, type RunningServer } from "./server.js";
-export { Engine, type EngineOptions, type ReadResult } from "./engine/engine.js";
+export { Engine, type EngineOptions, type ReadResult, type StreamChange, type StreamObserver } from "./engine/engine.js";
 export { ProtocolError, type ErrorCode } from "./engine/errors.js";
 export type { StreamState, ProducerState, ProducerRef } from "./engine/model.js";
-export type { Store, ResolvedCreateCommand } from "./storage/store.js";
+export type { Store, ResolvedCreateCommand, RemoteCommit } from "./storage/store.js";
 export { MemoryStore } from "./storage/memory-store.js";

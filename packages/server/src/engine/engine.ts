@@ -13,6 +13,15 @@ export interface EngineOptions {
   now?: () => number;
 }
 
+/** A committed change, reported to observers (subscriptions, metrics) after it is durable. */
+export type StreamChange =
+  | { type: "created"; stream: StreamState; dataBytes: number }
+  | { type: "appended"; stream: StreamState; start: number }
+  | { type: "deleted"; path: string };
+
+/** Observers run after the commit and before the client hears back; they must not throw. */
+export type StreamObserver = (change: StreamChange) => void | Promise<void>;
+
 export interface ReadResult {
   stream: StreamState;
   /** Stored bytes (JSON streams: framed messages). */
@@ -33,12 +42,19 @@ export class Engine {
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly observers = new Set<StreamObserver>();
+  private stopWatching: () => void = () => undefined;
 
   constructor(
     readonly store: Store,
     private readonly options: EngineOptions,
   ) {
     this.now = options.now ?? Date.now;
+    if (store.watchRemoteCommits) {
+      this.stopWatching = store.watchRemoteCommits((change) =>
+        this.hub.publish({ path: change.path, start: change.tail, end: change.tail, data: null, closed: change.closed, gone: change.gone }),
+      );
+    }
     if (options.sweepIntervalMs > 0) {
       this.sweeper = setInterval(() => void this.sweep(), options.sweepIntervalMs);
       this.sweeper.unref();
@@ -50,7 +66,24 @@ export class Engine {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
+  /** Registers an observer of committed changes; returns a function that removes it. */
+  observe(observer: StreamObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  private async notify(change: StreamChange): Promise<void> {
+    for (const observer of this.observers) {
+      try {
+        await observer(change);
+      } catch (error) {
+        console.error("rill: stream observer failed:", error);
+      }
+    }
+  }
+
   async close(): Promise<void> {
+    this.stopWatching();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     await this.drain();
@@ -72,6 +105,7 @@ export class Engine {
         fork = { source: source.path, position: await this.resolveForkPoint(source, command.fork), explicit };
       }
       const outcome = await this.store.create({ ...command, fork }, this.now());
+      if (outcome.created) await this.notify({ type: "created", stream: outcome.stream, dataBytes: command.data.length });
       return outcome;
     });
   }
@@ -88,6 +122,7 @@ export class Engine {
           closed: outcome.stream.closed,
           gone: false,
         });
+        await this.notify({ type: "appended", stream: outcome.stream, start: outcome.start });
       }
       return outcome;
     });
@@ -98,6 +133,7 @@ export class Engine {
       await this.live(path);
       const outcome = await this.store.delete(path, this.now());
       this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
+      await this.notify({ type: "deleted", path });
       return outcome;
     });
   }

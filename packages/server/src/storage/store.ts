@@ -55,8 +55,24 @@ export interface Store {
   /** Every stream's state whose path starts with `prefix`, ordered by path. */
   list(prefix: string, after: string | null, limit: number): Promise<StreamState[]>;
 
+  /**
+   * Stores shared by several servers (PostgreSQL) report commits made by other
+   * servers here, so this server's live readers wake up. Embedded stores,
+   * which see every commit themselves, leave it out.
+   */
+  watchRemoteCommits?(listener: (change: RemoteCommit) => void): () => void;
+
   /** Flushes pending commits and releases resources. */
   close(): Promise<void>;
+}
+
+/** A commit made by another server: which stream, and its new tail and closed flag. */
+export interface RemoteCommit {
+  path: string;
+  tail: number;
+  closed: boolean;
+  /** The stream was deleted or expired. */
+  gone: boolean;
 }
 
 export interface ResolvedCreateCommand extends Omit<CreateCommand, "fork"> {
