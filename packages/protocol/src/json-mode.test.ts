@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import {
+  framedMessageCount,
+  framedMessagePrefixLength,
+  framedToJsonArray,
+  frameJsonMessages,
+  JsonModeError,
+  parseJsonMessages,
+} from "./json-mode.js";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (data: Uint8Array) => new TextDecoder().decode(data);
+
+describe("JSON mode", () => {
+  it("flattens exactly one level of array", () => {
+    expect(parseJsonMessages(`[{"a":1},{"b":2}]`)).toEqual([`{"a":1}`, `{"b":2}`]);
+    expect(parseJsonMessages(`[[1,2],[3]]`)).toEqual([`[1,2]`, `[3]`]);
+    expect(parseJsonMessages(`{"single":true}`)).toEqual([`{"single":true}`]);
+    expect(parseJsonMessages(`42`)).toEqual([`42`]);
+    expect(parseJsonMessages(`"text"`)).toEqual([`"text"`]);
+    expect(parseJsonMessages(`null`)).toEqual([`null`]);
+  });
+
+  it("rejects invalid JSON and, unless allowed, empty arrays", () => {
+    expect(() => parseJsonMessages(`{ invalid json }`)).toThrow(JsonModeError);
+    expect(() => parseJsonMessages(``)).toThrow(JsonModeError);
+    expect(() => parseJsonMessages(`[]`)).toThrow(/empty JSON array/);
+    expect(parseJsonMessages(`[]`, { allowEmptyArray: true })).toEqual([]);
+  });
+
+  it("normalizes whitespace so stored messages are compact", () => {
+    expect(parseJsonMessages(`[ { "a" : 1 } ,\n 2 ]`)).toEqual([`{"a":1}`, `2`]);
+  });
+
+  it("frames messages so that a read is the stored bytes wrapped in brackets", () => {
+    const framed = bytes(frameJsonMessages([`{"a":1}`, `"x,y"`]) + frameJsonMessages([`[1,2]`]));
+    expect(text(framed)).toBe(`{"a":1},"x,y",[1,2],`);
+    expect(JSON.parse(text(framedToJsonArray(framed)))).toEqual([{ a: 1 }, "x,y", [1, 2]]);
+    expect(text(framedToJsonArray(new Uint8Array(0)))).toBe("[]");
+  });
+
+  it("finds message boundaries without being fooled by commas in strings or nesting", () => {
+    const framed = bytes(frameJsonMessages([`{"a":"1,2","b":[3,4]}`, `"q\\",r"`, `5`]));
+    expect(framedMessageCount(framed)).toBe(3);
+    const first = framedMessagePrefixLength(framed, 1)!;
+    expect(text(framed.subarray(0, first))).toBe(`{"a":"1,2","b":[3,4]},`);
+    const two = framedMessagePrefixLength(framed, 2)!;
+    expect(text(framed.subarray(first, two))).toBe(`"q\\",r",`);
+    expect(framedMessagePrefixLength(framed, 4)).toBeUndefined();
+    expect(framedMessagePrefixLength(framed, 0)).toBe(0);
+  });
+});

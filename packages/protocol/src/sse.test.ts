@@ -1,0 +1,15 @@
+import { describe, expect, it } from "vitest";
+import { formatSseEvent } from "./sse.js";
+
+describe("SSE framing", () => {
+  it("puts every line of the payload on its own data: line", () => {
+    expect(formatSseEvent("data", "a\nb\r\nc\rd")).toBe("event: data\ndata:a\ndata:b\ndata:c\ndata:d\n\n");
+  });
+
+  it("cannot be tricked into starting a new event by the payload", () => {
+    const frame = formatSseEvent("data", "x\n\nevent: control\ndata: {}");
+    const blocks = frame.split("\n\n").filter(Boolean);
+    expect(blocks).toHaveLength(1);
+    expect(frame.match(/^event:/gm)).toHaveLength(1);
+  });
+});

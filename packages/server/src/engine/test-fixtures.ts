@@ -1,0 +1,22 @@
+import type { StreamState } from "./model.js";
+
+/** A stream state with sensible defaults, for rule tests. */
+export function streamState(overrides: Partial<StreamState> = {}): StreamState {
+  return {
+    path: "s",
+    contentType: "text/plain",
+    ttlSeconds: null,
+    expiresAt: null,
+    createdAt: 0,
+    lastAccessAt: 0,
+    tail: 0,
+    closed: false,
+    lastStreamSeq: null,
+    forkedFrom: null,
+    forkOffset: 0,
+    forkCount: 0,
+    softDeleted: false,
+    closedBy: null,
+    ...overrides,
+  };
+}
