@@ -125,3 +125,28 @@ describe("live readers", () => {
     expect(await sse).toContain("event: control");
   });
 });
+
+describe("stream listing (__ds/streams)", () => {
+  it("lists live streams by prefix, page by page, with their metadata", async () => {
+    const { streamsUrl } = await start();
+    for (const name of ["logs/a", "logs/b", "logs/c", "other/x"]) await create(`${streamsUrl}/${name}`);
+    await fetch(`${streamsUrl}/logs/b`, { method: "POST", headers: { "content-type": "text/plain" }, body: "12345" });
+    await fetch(`${streamsUrl}/logs/c`, { method: "DELETE" });
+
+    const first = await (await fetch(`${streamsUrl}/__ds/streams?prefix=logs/&limit=1`)).json();
+    expect(first.streams.map((s: { path: string }) => s.path)).toEqual(["logs/a"]);
+    expect(first.next).toBe("logs/a");
+    const second = await (await fetch(`${streamsUrl}/__ds/streams?prefix=logs/&limit=5&after=${first.next}`)).json();
+    expect(second.streams).toEqual([
+      expect.objectContaining({ path: "logs/b", bytes: 5, contentType: "text/plain", closed: false, nextOffset: "0000000000000000_0000000000000005" }),
+    ]);
+    expect(second.next).toBeNull();
+  });
+
+  it("rejects a bad page size and never treats __ds as a stream", async () => {
+    const { streamsUrl } = await start();
+    expect((await fetch(`${streamsUrl}/__ds/streams?limit=0`)).status).toBe(400);
+    expect((await fetch(`${streamsUrl}/__ds/streams`, { method: "POST", body: "x" })).status).toBe(405);
+    expect((await fetch(`${streamsUrl}/__ds/whatever`, { method: "PUT" })).status).toBe(404);
+  });
+});

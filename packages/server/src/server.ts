@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Engine } from "./engine/engine.js";
 import type { HttpContext, LiveSession } from "./http/context.js";
+import { listRoute } from "./http/list-route.js";
 import { route, streamKey } from "./http/router.js";
 import { MemoryStore } from "./storage/memory-store.js";
 import type { Store } from "./storage/store.js";
@@ -68,6 +69,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const ctx: HttpContext = {
     engine,
     sessions,
+    controlRoutes: [],
     options: {
       basePath,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
@@ -88,6 +90,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return streamKey(basePath, pathname);
     },
   };
+
+  ctx.controlRoutes.push(listRoute(ctx));
 
   const http = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
     void route(ctx, req, res);

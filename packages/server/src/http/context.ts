@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Engine } from "../engine/engine.js";
 
 export interface HttpOptions {
@@ -16,10 +17,18 @@ export interface LiveSession {
   end(): void;
 }
 
+/**
+ * A handler for part of the reserved control namespace (`<base>/__ds/...`).
+ * `subpath` is the part after `__ds/`. Returns false when the path is not its own.
+ */
+export type ControlRoute = (req: IncomingMessage, res: ServerResponse, subpath: string, url: URL) => Promise<boolean>;
+
 export interface HttpContext {
   engine: Engine;
   options: HttpOptions;
   sessions: Set<LiveSession>;
+  /** Control-namespace handlers, tried in order before giving up with 404. */
+  controlRoutes: ControlRoute[];
   /** Maps a Stream-Forked-From value (path or URL) to a stream key. */
   resolveStreamRef(value: string): string | null;
 }

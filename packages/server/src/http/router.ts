@@ -29,6 +29,11 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
     }
     if (key === null) throw new ProtocolError(404, "NOT_FOUND", `no stream at ${url.pathname}`);
     if (key === CONTROL_PREFIX || key.startsWith(`${CONTROL_PREFIX}/`)) {
+      // The control namespace is routed before streams, so it can never collide with one.
+      const subpath = key.slice(CONTROL_PREFIX.length + 1);
+      for (const handle of ctx.controlRoutes) {
+        if (await handle(req, res, subpath, url)) return;
+      }
       throw new ProtocolError(404, "NOT_FOUND", `no control endpoint at ${url.pathname}`);
     }
     switch (req.method) {

@@ -1,0 +1,53 @@
+import { formatOffset } from "@rill/protocol";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { badRequest, ProtocolError } from "../engine/errors.js";
+import { isExpired, type StreamState } from "../engine/model.js";
+import type { ControlRoute, HttpContext } from "./context.js";
+import { send } from "./respond.js";
+
+const MAX_PAGE = 1000;
+
+/**
+ * `GET <base>/__ds/streams?prefix=&after=&limit=` — a Rill extension that lists
+ * streams with their metadata, a page at a time. Deleted (even if forks keep
+ * them) and expired streams are not listed. `next` is the `after` value of the
+ * following page, or null on the last page.
+ */
+export function listRoute(ctx: HttpContext): ControlRoute {
+  return async (req: IncomingMessage, res: ServerResponse, subpath: string, url: URL) => {
+    if (subpath !== "streams") return false;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      throw new ProtocolError(405, "METHOD_NOT_ALLOWED", "the stream list is read-only", { allow: "GET, HEAD" });
+    }
+    const prefix = url.searchParams.get("prefix") ?? "";
+    const after = url.searchParams.get("after");
+    const limitText = url.searchParams.get("limit") ?? "100";
+    if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_PAGE) {
+      throw badRequest(`limit must be a whole number from 1 to ${MAX_PAGE}`);
+    }
+    const limit = Number(limitText);
+    const now = Date.now();
+    const page = await ctx.engine.store.list(prefix, after, limit + 1);
+    const visible = page.slice(0, limit);
+    const body = {
+      streams: visible.filter((s) => !s.softDeleted && !isExpired(s, now)).map(describe),
+      next: page.length > limit ? visible[visible.length - 1]!.path : null,
+    };
+    send(res, 200, { "content-type": "application/json", "cache-control": "no-store" }, JSON.stringify(body));
+    return true;
+  };
+}
+
+function describe(stream: StreamState) {
+  return {
+    path: stream.path,
+    contentType: stream.contentType,
+    nextOffset: formatOffset(stream.tail),
+    bytes: stream.tail,
+    closed: stream.closed,
+    ttlSeconds: stream.ttlSeconds,
+    expiresAt: stream.expiresAt === null ? null : new Date(stream.expiresAt).toISOString(),
+    createdAt: new Date(stream.createdAt).toISOString(),
+    forkedFrom: stream.forkedFrom,
+  };
+}
