@@ -208,12 +208,16 @@ export class Engine {
   private async expire(stream: StreamState): Promise<void> {
     await this.store.delete(stream.path, this.now());
     this.hub.publish({ path: stream.path, start: 0, end: 0, data: null, closed: false, gone: true });
+    await this.notify({ type: "deleted", path: stream.path });
   }
 
   private async sweep(): Promise<void> {
     try {
       const removed = await this.store.sweepExpired(this.now());
-      for (const path of removed) this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
+      for (const path of removed) {
+        this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
+        await this.notify({ type: "deleted", path });
+      }
     } catch (error) {
       console.error("rill: expiry sweep failed:", error);
     }
