@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Engine } from "./engine/engine.js";
-import type { HttpContext, LiveSession } from "./http/context.js";
+import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
 import { listRoute } from "./http/list-route.js";
 import { route, streamKey } from "./http/router.js";
 import { MemoryStore } from "./storage/memory-store.js";
@@ -24,6 +24,11 @@ export interface ServerOptions {
   sseRecycleMs?: number;
   sseKeepAliveMs?: number;
   sweepIntervalMs?: number;
+  /**
+   * Handlers for requests outside the base path (e.g. a web console), tried in
+   * order before the server answers 404. Each returns true when it answered.
+   */
+  extraRoutes?: ExtraRoute[];
 }
 
 export const DEFAULTS = {
@@ -70,6 +75,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     engine,
     sessions,
     controlRoutes: [],
+    extraRoutes: [...(options.extraRoutes ?? [])],
     options: {
       basePath,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,

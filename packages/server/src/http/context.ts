@@ -23,12 +23,20 @@ export interface LiveSession {
  */
 export type ControlRoute = (req: IncomingMessage, res: ServerResponse, subpath: string, url: URL) => Promise<boolean>;
 
+/**
+ * A handler for a request outside the base path (a console, a health check).
+ * Returns false when the path is not its own; the server then answers 404.
+ */
+export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
 export interface HttpContext {
   engine: Engine;
   options: HttpOptions;
   sessions: Set<LiveSession>;
   /** Control-namespace handlers, tried in order before giving up with 404. */
   controlRoutes: ControlRoute[];
+  /** Handlers for paths outside the base path, tried in order before giving up with 404. */
+  extraRoutes: ExtraRoute[];
   /** Maps a Stream-Forked-From value (path or URL) to a stream key. */
   resolveStreamRef(value: string): string | null;
 }

@@ -27,7 +27,12 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
       send(res, 204, PREFLIGHT_HEADERS);
       return;
     }
-    if (key === null) throw new ProtocolError(404, "NOT_FOUND", `no stream at ${url.pathname}`);
+    if (key === null) {
+      for (const handle of ctx.extraRoutes) {
+        if (await handle(req, res, url)) return;
+      }
+      throw new ProtocolError(404, "NOT_FOUND", `no stream at ${url.pathname}`);
+    }
     if (key === CONTROL_PREFIX || key.startsWith(`${CONTROL_PREFIX}/`)) {
       // The control namespace is routed before streams, so it can never collide with one.
       const subpath = key.slice(CONTROL_PREFIX.length + 1);
