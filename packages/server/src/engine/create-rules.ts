@@ -8,9 +8,10 @@ export type CreateDecision =
   | { kind: "create"; stream: StreamState };
 
 /**
- * Decides a PUT. `existing` is the stream at the path (expired streams count
- * as absent; the store removes them before creating anew). `source` is the
- * fork source's state when the command forks.
+ * Decides a PUT. `existing` is the stream at the path (expired streams no
+ * fork reads through count as absent; the store removes them, as a delete
+ * would, before creating anew). `source` is the fork source's state when
+ * the command forks.
  */
 export function decideCreate(
   existing: StreamState | undefined,
@@ -18,10 +19,12 @@ export function decideCreate(
   command: ResolvedCreateCommand,
   now: number,
 ): CreateDecision {
+  // A deleted or expired stream that forks still read through keeps its path:
+  // replacing it would hand the forks someone else's bytes.
+  if (existing && (existing.softDeleted || (existing.forkCount > 0 && isExpired(existing, now)))) {
+    throw new ProtocolError(409, "STREAM_EXISTS", `a deleted stream still used by forks occupies ${command.path}`);
+  }
   if (existing && !isExpired(existing, now)) {
-    if (existing.softDeleted) {
-      throw new ProtocolError(409, "STREAM_EXISTS", `a deleted stream still used by forks occupies ${command.path}`);
-    }
     const wanted = desiredConfig(command, source);
     const differences = configDifferences(existing, wanted);
     if (command.fork) {

@@ -1,7 +1,7 @@
 import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
 import { decideAppend } from "../engine/append-rules.js";
 import { decideCreate } from "../engine/create-rules.js";
-import { planDelete } from "../engine/delete-rules.js";
+import { planDelete, type DeletePlan } from "../engine/delete-rules.js";
 import { expiryTime, type ProducerState, type StreamState } from "../engine/model.js";
 import { sliceBatches } from "./batches.js";
 import type { ResolvedCreateCommand, Store } from "./store.js";
@@ -31,12 +31,14 @@ export class MemoryStore implements Store {
     const source = command.fork ? this.streams.get(command.fork.source) : undefined;
     const decision = decideCreate(existing, source, command, now);
     if (decision.kind === "exists") return { created: false, stream: decision.stream };
-    if (existing) this.removeAll([existing.path]);
+    // Only an expired stream no fork reads through is replaced; it goes as a delete would.
+    if (existing) this.applyPlan(planDelete(existing.path, (p) => this.streams.get(p)));
     const stream = decision.stream;
     this.streams.set(stream.path, stream);
     this.batches.set(stream.path, { starts: [], chunks: [] });
     if (command.data.length > 0) this.pushBatch(stream.path, stream.forkOffset, command.data);
-    if (source) this.streams.set(source.path, { ...source, forkCount: source.forkCount + 1 });
+    const current = command.fork ? this.streams.get(command.fork.source) : undefined;
+    if (current) this.streams.set(current.path, { ...current, forkCount: current.forkCount + 1 });
     return { created: true, stream };
   }
 
@@ -71,8 +73,7 @@ export class MemoryStore implements Store {
 
   async delete(path: string): Promise<DeleteOutcome> {
     const plan = planDelete(path, (p) => this.streams.get(p));
-    for (const stream of plan.update) this.streams.set(stream.path, stream);
-    this.removeAll(plan.remove);
+    this.applyPlan(plan);
     return { soft: plan.soft };
   }
 
@@ -100,6 +101,11 @@ export class MemoryStore implements Store {
     const batches = this.batches.get(path)!;
     batches.starts.push(start);
     batches.chunks.push(data);
+  }
+
+  private applyPlan(plan: DeletePlan): void {
+    for (const stream of plan.update) this.streams.set(stream.path, stream);
+    this.removeAll(plan.remove);
   }
 
   private removeAll(paths: string[]): void {
