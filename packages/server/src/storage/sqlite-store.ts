@@ -1,0 +1,640 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
+import { decideAppend } from "../engine/append-rules.js";
+import { decideCreate } from "../engine/create-rules.js";
+import { planDelete } from "../engine/delete-rules.js";
+import { ProtocolError } from "../engine/errors.js";
+import { isExpired, type ProducerState, type StreamState } from "../engine/model.js";
+import { sliceBatches } from "./batches.js";
+import type { ResolvedCreateCommand, Store } from "./store.js";
+
+export interface SqliteStoreOptions {
+  /** Directory holding `rill.db` (and its WAL); created when missing. */
+  dataDir: string;
+  /** How long a read's last-access time may stay in memory only (ms). */
+  touchFlushMs?: number;
+  /** Stream states (with their producer states) kept in memory. */
+  maxCachedStreams?: number;
+  /** Most streams one `sweepExpired` call removes; the engine sweeps again later. */
+  sweepLimit?: number;
+  /** How long to wait for a lock held by another connection (ms). */
+  busyTimeoutMs?: number;
+}
+
+/** Bumped whenever the schema changes; `migrations[v]` brings version v to v+1. */
+export const SCHEMA_VERSION = 1;
+
+const migrations: readonly string[] = [
+  `
+  CREATE TABLE streams (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    path            TEXT    NOT NULL UNIQUE,
+    content_type    TEXT    NOT NULL,
+    ttl_seconds     INTEGER,
+    expires_at      INTEGER,
+    created_at      INTEGER NOT NULL,
+    last_access_at  INTEGER NOT NULL,
+    tail            INTEGER NOT NULL,
+    closed          INTEGER NOT NULL,
+    last_stream_seq TEXT,
+    forked_from     TEXT,
+    fork_offset     INTEGER NOT NULL,
+    fork_count      INTEGER NOT NULL,
+    soft_deleted    INTEGER NOT NULL,
+    closed_by_id    TEXT,
+    closed_by_epoch INTEGER,
+    closed_by_seq   INTEGER,
+    -- expiryTime() from engine/model.ts, so the sweeper is an index range scan.
+    expiry_at       INTEGER GENERATED ALWAYS AS (
+      CASE WHEN ttl_seconds IS NULL THEN expires_at
+           WHEN expires_at IS NULL THEN last_access_at + ttl_seconds * 1000
+           ELSE min(expires_at, last_access_at + ttl_seconds * 1000) END) VIRTUAL
+  );
+  CREATE INDEX streams_expiry ON streams (expiry_at) WHERE expiry_at IS NOT NULL AND soft_deleted = 0;
+
+  -- One row per append (or initial PUT body): a stream's bytes from start to start + length(bytes).
+  -- Not WITHOUT ROWID: rows carry large blobs.
+  CREATE TABLE batches (
+    stream_id INTEGER NOT NULL,
+    start     INTEGER NOT NULL,
+    bytes     BLOB    NOT NULL,
+    PRIMARY KEY (stream_id, start)
+  );
+
+  CREATE TABLE producers (
+    stream_id   INTEGER NOT NULL,
+    producer_id TEXT    NOT NULL,
+    epoch       INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    PRIMARY KEY (stream_id, producer_id)
+  ) WITHOUT ROWID;
+  `,
+];
+
+interface StreamRow {
+  id: number;
+  path: string;
+  content_type: string;
+  ttl_seconds: number | null;
+  expires_at: number | null;
+  created_at: number;
+  last_access_at: number;
+  tail: number;
+  closed: number;
+  last_stream_seq: string | null;
+  forked_from: string | null;
+  fork_offset: number;
+  fork_count: number;
+  soft_deleted: number;
+  closed_by_id: string | null;
+  closed_by_epoch: number | null;
+  closed_by_seq: number | null;
+}
+
+/** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
+type BatchRow = [number, Uint8Array];
+
+/** A stream as cached: its row id (batches and producers hang off it) and its state. */
+interface Entry {
+  id: number;
+  state: StreamState;
+}
+
+type Op =
+  | { kind: "create"; command: ResolvedCreateCommand; now: number }
+  | { kind: "append"; command: AppendCommand; now: number }
+  | { kind: "delete"; path: string }
+  | { kind: "sweep"; now: number };
+
+interface Pending {
+  op: Op;
+  resolve: (value: never) => void;
+  reject: (error: unknown) => void;
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+const STREAM_COLUMNS =
+  "id, path, content_type, ttl_seconds, expires_at, created_at, last_access_at, tail, closed, last_stream_seq, " +
+  "forked_from, fork_offset, fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq";
+
+/**
+ * The durable store: one SQLite database in WAL mode with `synchronous=FULL`,
+ * so a commit is on disk before it is acknowledged.
+ *
+ * Writes (create, append, delete, sweep) go through a commit queue. Everything
+ * queued in one event-loop turn is applied in a single transaction — one
+ * fsync for the whole round, across streams — in arrival order, each request
+ * decided by the engine's pure rules against the state left by the requests
+ * before it. A request the rules refuse fails alone; the round goes on. The
+ * promises settle only after COMMIT has returned.
+ *
+ * Stream and producer states are cached in memory. The cache mirrors the
+ * database exactly: it changes only together with the SQL that persists the
+ * change, is read and written only by synchronous code (a round runs start to
+ * finish without yielding, so nothing observes a half-applied round), and is
+ * dropped whenever a statement or a transaction fails, to be reloaded.
+ *
+ * Last-access times (sliding TTLs) are the one exception: reads record them
+ * in memory and the next round persists them (a timer forces a round within
+ * `touchFlushMs`). A crash can lose those touches, which only makes the
+ * affected TTLs run out up to `touchFlushMs` earlier than they would have.
+ *
+ * The store assumes it is the only writer of its database: run one Rill
+ * process per data directory.
+ */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  /** Commit rounds and requests applied; for metrics and tests. */
+  readonly stats = { rounds: 0, requests: 0 };
+
+  private readonly db: Database.Database;
+  private readonly touchFlushMs: number;
+  private readonly maxCached: number;
+  private readonly sweepLimit: number;
+
+  /** path → entry, or null when known to be absent. Iteration order is least recently used first. */
+  private readonly cache = new Map<string, Entry | null>();
+  /** stream id → producer id → state, or null when known to be absent. */
+  private readonly producerCache = new Map<number, Map<string, ProducerState | null>>();
+  /** Last-access times newer than the stored ones, not yet persisted. */
+  private touches = new Map<string, number>();
+
+  private queue: Pending[] = [];
+  private round: NodeJS.Immediate | null = null;
+  private touchTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private readonly sql: ReturnType<typeof prepareStatements>;
+
+  constructor(options: SqliteStoreOptions) {
+    this.touchFlushMs = options.touchFlushMs ?? 1000;
+    this.maxCached = options.maxCachedStreams ?? 10_000;
+    this.sweepLimit = options.sweepLimit ?? 1000;
+    mkdirSync(options.dataDir, { recursive: true });
+    this.db = new Database(join(options.dataDir, "rill.db"));
+    try {
+      this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      const mode = this.db.pragma("journal_mode = WAL", { simple: true });
+      if (String(mode).toLowerCase() !== "wal") throw new Error(`SQLite refused WAL mode (journal_mode=${String(mode)})`);
+      this.db.pragma("synchronous = FULL");
+      migrate(this.db);
+      this.sql = prepareStatements(this.db);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+  }
+
+  async getStream(path: string): Promise<StreamState | undefined> {
+    const entry = this.entry(path);
+    return entry ? this.withTouch(entry.state) : undefined;
+  }
+
+  create(command: ResolvedCreateCommand, now: number): Promise<CreateOutcome> {
+    return this.enqueue({ kind: "create", command, now });
+  }
+
+  append(command: AppendCommand, now: number): Promise<AppendOutcome> {
+    return this.enqueue({ kind: "append", command, now });
+  }
+
+  async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array> {
+    const entry = this.entry(path);
+    if (!entry || from >= to) return new Uint8Array(0);
+    // Load the window sliceBatches can use: the batch holding `from`, then
+    // following batches until the bytes loaded reach maxBytes or `to`.
+    const starts: number[] = [];
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const first = this.sql.batchAtOrBefore.get(entry.id, from) as BatchRow | undefined;
+    if (first && first[0] + first[1].length > from) {
+      starts.push(first[0]);
+      chunks.push(first[1]);
+      size += Math.min(first[0] + first[1].length, to) - from;
+    }
+    if (size < maxBytes) {
+      for (const [start, bytes] of this.sql.batchesAfter.iterate(entry.id, from, to) as IterableIterator<BatchRow>) {
+        starts.push(start);
+        chunks.push(bytes);
+        size += bytes.length;
+        if (size >= maxBytes) break;
+      }
+    }
+    return sliceBatches(starts, chunks, from, to, maxBytes, splitBatches);
+  }
+
+  async touch(path: string, now: number): Promise<void> {
+    const entry = this.entry(path);
+    if (!entry || entry.state.ttlSeconds === null) return;
+    if (now <= (this.touches.get(path) ?? entry.state.lastAccessAt)) return;
+    this.touches.set(path, now);
+    if (this.round === null) this.armTouchTimer();
+  }
+
+  delete(path: string, _now: number): Promise<DeleteOutcome> {
+    return this.enqueue({ kind: "delete", path });
+  }
+
+  sweepExpired(now: number): Promise<string[]> {
+    return this.enqueue({ kind: "sweep", now });
+  }
+
+  async list(prefix: string, after: string | null, limit: number): Promise<StreamState[]> {
+    if (limit <= 0) return [];
+    const rows = this.sql.list.all({ prefix, after, limit }) as StreamRow[];
+    return rows.map((row) => this.withTouch(rowToState(row)));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.touchTimer !== null) clearTimeout(this.touchTimer);
+    this.touchTimer = null;
+    if (this.round !== null) clearImmediate(this.round);
+    this.round = null;
+    if (this.queue.length > 0 || this.touches.size > 0) this.runRound();
+    this.closed = true;
+    this.db.close();
+  }
+
+  // ---------------------------------------------------------------- commit queue
+
+  private enqueue<T>(op: Op): Promise<T> {
+    if (this.closed) return Promise.reject(new Error("the SQLite store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ op, resolve: resolve as (value: never) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /** Forces a round within touchFlushMs, so touches reach the disk without waiting for a write. */
+  private armTouchTimer(): void {
+    if (this.touchTimer !== null || this.closed) return;
+    this.touchTimer = setTimeout(() => {
+      this.touchTimer = null;
+      this.schedule();
+    }, this.touchFlushMs);
+    this.touchTimer.unref();
+  }
+
+  private schedule(): void {
+    if (this.round === null && !this.closed) this.round = setImmediate(() => this.runRound());
+  }
+
+  /**
+   * Applies every queued request in one transaction, then settles them. Runs
+   * synchronously from BEGIN to COMMIT, so no other code sees the cache or
+   * the database mid-round.
+   */
+  private runRound(): void {
+    this.round = null;
+    if (this.touchTimer !== null) clearTimeout(this.touchTimer);
+    this.touchTimer = null;
+    const batch = this.queue;
+    const touches = this.touches;
+    this.queue = [];
+    this.touches = new Map();
+    if (batch.length === 0 && touches.size === 0) return;
+
+    const results: Settled[] = [];
+    try {
+      this.sql.begin.run();
+      this.persistTouches(touches);
+      for (const pending of batch) results.push(this.applyIsolated(pending.op));
+      this.sql.commit.run();
+    } catch (error) {
+      try {
+        if (this.db.inTransaction) this.sql.rollback.run();
+      } catch {
+        // The round's own error is the one to report; SQLite rolls back anyway
+        // when the next transaction begins or the connection closes.
+      }
+      this.cache.clear();
+      this.producerCache.clear();
+      for (const [path, at] of touches) {
+        if (at > (this.touches.get(path) ?? 0)) this.touches.set(path, at);
+      }
+      for (const pending of batch) pending.reject(error);
+      if (this.touches.size > 0) this.armTouchTimer();
+      return;
+    }
+    this.stats.rounds++;
+    this.stats.requests += batch.length;
+    batch.forEach((pending, i) => {
+      const result = results[i]!;
+      if (result.ok) pending.resolve(result.value as never);
+      else pending.reject(result.error);
+    });
+    this.trimCache();
+  }
+
+  /**
+   * Runs one request inside a savepoint. A refusal (ProtocolError, thrown by
+   * the rules before anything is written) or an unexpected failure of this
+   * request alone rolls back only its own statements. If SQLite abandoned the
+   * whole transaction, the error is rethrown to fail the round.
+   */
+  private applyIsolated(op: Op): Settled {
+    this.sql.savepoint.run();
+    try {
+      const value = this.apply(op);
+      this.sql.release.run();
+      return { ok: true, value };
+    } catch (error) {
+      if (!this.db.inTransaction) throw error;
+      this.sql.rollbackToSavepoint.run();
+      this.sql.release.run();
+      if (!(error instanceof ProtocolError)) {
+        // The request may have failed between its SQL and its cache update.
+        this.cache.clear();
+        this.producerCache.clear();
+      }
+      return { ok: false, error };
+    }
+  }
+
+  private apply(op: Op): unknown {
+    switch (op.kind) {
+      case "create":
+        return this.applyCreate(op.command, op.now);
+      case "append":
+        return this.applyAppend(op.command, op.now);
+      case "delete":
+        return this.applyDelete(op.path);
+      case "sweep":
+        return this.applySweep(op.now);
+    }
+  }
+
+  private applyCreate(command: ResolvedCreateCommand, now: number): CreateOutcome {
+    const existing = this.entry(command.path);
+    const source = command.fork ? this.entry(command.fork.source) : null;
+    const decision = decideCreate(existing?.state, source?.state, command, now);
+    if (decision.kind === "exists") return { created: false, stream: decision.stream };
+
+    // The rules let a create replace only an expired stream no fork reads
+    // through; it goes the way a delete would, so its source loses a fork.
+    if (existing) this.applyPlan(planDelete(existing.state.path, (p) => this.entry(p)?.state));
+
+    const stream = decision.stream;
+    const id = Number(this.sql.insertStream.run(stateParams(stream)).lastInsertRowid);
+    if (command.data.length > 0) this.sql.insertBatch.run(id, stream.forkOffset, command.data);
+    let forkSource: Entry | null = null;
+    if (command.fork) {
+      const current = this.entry(command.fork.source)!;
+      forkSource = { id: current.id, state: { ...current.state, forkCount: current.state.forkCount + 1 } };
+      this.sql.updateStream.run({ ...stateParams(forkSource.state), id: forkSource.id });
+    }
+
+    this.remember(stream.path, { id, state: stream });
+    this.producerCache.set(id, new Map());
+    if (forkSource) this.remember(forkSource.state.path, forkSource);
+    return { created: true, stream };
+  }
+
+  private applyAppend(command: AppendCommand, now: number): AppendOutcome {
+    const entry = this.entry(command.path);
+    const producerId = command.producer?.id;
+    const known = entry && producerId !== undefined ? this.producer(entry.id, producerId) : undefined;
+    const decision = decideAppend(entry?.state, known, command, now);
+    if (decision.kind === "duplicate") {
+      return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
+    }
+    const { id } = entry!;
+    if (command.data.length > 0) this.sql.insertBatch.run(id, decision.start, command.data);
+    this.sql.updateStream.run({ ...stateParams(decision.next), id });
+    if (producerId !== undefined && decision.producer) {
+      this.sql.upsertProducer.run(id, producerId, decision.producer.epoch, decision.producer.lastSeq);
+    }
+
+    this.remember(command.path, { id, state: decision.next });
+    if (producerId !== undefined && decision.producer) this.producersOf(id).set(producerId, decision.producer);
+    return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
+  }
+
+  private applyDelete(path: string): DeleteOutcome {
+    const plan = planDelete(path, (p) => this.entry(p)?.state);
+    this.applyPlan(plan);
+    return { soft: plan.soft };
+  }
+
+  private applySweep(now: number): string[] {
+    const candidates = this.sql.expiredPaths.all(now, this.sweepLimit) as { path: string }[];
+    const removed: string[] = [];
+    for (const { path } of candidates) {
+      const entry = this.entry(path);
+      if (!entry || entry.state.softDeleted || !isExpired(entry.state, now)) continue;
+      this.applyPlan(planDelete(path, (p) => this.entry(p)?.state));
+      removed.push(path);
+    }
+    return removed;
+  }
+
+  /**
+   * Persists a delete plan, then mirrors it in the cache. A removed stream's
+   * batches go in the same transaction, so deleting a very large stream holds
+   * its round (and the event loop) for as long as SQLite takes to drop them.
+   */
+  private applyPlan(plan: { remove: string[]; update: StreamState[] }): void {
+    const removed: Entry[] = [];
+    for (const path of plan.remove) {
+      const entry = this.entry(path);
+      if (!entry) continue;
+      this.sql.deleteBatches.run(entry.id);
+      this.sql.deleteProducers.run(entry.id);
+      this.sql.deleteStream.run(entry.id);
+      removed.push(entry);
+    }
+    const updated: Entry[] = [];
+    for (const state of plan.update) {
+      const entry = this.entry(state.path);
+      if (!entry) continue;
+      this.sql.updateStream.run({ ...stateParams(state), id: entry.id });
+      updated.push({ id: entry.id, state });
+    }
+    for (const entry of removed) {
+      this.remember(entry.state.path, null);
+      this.producerCache.delete(entry.id);
+    }
+    for (const entry of updated) this.remember(entry.state.path, entry);
+  }
+
+  /** Writes the touches taken at the start of a round; they are in the cache once the round commits. */
+  private persistTouches(touches: Map<string, number>): void {
+    for (const [path, at] of touches) {
+      const entry = this.entry(path);
+      if (!entry || at <= entry.state.lastAccessAt) continue;
+      this.sql.touchStream.run(at, entry.id);
+      this.remember(path, { id: entry.id, state: { ...entry.state, lastAccessAt: at } });
+    }
+  }
+
+  // ---------------------------------------------------------------- cache
+
+  /** The stream's entry, from the cache or (then cached) from the database. */
+  private entry(path: string): Entry | null {
+    const cached = this.cache.get(path);
+    if (cached !== undefined) {
+      this.cache.delete(path);
+      this.cache.set(path, cached);
+      return cached;
+    }
+    const row = this.sql.selectStream.get(path) as StreamRow | undefined;
+    const entry = row ? { id: row.id, state: rowToState(row) } : null;
+    this.cache.set(path, entry);
+    if (this.cache.size > this.maxCached) this.trimCache();
+    return entry;
+  }
+
+  private remember(path: string, entry: Entry | null): void {
+    this.cache.delete(path);
+    this.cache.set(path, entry);
+  }
+
+  private producersOf(streamId: number): Map<string, ProducerState | null> {
+    let byId = this.producerCache.get(streamId);
+    if (!byId) this.producerCache.set(streamId, (byId = new Map()));
+    return byId;
+  }
+
+  private producer(streamId: number, producerId: string): ProducerState | undefined {
+    const byId = this.producersOf(streamId);
+    const cached = byId.get(producerId);
+    if (cached !== undefined) return cached ?? undefined;
+    const row = this.sql.selectProducer.get(streamId, producerId) as { epoch: number; last_seq: number } | undefined;
+    const state = row ? { epoch: row.epoch, lastSeq: row.last_seq } : null;
+    byId.set(producerId, state);
+    return state ?? undefined;
+  }
+
+  /**
+   * Evicts least recently used streams beyond the cache size. Safe at any
+   * point, even mid-round: an evicted stream reloads from the database, which
+   * inside a round already holds the round's earlier writes.
+   */
+  private trimCache(): void {
+    if (this.cache.size <= this.maxCached) return;
+    for (const [path, entry] of this.cache) {
+      if (this.cache.size <= this.maxCached) break;
+      this.cache.delete(path);
+      if (entry) this.producerCache.delete(entry.id);
+    }
+  }
+
+  private withTouch(state: StreamState): StreamState {
+    const touched = this.touches.get(state.path);
+    return touched !== undefined && touched > state.lastAccessAt ? { ...state, lastAccessAt: touched } : state;
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = Number(db.pragma("user_version", { simple: true }));
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`rill.db has schema version ${version}; this Rill understands up to ${SCHEMA_VERSION}`);
+  }
+  if (version === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(migrations[v]!);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    begin: db.prepare("BEGIN IMMEDIATE"),
+    commit: db.prepare("COMMIT"),
+    rollback: db.prepare("ROLLBACK"),
+    savepoint: db.prepare("SAVEPOINT request"),
+    release: db.prepare("RELEASE request"),
+    rollbackToSavepoint: db.prepare("ROLLBACK TO request"),
+
+    selectStream: db.prepare(`SELECT ${STREAM_COLUMNS} FROM streams WHERE path = ?`),
+    insertStream: db.prepare(
+      `INSERT INTO streams (path, content_type, ttl_seconds, expires_at, created_at, last_access_at, tail, closed,
+         last_stream_seq, forked_from, fork_offset, fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq)
+       VALUES (:path, :contentType, :ttlSeconds, :expiresAt, :createdAt, :lastAccessAt, :tail, :closed,
+         :lastStreamSeq, :forkedFrom, :forkOffset, :forkCount, :softDeleted, :closedById, :closedByEpoch, :closedBySeq)`,
+    ),
+    updateStream: db.prepare(
+      `UPDATE streams SET content_type = :contentType, ttl_seconds = :ttlSeconds, expires_at = :expiresAt,
+         last_access_at = :lastAccessAt, tail = :tail, closed = :closed, last_stream_seq = :lastStreamSeq,
+         fork_count = :forkCount, soft_deleted = :softDeleted,
+         closed_by_id = :closedById, closed_by_epoch = :closedByEpoch, closed_by_seq = :closedBySeq
+       WHERE id = :id`,
+    ),
+    touchStream: db.prepare("UPDATE streams SET last_access_at = ? WHERE id = ?"),
+    deleteStream: db.prepare("DELETE FROM streams WHERE id = ?"),
+    // Prefix range as an index range: every valid UTF-8 continuation of the
+    // prefix sorts below the prefix followed by byte 0xFF.
+    list: db.prepare(
+      `SELECT ${STREAM_COLUMNS} FROM streams
+       WHERE path >= :prefix AND path < :prefix || CAST(x'FF' AS TEXT) AND (:after IS NULL OR path > :after)
+       ORDER BY path LIMIT :limit`,
+    ),
+    expiredPaths: db.prepare(
+      `SELECT path FROM streams WHERE expiry_at IS NOT NULL AND soft_deleted = 0 AND expiry_at <= ?
+       ORDER BY expiry_at LIMIT ?`,
+    ),
+
+    insertBatch: db.prepare("INSERT INTO batches (stream_id, start, bytes) VALUES (?, ?, ?)"),
+    batchAtOrBefore: db
+      .prepare("SELECT start, bytes FROM batches WHERE stream_id = ? AND start <= ? ORDER BY start DESC LIMIT 1")
+      .raw(true),
+    batchesAfter: db
+      .prepare("SELECT start, bytes FROM batches WHERE stream_id = ? AND start > ? AND start < ? ORDER BY start")
+      .raw(true),
+    deleteBatches: db.prepare("DELETE FROM batches WHERE stream_id = ?"),
+
+    selectProducer: db.prepare("SELECT epoch, last_seq FROM producers WHERE stream_id = ? AND producer_id = ?"),
+    upsertProducer: db.prepare(
+      `INSERT INTO producers (stream_id, producer_id, epoch, last_seq) VALUES (?, ?, ?, ?)
+       ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`,
+    ),
+    deleteProducers: db.prepare("DELETE FROM producers WHERE stream_id = ?"),
+  };
+}
+
+function stateParams(state: StreamState) {
+  return {
+    path: state.path,
+    contentType: state.contentType,
+    ttlSeconds: state.ttlSeconds,
+    expiresAt: state.expiresAt,
+    createdAt: state.createdAt,
+    lastAccessAt: state.lastAccessAt,
+    tail: state.tail,
+    closed: state.closed ? 1 : 0,
+    lastStreamSeq: state.lastStreamSeq,
+    forkedFrom: state.forkedFrom,
+    forkOffset: state.forkOffset,
+    forkCount: state.forkCount,
+    softDeleted: state.softDeleted ? 1 : 0,
+    closedById: state.closedBy?.id ?? null,
+    closedByEpoch: state.closedBy?.epoch ?? null,
+    closedBySeq: state.closedBy?.seq ?? null,
+  };
+}
+
+function rowToState(row: StreamRow): StreamState {
+  return {
+    path: row.path,
+    contentType: row.content_type,
+    ttlSeconds: row.ttl_seconds,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    lastAccessAt: row.last_access_at,
+    tail: row.tail,
+    closed: row.closed !== 0,
+    lastStreamSeq: row.last_stream_seq,
+    forkedFrom: row.forked_from,
+    forkOffset: row.fork_offset,
+    forkCount: row.fork_count,
+    softDeleted: row.soft_deleted !== 0,
+    closedBy:
+      row.closed_by_id === null
+        ? null
+        : { id: row.closed_by_id, epoch: row.closed_by_epoch ?? 0, seq: row.closed_by_seq ?? 0 },
+  };
+}
