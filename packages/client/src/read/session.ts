@@ -1,0 +1,229 @@
+/**
+ * The I/O side of a read: performs the requests machine.ts asks for, keeps an
+ * SSE connection open across pulls, retries with backoff, and consults the
+ * user's onError for failures retries do not cover. Pull-based: nothing is
+ * fetched until the consumer asks for the next batch, which is what gives
+ * subscribers and streams their backpressure.
+ */
+import { HEADER, LIVE_MODE, QUERY, isJsonContentType } from "@rill/protocol";
+import { DurableStreamError, isAbortError, networkError } from "../errors.js";
+import { backoffDelay, sleep, type BackoffOptions } from "../fetch/backoff.js";
+import {
+  createFetchWithBackoff,
+  createFetchWithConsumedBody,
+  createFetchWithHttpErrors,
+  type FetchLike,
+} from "../fetch/wrappers.js";
+import { buildUrl, resolveHeaders, resolveParams } from "../request.js";
+import type { HeadersRecord, LiveMode, ParamsRecord, StreamErrorHandler } from "../types.js";
+import { Payload, type Batch } from "./batch.js";
+import {
+  advance,
+  initialState,
+  liveTransport,
+  nextStep,
+  worthDelivering,
+  type LiveTransport,
+  type PositionReport,
+  type ReadState,
+} from "./machine.js";
+import { SseBatchReader } from "./sse-reader.js";
+
+export interface SessionConfig {
+  url: string;
+  headers?: HeadersRecord;
+  params?: ParamsRecord;
+  fetch: FetchLike;
+  backoff: BackoffOptions;
+  onError?: StreamErrorHandler;
+  live: LiveMode;
+  jsonHint: boolean;
+  offset: string;
+  signal: AbortSignal;
+}
+
+export class ReadSession {
+  state: ReadState;
+  /** The most recent HTTP response (its body may already be consumed). */
+  lastResponse!: Response;
+  contentType: string | undefined;
+  jsonMode = false;
+  /** Set by promise helpers: never go live, stop once caught up. */
+  stopAtUpToDate = false;
+
+  readonly #config: SessionConfig;
+  readonly #transport: LiveTransport | null;
+  readonly #bufferedFetch: FetchLike;
+  readonly #streamingFetch: FetchLike;
+  #headers: HeadersRecord | undefined;
+  #params: ParamsRecord | undefined;
+  #pending: Response | null = null;
+  #sse: SseBatchReader | null = null;
+  #failures = 0;
+  #progressed = false;
+
+  private constructor(config: SessionConfig) {
+    this.#config = config;
+    this.state = initialState(config.offset);
+    this.#transport = liveTransport(config.live);
+    this.#headers = config.headers;
+    this.#params = config.params;
+    const retrying = createFetchWithBackoff(createFetchWithConsumedBody(config.fetch), config.backoff);
+    this.#bufferedFetch = createFetchWithHttpErrors(retrying);
+    this.#streamingFetch = createFetchWithHttpErrors(createFetchWithBackoff(config.fetch, config.backoff));
+  }
+
+  /** Makes the first (catch-up) request; rejects like fetch would. */
+  static async open(config: SessionConfig): Promise<ReadSession> {
+    const session = new ReadSession(config);
+    const first = await session.#request("catch-up");
+    session.#adopt(first);
+    session.#pending = first;
+    return session;
+  }
+
+  get transport(): LiveTransport | null {
+    return this.#transport;
+  }
+
+  /** The next batch worth delivering, or null once the read is over. */
+  async next(): Promise<Batch | null> {
+    for (;;) {
+      this.#throwIfAborted();
+      if (this.#sse) {
+        const batch = await this.#readSse(this.#sse);
+        if (batch) return batch;
+        continue;
+      }
+      const step = nextStep(this.state, this.#transport, this.stopAtUpToDate);
+      if (step === "done") return null;
+      if (step === "sse") {
+        const response = await this.#request("sse");
+        this.#adopt(response);
+        if (!response.body || !/text\/event-stream/i.test(response.headers.get(HEADER.contentType) ?? "")) {
+          throw new DurableStreamError(`Server did not answer with an event stream at ${this.#config.url}`, "SSE_NOT_SUPPORTED", response.status);
+        }
+        const base64 = response.headers.get(HEADER.streamSseDataEncoding)?.toLowerCase() === "base64";
+        this.#sse = new SseBatchReader(response.body, { base64, json: this.jsonMode });
+        this.#progressed = false;
+        continue;
+      }
+      const response = this.#pending ?? (await this.#request(step));
+      this.#pending = null;
+      this.#adopt(response);
+      const payload = Payload.ofBytes(new Uint8Array(await response.arrayBuffer()));
+      const batch = this.#commit(payload, reportOf(response));
+      if (batch) return batch;
+    }
+  }
+
+  /** Stops any open SSE connection (the caller aborts in-flight fetches). */
+  close(reason?: unknown): void {
+    this.#sse?.cancel(reason);
+    this.#sse = null;
+    this.#pending = null;
+  }
+
+  async #readSse(reader: SseBatchReader): Promise<Batch | null> {
+    const read = await reader.next();
+    if (read.kind === "batch") {
+      this.#failures = 0;
+      this.#progressed = true;
+      const batch = this.#commit(read.payload, read.report);
+      if (this.state.streamClosed) this.close();
+      return batch;
+    }
+    // The connection ended: cleanly (servers close SSE periodically) or not.
+    // Either way the next pull reconnects from the last committed offset.
+    this.#sse = null;
+    this.#throwIfAborted();
+    if (read.error !== undefined) {
+      await this.#recover(networkError(this.#config.url, read.error), true);
+    } else if (!this.#progressed) {
+      // Ended without delivering anything: back off so a server or proxy
+      // that hangs up at once is not hammered.
+      await sleep(backoffDelay(this.#failures++, this.#config.backoff), this.#config.signal);
+    }
+    return null;
+  }
+
+  #commit(payload: Payload, report: PositionReport): Batch | null {
+    const before = this.state;
+    this.state = advance(before, report);
+    if (!worthDelivering(before, this.state, payload.hasContent(this.jsonMode))) return null;
+    return { ...this.state, payload };
+  }
+
+  #adopt(response: Response): void {
+    this.lastResponse = response;
+    const type = response.headers.get(HEADER.contentType);
+    if (type && !/text\/event-stream/i.test(type)) {
+      this.contentType = type;
+      this.jsonMode = this.#config.jsonHint || isJsonContentType(type);
+    } else if (this.#config.jsonHint) {
+      this.jsonMode = true;
+    }
+  }
+
+  /**
+   * One GET, with the onError loop around it: the handler may return new
+   * headers/params to retry with, or nothing to give up.
+   */
+  async #request(step: "catch-up" | LiveTransport): Promise<Response> {
+    for (;;) {
+      try {
+        const [headers, params] = await Promise.all([resolveHeaders(this.#headers), resolveParams(this.#params)]);
+        const live = step === "catch-up" ? undefined : step === "sse" ? LIVE_MODE.sse : LIVE_MODE.longPoll;
+        const url = buildUrl(this.#config.url, params, {
+          [QUERY.offset]: this.state.offset,
+          [QUERY.live]: live,
+          [QUERY.cursor]: live ? this.state.cursor : undefined,
+        });
+        const fetcher = step === "sse" ? this.#streamingFetch : this.#bufferedFetch;
+        const response = await fetcher(url, { method: "GET", headers, signal: this.#config.signal });
+        // An SSE connection only counts as progress once it delivers something.
+        if (step !== "sse") this.#failures = 0;
+        return response;
+      } catch (error) {
+        this.#throwIfAborted();
+        if (isAbortError(error)) throw error;
+        // The fetch layer already retried what it could: this one is for onError.
+        await this.#recover(error, false);
+      }
+    }
+  }
+
+  /**
+   * Decides what follows a failure: a plain retry (when `retryHere` and
+   * retries remain), else whatever onError says. Returns after the backoff
+   * wait to retry; throws to give up.
+   */
+  async #recover(error: unknown, retryHere: boolean): Promise<void> {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    const attempt = this.#failures++;
+    if (!(retryHere && attempt < (this.#config.backoff.maxRetries ?? Infinity))) {
+      if (!this.#config.onError) throw failure;
+      const retry = await this.#config.onError(failure);
+      if (!retry || typeof retry !== "object") throw failure;
+      if (retry.headers) this.#headers = { ...this.#headers, ...retry.headers };
+      if (retry.params) this.#params = { ...this.#params, ...retry.params };
+    }
+    await sleep(backoffDelay(attempt, this.#config.backoff), this.#config.signal);
+  }
+
+  #throwIfAborted(): void {
+    if (this.#config.signal.aborted) {
+      throw new DurableStreamError("Read session cancelled", "ABORTED", undefined, undefined, { cause: this.#config.signal.reason });
+    }
+  }
+}
+
+function reportOf(response: Response): PositionReport {
+  const headers = response.headers;
+  return {
+    offset: headers.get(HEADER.streamNextOffset) ?? undefined,
+    cursor: headers.get(HEADER.streamCursor) ?? undefined,
+    upToDate: headers.has(HEADER.streamUpToDate) && headers.get(HEADER.streamUpToDate) !== "false",
+    streamClosed: headers.get(HEADER.streamClosed)?.toLowerCase() === "true",
+  };
+}
