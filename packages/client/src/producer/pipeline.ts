@@ -1,0 +1,261 @@
+/**
+ * The producer's send window: up to `maxInFlight` batches on the wire at
+ * once, each stamped (epoch, seq), delivered exactly once and in order.
+ *
+ * Why resending is safe: the server applies seq N only after N-1 and answers
+ * a repeat of an applied (epoch, seq) with 204. So
+ * - a network error or 5xx is retried with the same stamp (bounded, with
+ *   backoff); if the first try was applied after all, the retry is a 204;
+ * - a 409 gap ("expected N") means an earlier batch has not landed yet,
+ *   typically because requests overtook each other. The batch parks until
+ *   batch N is acknowledged, then goes again;
+ * - a 403 stale epoch with autoClaim pauses sending, waits for the wire to
+ *   drain, then restamps every unacknowledged batch in the new epoch from
+ *   seq 0, in order.
+ * Anything else, or a batch out of retries, fails the pipeline: everything
+ * unacknowledged is dropped and reported, and nothing more is sent until
+ * reset() starts a new epoch (which also fences this producer's own stray
+ * requests still on the network).
+ */
+import { backoffDelay, type BackoffOptions } from "../fetch/backoff.js";
+import type { Outcome } from "./request.js";
+
+type State = "ready" | "sending" | "backoff" | "parked";
+
+export interface WindowBatch {
+  epoch: number;
+  seq: number;
+  body: Uint8Array;
+  messages: number;
+  state: State;
+  attempts: number;
+  /** While parked: the seq the server said it expects. */
+  waitingFor?: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+export interface PipelineOptions {
+  maxInFlight: number;
+  autoClaim: boolean;
+  backoff: BackoffOptions;
+  epoch: number;
+  send(batch: WindowBatch): Promise<Outcome>;
+  /** Called once per pipeline failure. */
+  onFailure(error: Error, droppedMessages: number): void;
+}
+
+export class Pipeline {
+  readonly #options: PipelineOptions;
+  #window: WindowBatch[] = [];
+  #epoch: number;
+  #nextSeq = 0;
+  /** The highest epoch the server has reported for this producer id. */
+  #serverEpoch = -1;
+  /** Target epoch while an auto-claim waits for the wire to drain. */
+  #claim: number | null = null;
+  #failure: Error | null = null;
+  /** Bumped on failure/reset so answers to abandoned requests are ignored. */
+  #generation = 0;
+  #idle: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  #acked = { epoch: -1, seq: -1 };
+  /** Stream offset after the newest acknowledged batch (when the server sent one). */
+  lastOffset: string | undefined;
+
+  constructor(options: PipelineOptions) {
+    this.#options = options;
+    this.#epoch = options.epoch;
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+  get nextSeq(): number {
+    return this.#nextSeq;
+  }
+  get serverEpoch(): number {
+    return this.#serverEpoch;
+  }
+  get failure(): Error | null {
+    return this.#failure;
+  }
+  /** Batches not yet acknowledged (on the wire or waiting their turn). */
+  get size(): number {
+    return this.#window.length;
+  }
+
+  enqueue(body: Uint8Array, messages: number): void {
+    if (this.#failure) throw this.#failure;
+    this.#window.push({ epoch: this.#epoch, seq: this.#nextSeq++, body, messages, state: "ready", attempts: 0 });
+    this.#pump();
+  }
+
+  /** Takes the next seq for a request sent outside the window (close). */
+  takeSeq(): number {
+    return this.#nextSeq++;
+  }
+
+  /** Resolves when every batch is acknowledged; rejects if the pipeline failed. */
+  whenIdle(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#window.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#idle.push({ resolve, reject }));
+  }
+
+  /** Starts over in `epoch` from seq 0, clearing a failure. The window must be empty or failed. */
+  reset(epoch: number): void {
+    this.#generation++;
+    for (const batch of this.#window) clearTimeout(batch.timer);
+    this.#window = [];
+    this.#failure = null;
+    this.#claim = null;
+    this.#epoch = epoch;
+    this.#nextSeq = 0;
+  }
+
+  /** Records an epoch the server reported outside the window (close requests). */
+  sawServerEpoch(epoch: number): void {
+    this.#serverEpoch = Math.max(this.#serverEpoch, epoch);
+  }
+
+  fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#generation++;
+    let dropped = 0;
+    for (const batch of this.#window) {
+      clearTimeout(batch.timer);
+      dropped += batch.messages;
+    }
+    this.#window = [];
+    this.#claim = null;
+    const waiters = this.#idle.splice(0);
+    this.#options.onFailure(error, dropped);
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  #pump(): void {
+    if (this.#failure || this.#claim !== null) return;
+    let active = 0;
+    for (const batch of this.#window) if (batch.state !== "ready") active++;
+    for (const batch of this.#window) {
+      if (active >= this.#options.maxInFlight) break;
+      if (batch.state !== "ready") continue;
+      active++;
+      void this.#send(batch);
+    }
+  }
+
+  async #send(batch: WindowBatch): Promise<void> {
+    batch.state = "sending";
+    const generation = this.#generation;
+    const outcome = await this.#options.send(batch);
+    if (generation !== this.#generation) return;
+    switch (outcome.kind) {
+      case "ok":
+        this.#acknowledge(batch, outcome.offset);
+        break;
+      case "gap":
+        this.#onGap(batch, outcome.expected, outcome.error);
+        break;
+      case "stale":
+        this.#serverEpoch = Math.max(this.#serverEpoch, outcome.currentEpoch);
+        if (!this.#options.autoClaim) {
+          this.fail(outcome.error);
+          return;
+        }
+        this.#claim = Math.max(this.#claim ?? 0, outcome.currentEpoch + 1, this.#epoch + 1);
+        batch.state = "ready";
+        break;
+      case "retry":
+        this.#retryLater(batch, outcome.error, outcome.retryAfterMs);
+        break;
+      case "fatal":
+        this.fail(outcome.error);
+        return;
+    }
+    this.#settleClaim();
+    this.#pump();
+  }
+
+  #acknowledge(batch: WindowBatch, offset: string | undefined): void {
+    const index = this.#window.indexOf(batch);
+    if (index !== -1) this.#window.splice(index, 1);
+    const newest = batch.epoch > this.#acked.epoch || (batch.epoch === this.#acked.epoch && batch.seq > this.#acked.seq);
+    if (newest) {
+      this.#acked = { epoch: batch.epoch, seq: batch.seq };
+      if (offset !== undefined) this.lastOffset = offset;
+    }
+    // Parked batches waiting for this one (or for one no longer pending) may go again.
+    for (const parked of this.#window) {
+      if (parked.state !== "parked") continue;
+      const blocker = this.#window.find((other) => other.seq === parked.waitingFor && other.epoch === parked.epoch);
+      if (!blocker) {
+        parked.state = "ready";
+        parked.waitingFor = undefined;
+      }
+    }
+    if (this.#window.length === 0) {
+      for (const waiter of this.#idle.splice(0)) waiter.resolve();
+    }
+  }
+
+  #onGap(batch: WindowBatch, expected: number, error: Error): void {
+    if (this.#claim !== null) {
+      batch.state = "ready";
+      return;
+    }
+    if (expected > batch.seq) {
+      // The server is past this batch yet did not call it a duplicate.
+      this.fail(error);
+      return;
+    }
+    const blocker = this.#window.find((other) => other.seq === expected && other.epoch === batch.epoch);
+    if (blocker) {
+      batch.state = "parked";
+      batch.waitingFor = expected;
+      return;
+    }
+    // Nothing of ours is pending at that seq (its ack may have just raced
+    // this answer): try again, counting it as a failed attempt.
+    this.#retryLater(batch, error, 0);
+  }
+
+  #retryLater(batch: WindowBatch, error: Error, retryAfterMs: number): void {
+    const maxRetries = this.#options.backoff.maxRetries ?? Infinity;
+    if (batch.attempts >= maxRetries) {
+      this.fail(error);
+      return;
+    }
+    const delay = backoffDelay(batch.attempts++, this.#options.backoff, retryAfterMs);
+    this.#options.backoff.onFailedAttempt?.();
+    batch.state = "backoff";
+    const generation = this.#generation;
+    batch.timer = setTimeout(() => {
+      batch.timer = undefined;
+      if (generation !== this.#generation || batch.state !== "backoff") return;
+      batch.state = "ready";
+      this.#settleClaim();
+      this.#pump();
+    }, delay);
+  }
+
+  /** Finishes an auto-claim once nothing is on the wire: restamps everything in order. */
+  #settleClaim(): void {
+    if (this.#claim === null) return;
+    if (this.#window.some((batch) => batch.state === "sending")) return;
+    const epoch = this.#claim;
+    this.#claim = null;
+    this.#epoch = epoch;
+    let seq = 0;
+    for (const batch of this.#window) {
+      clearTimeout(batch.timer);
+      batch.timer = undefined;
+      batch.state = "ready";
+      batch.waitingFor = undefined;
+      batch.attempts = 0;
+      batch.epoch = epoch;
+      batch.seq = seq++;
+    }
+    this.#nextSeq = seq;
+  }
+}
