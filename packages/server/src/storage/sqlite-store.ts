@@ -188,6 +188,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Opens (creating when needed) the store kept in `<dataDir>/rill.db`. */
+  static async open(dataDir: string, options: Omit<SqliteStoreOptions, "dataDir"> = {}): Promise<SqliteStore> {
+    return new SqliteStore({ ...options, dataDir });
+  }
+
   async getStream(path: string): Promise<StreamState | undefined> {
     const entry = this.entry(path);
     return entry ? this.withTouch(entry.state) : undefined;
