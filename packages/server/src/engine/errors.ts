@@ -25,7 +25,16 @@ export type ErrorCode =
   | "METHOD_NOT_ALLOWED"
   | "NOT_FOUND"
   | "SHUTTING_DOWN"
-  | "INTERNAL";
+  | "INTERNAL"
+  // Subscriptions (the reserved __ds control API)
+  | "INVALID_REQUEST"
+  | "SUBSCRIPTION_NOT_FOUND"
+  | "SUBSCRIPTION_ALREADY_EXISTS"
+  | "WEBHOOK_URL_REJECTED"
+  | "TOKEN_INVALID"
+  | "FENCED"
+  | "ALREADY_CLAIMED"
+  | "NO_PENDING_WORK";
 
 export class ProtocolError extends Error {
   override name = "ProtocolError";
@@ -34,6 +43,8 @@ export class ProtocolError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** Extra members of the JSON error object, e.g. `current_holder`. */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }

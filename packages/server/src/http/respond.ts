@@ -68,7 +68,8 @@ export function sendError(res: ServerResponse, error: unknown): void {
   const protocolError =
     error instanceof ProtocolError ? error : new ProtocolError(500, "INTERNAL", "internal server error");
   if (!(error instanceof ProtocolError)) console.error("rill: request failed:", error);
-  const body = JSON.stringify({ error: { code: protocolError.code, message: protocolError.message } });
+  const { code, message, details } = protocolError;
+  const body = JSON.stringify({ error: { ...details, code, message } });
   send(
     res,
     protocolError.status,
