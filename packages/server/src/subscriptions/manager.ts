@@ -1,0 +1,149 @@
+import type { Engine } from "../engine/engine.js";
+import {
+  addStreams,
+  createOrConfirm,
+  deleteSubscription,
+  describe,
+  onStreamChange,
+  reconcile,
+  removeStream,
+  requireEntry,
+} from "./admin.js";
+import { acknowledge, claim, release, type Claim, type WakeRequest } from "./consumer.js";
+import { parseGlob } from "./glob.js";
+import type { LinkRecord, SubscriptionConfig } from "./model.js";
+import { SubscriptionRuntime, type Entry } from "./runtime.js";
+import { generateSecrets, Signer, type PublicJwk } from "./signing.js";
+import type { SubscriptionStore } from "./store.js";
+import { systemResolver, type Resolver } from "./url-guard.js";
+
+export interface SubscriptionManagerOptions {
+  engine: Engine;
+  store: SubscriptionStore;
+  /** Accept plain-http webhooks to localhost / 127.0.0.0/8 / [::1] (development). Default true. */
+  allowLocalhostWebhooks?: boolean;
+  /** How long one webhook POST may take before it counts as failed (ms). Default 10 s. */
+  webhookTimeoutMs?: number;
+  /** Host name resolution for webhook deliveries (tests substitute their own). */
+  resolver?: Resolver;
+  now?: () => number;
+  warn?: (message: string) => void;
+}
+
+/**
+ * Subscriptions over an engine's streams: the API the `__ds` routes call.
+ * Open it after the engine; close it before the engine (its wake events are
+ * appends).
+ */
+export class SubscriptionManager {
+  private readonly stopObserving: () => void;
+  private closed: Promise<void> | null = null;
+
+  private constructor(private readonly rt: SubscriptionRuntime) {
+    this.stopObserving = rt.options.engine.observe((change) => onStreamChange(rt, change));
+  }
+
+  static async open(options: SubscriptionManagerOptions): Promise<SubscriptionManager> {
+    const { store } = options;
+    let secrets = await store.loadSecrets();
+    if (secrets === undefined) {
+      secrets = generateSecrets();
+      await store.saveSecrets(secrets);
+    }
+    const rt = new SubscriptionRuntime({
+      engine: options.engine,
+      store,
+      signer: new Signer(secrets),
+      policy: { allowLocalhostHttp: options.allowLocalhostWebhooks ?? true },
+      resolver: options.resolver ?? systemResolver,
+      webhookTimeoutMs: options.webhookTimeoutMs ?? 10_000,
+      now: options.now ?? Date.now,
+      warn: options.warn ?? ((message) => console.warn(`rill: subscriptions: ${message}`)),
+    });
+    const { subscriptions, links } = await store.load();
+    const linksOf = new Map<string, Map<string, LinkRecord>>();
+    for (const link of links) {
+      let byPath = linksOf.get(link.subscriptionId);
+      if (!byPath) linksOf.set(link.subscriptionId, (byPath = new Map()));
+      byPath.set(link.path, link);
+    }
+    for (const record of subscriptions) {
+      rt.register({
+        record,
+        links: linksOf.get(record.id) ?? new Map(),
+        matcher: record.config.pattern === null ? null : parseGlob(record.config.pattern),
+        timer: null,
+        delivering: null,
+      });
+    }
+    const manager = new SubscriptionManager(rt);
+    for (const entry of [...rt.entries.values()]) await reconcile(rt, entry);
+    return manager;
+  }
+
+  get closing(): boolean {
+    return this.rt.closing;
+  }
+
+  jwks(): { keys: PublicJwk[] } {
+    return this.rt.options.signer.jwks();
+  }
+
+  /** Creates the subscription, or confirms an identical one (`created: false`). */
+  async put(id: string, config: SubscriptionConfig, baseUrl: string): Promise<{ created: boolean; body: Record<string, unknown> }> {
+    const { entry, created } = await createOrConfirm(this.rt, id, config, baseUrl);
+    return { created, body: describe(this.rt, entry, baseUrl) };
+  }
+
+  get(id: string, baseUrl: string): Record<string, unknown> {
+    return describe(this.rt, requireEntry(this.rt, id), baseUrl);
+  }
+
+  delete(id: string): Promise<void> {
+    return deleteSubscription(this.rt, id);
+  }
+
+  addStreams(id: string, paths: string[]): Promise<void> {
+    return addStreams(this.rt, id, paths);
+  }
+
+  removeStream(id: string, path: string): Promise<void> {
+    return removeStream(this.rt, id, path);
+  }
+
+  callback(id: string, token: string | null, request: WakeRequest): Promise<{ ok: true; next_wake: boolean }> {
+    return acknowledge(this.rt, id, "webhook", token, request);
+  }
+
+  claim(id: string, worker: string): Promise<Claim> {
+    return claim(this.rt, id, worker);
+  }
+
+  ack(id: string, token: string | null, request: WakeRequest): Promise<{ ok: true; next_wake: boolean }> {
+    return acknowledge(this.rt, id, "pull-wake", token, request);
+  }
+
+  release(id: string, token: string | null, request: WakeRequest): Promise<void> {
+    return release(this.rt, id, token, request);
+  }
+
+  /**
+   * Stops timers and deliveries (a delivery cut short is retried after the
+   * next start, as its retry was committed before it began), waits for
+   * operations in progress, and closes the store.
+   */
+  close(): Promise<void> {
+    return (this.closed ??= (async () => {
+      this.stopObserving();
+      this.rt.shutdown.abort();
+      for (const entry of this.rt.entries.values()) this.rt.disarm(entry);
+      await this.rt.drain();
+      await this.rt.options.store.close();
+    })());
+  }
+
+  /** For tests and diagnostics: the working copy of one subscription. */
+  inspect(id: string): Readonly<Entry> | undefined {
+    return this.rt.entries.get(id);
+  }
+}
