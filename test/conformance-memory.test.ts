@@ -3,7 +3,7 @@ import { afterAll, beforeAll } from "vitest";
 import { startServer, type RunningServer } from "@rill/server";
 
 // The official executable spec, against Rill on the in-memory store.
-const config = { baseUrl: "", longPollTimeoutMs: 1_500 };
+const config = { baseUrl: "", longPollTimeoutMs: 1_500, subscriptions: true };
 let server: RunningServer;
 
 beforeAll(async () => {

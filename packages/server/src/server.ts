@@ -6,6 +6,10 @@ import { listRoute } from "./http/list-route.js";
 import { route, streamKey } from "./http/router.js";
 import { MemoryStore } from "./storage/memory-store.js";
 import type { Store } from "./storage/store.js";
+import { SubscriptionManager, type SubscriptionManagerOptions } from "./subscriptions/manager.js";
+import { MemorySubscriptionStore } from "./subscriptions/memory-store.js";
+import { subscriptionRoute } from "./subscriptions/routes.js";
+import type { SubscriptionStore } from "./subscriptions/store.js";
 
 export interface ServerOptions {
   port?: number;
@@ -29,6 +33,18 @@ export interface ServerOptions {
    * order before the server answers 404. Each returns true when it answered.
    */
   extraRoutes?: ExtraRoute[];
+  /**
+   * Public origin of the server (e.g. https://streams.example.com) for the URLs
+   * it hands out: webhook callback URLs and the JWKS URL. Default: the origin
+   * the client used (its Host header, over http).
+   */
+  publicUrl?: string;
+  /**
+   * Subscriptions (webhooks and pull-wake). Their state is kept in
+   * `<dataDir>/subscriptions.db`, or in memory with `memory` (or with a custom
+   * `store` and no `dataDir`), unless a store is given here.
+   */
+  subscriptions?: Omit<SubscriptionManagerOptions, "engine" | "store"> & { store?: SubscriptionStore };
 }
 
 export const DEFAULTS = {
@@ -52,6 +68,7 @@ export interface RunningServer {
   http: Server;
   engine: Engine;
   store: Store;
+  subscriptions: SubscriptionManager;
   /** Stops accepting, finishes in-flight appends, ends live readers, closes storage. */
   close(): Promise<void>;
 }
@@ -63,12 +80,24 @@ async function openStore(options: ServerOptions): Promise<Store> {
   return SqliteStore.open(options.dataDir ?? DEFAULTS.dataDir);
 }
 
+async function openSubscriptionStore(options: ServerOptions): Promise<SubscriptionStore> {
+  if (options.subscriptions?.store) return options.subscriptions.store;
+  if (options.memory || (options.store && options.dataDir === undefined)) return new MemorySubscriptionStore();
+  const { SqliteSubscriptionStore } = await import("./subscriptions/sqlite-store.js");
+  return SqliteSubscriptionStore.open(options.dataDir ?? DEFAULTS.dataDir);
+}
+
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const store = await openStore(options);
   const basePath = (options.basePath ?? DEFAULTS.basePath).replace(/\/+$/, "");
   const engine = new Engine(store, {
     maxReadBytes: options.maxReadBytes ?? DEFAULTS.maxReadBytes,
     sweepIntervalMs: options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs,
+  });
+  const subscriptions = await SubscriptionManager.open({
+    ...options.subscriptions,
+    engine,
+    store: await openSubscriptionStore(options),
   });
   const sessions = new Set<LiveSession>();
   const ctx: HttpContext = {
@@ -98,6 +127,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
 
   ctx.controlRoutes.push(listRoute(ctx));
+  ctx.controlRoutes.push(subscriptionRoute(subscriptions, { basePath, publicUrl: options.publicUrl ?? null }));
 
   const http = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
     void route(ctx, req, res);
@@ -123,11 +153,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       for (const session of [...sessions]) session.end();
       http.closeIdleConnections();
+      // Subscriptions stop after in-flight appends (whose observers they are) and before the engine (wake events are appends).
+      await engine.drain();
+      await subscriptions.close();
       await engine.close();
       // Connections still open after in-flight work finished are idle or hung.
       http.closeAllConnections();
       await stopped;
     })());
 
-  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, close };
+  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, subscriptions, close };
 }
