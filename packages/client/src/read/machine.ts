@@ -20,11 +20,11 @@
  *            │        LIVE: long-poll  GET ?offset=O&live=long-poll&cursor=C
  *            │              (200 data / 204 timeout, stays LIVE)
  *            │           or sse        GET ?offset=O&live=sse&cursor=C
- *            │              (data… control… on one connection; when the
- *            │               connection ends, reconnect from the last control
- *            │               event's offset)
+ *            │              (data… control… on one connection)
  *            │                    │
- *            └── response not up to date (e.g. a burst of data) ──┘
+ *            ├── response not up to date (e.g. a burst of data) ──┘
+ *            └── SSE connection ended (server recycling, network): back to
+ *                CATCH-UP from the last control event's offset
  *
  * Every response (or SSE control event) carries the next offset, cursor,
  * up-to-date and closed flags; `advance` folds them into the state. Data is
@@ -80,10 +80,19 @@ export function advance(state: ReadState, report: PositionReport): ReadState {
 }
 
 /**
- * Whether a response is worth handing to the consumer: it has data, or it
- * is the moment the read catches up, or the stream ended. Quiet long-poll
- * timeouts are not delivered.
+ * After an SSE connection ends the read catches up with a plain GET before
+ * reconnecting, so whatever piled up arrives in one response.
  */
-export function worthDelivering(before: ReadState, after: ReadState, hasData: boolean): boolean {
-  return hasData || after.streamClosed || (after.upToDate && !before.upToDate);
+export function connectionEnded(state: ReadState): ReadState {
+  return { ...state, upToDate: false };
+}
+
+/**
+ * Whether a response is worth handing to the consumer: it has data, or it
+ * is the moment the read catches up, or the stream ended. `delivered` is the
+ * position of the last batch handed out. Quiet long-poll timeouts (and the
+ * catch-up after an SSE reconnect) are not delivered.
+ */
+export function worthDelivering(delivered: ReadState, after: ReadState, hasData: boolean): boolean {
+  return hasData || after.streamClosed || (after.upToDate && !delivered.upToDate);
 }

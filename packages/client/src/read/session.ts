@@ -19,6 +19,7 @@ import type { HeadersRecord, LiveMode, ParamsRecord, StreamErrorHandler } from "
 import { Payload, type Batch } from "./batch.js";
 import {
   advance,
+  connectionEnded,
   initialState,
   liveTransport,
   nextStep,
@@ -43,7 +44,10 @@ export interface SessionConfig {
 }
 
 export class ReadSession {
+  /** Where the next request reads from. */
   state: ReadState;
+  /** The position of the last batch handed out (decides what is worth delivering). */
+  #delivered: ReadState;
   /** The most recent HTTP response (its body may already be consumed). */
   lastResponse!: Response;
   contentType: string | undefined;
@@ -65,6 +69,7 @@ export class ReadSession {
   private constructor(config: SessionConfig) {
     this.#config = config;
     this.state = initialState(config.offset);
+    this.#delivered = this.state;
     this.#transport = liveTransport(config.live);
     this.#headers = config.headers;
     this.#params = config.params;
@@ -134,8 +139,11 @@ export class ReadSession {
       return batch;
     }
     // The connection ended: cleanly (servers close SSE periodically) or not.
-    // Either way the next pull reconnects from the last committed offset.
+    // Either way the read resumes from the last committed offset, with a
+    // catch-up GET first: it fetches whatever piled up in one (cacheable)
+    // response, so progress never depends on a long-lived connection.
     this.#sse = null;
+    this.state = connectionEnded(this.state);
     this.#throwIfAborted();
     if (read.error !== undefined) {
       await this.#recover(networkError(this.#config.url, read.error), true);
@@ -148,9 +156,9 @@ export class ReadSession {
   }
 
   #commit(payload: Payload, report: PositionReport): Batch | null {
-    const before = this.state;
-    this.state = advance(before, report);
-    if (!worthDelivering(before, this.state, payload.hasContent(this.jsonMode))) return null;
+    this.state = advance(this.state, report);
+    if (!worthDelivering(this.#delivered, this.state, payload.hasContent(this.jsonMode))) return null;
+    this.#delivered = this.state;
     return { ...this.state, payload };
   }
 

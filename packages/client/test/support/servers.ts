@@ -1,0 +1,67 @@
+/**
+ * Servers for the client tests. The suites run against Rill's own server
+ * when packages/server/dist exports startServer, and against the official
+ * reference server otherwise (or when RILL_CLIENT_TEST_SERVER=official).
+ * interop.test.ts always uses the official one.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { DurableStreamTestServer } from "@durable-streams/server";
+
+export interface TestServer {
+  kind: "rill" | "official";
+  /** Base URL, no trailing slash. */
+  url: string;
+  /** A URL for a fresh stream name. */
+  streamUrl(label?: string): string;
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  longPollTimeoutMs?: number;
+}
+
+let counter = 0;
+function namer(base: string) {
+  return (label = "s") => `${base}/v1/stream/${label}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+}
+
+export async function startOfficialServer(options: ServerOptions = {}): Promise<TestServer> {
+  const server = new DurableStreamTestServer({
+    port: 0,
+    host: "127.0.0.1",
+    longPollTimeout: options.longPollTimeoutMs ?? 1000,
+    compression: false,
+  });
+  const url = (await server.start()).replace(/\/$/, "");
+  return { kind: "official", url, streamUrl: namer(url), close: () => server.stop() };
+}
+
+const rillEntry = fileURLToPath(new URL("../../../server/dist/index.js", import.meta.url));
+
+async function startRillServer(options: ServerOptions): Promise<TestServer | undefined> {
+  if (!existsSync(rillEntry)) return undefined;
+  const mod = (await import(rillEntry)) as {
+    startServer?: (o: object) => Promise<{ url: string; close(): Promise<void> }>;
+  };
+  if (typeof mod.startServer !== "function") return undefined;
+  const server = await mod.startServer({
+    port: 0,
+    host: "127.0.0.1",
+    memory: true,
+    longPollTimeoutMs: options.longPollTimeoutMs ?? 1000,
+  });
+  const url = server.url.replace(/\/$/, "");
+  return { kind: "rill", url, streamUrl: namer(url), close: () => server.close() };
+}
+
+/** Rill's server when it is built, the official one otherwise. */
+export async function startTestServer(options: ServerOptions = {}): Promise<TestServer> {
+  const choice = process.env.RILL_CLIENT_TEST_SERVER;
+  if (choice !== "official") {
+    const rill = await startRillServer(options);
+    if (rill) return rill;
+    if (choice === "rill") throw new Error(`RILL_CLIENT_TEST_SERVER=rill but ${rillEntry} does not export startServer`);
+  }
+  return startOfficialServer(options);
+}
