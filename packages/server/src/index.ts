@@ -5,3 +5,17 @@ export { ProtocolError, type ErrorCode } from "./engine/errors.js";
 export type { StreamState, ProducerState, ProducerRef } from "./engine/model.js";
 export type { Store, ResolvedCreateCommand, RemoteCommit } from "./storage/store.js";
 export { MemoryStore } from "./storage/memory-store.js";
+export {
+  SubscriptionManager,
+  MemorySubscriptionStore,
+  type SubscriptionManagerOptions,
+  type SubscriptionStore,
+  type SubscriptionBatch,
+  type SubscriptionConfig,
+  type SubscriptionRecord,
+  type LinkRecord,
+  type WakeState,
+  type SubscriptionType,
+  type SubscriptionSecrets,
+  type Resolver,
+} from "./subscriptions/index.js";
