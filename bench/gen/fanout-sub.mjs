@@ -1,0 +1,149 @@
+// Scenario 4/5 load: `subscribers` live readers of one stream, each on its own
+// connection, in SSE or long-poll mode, starting at `offset`. Each delivered message
+// carries its send time `t` (wall clock, ms); the delivery latency is now - t.
+//   args: { url, stream, subscribers, mode: "sse" | "long-poll", offset, rampBatch }
+// Protocol with the orchestrator: sends { type: "ready", connected } once every
+// subscriber is connected; on { cmd: "report" } sends { type: "result", ... }.
+import { Client } from "undici";
+import { streamUrl, wallNow, sleep } from "../lib/common.mjs";
+import { Histogram } from "../lib/histogram.mjs";
+import { args, command, run, send } from "./worker.mjs";
+
+const TIMESTAMP = /"t":([0-9.]+)/g;
+const latency = new Histogram();
+let delivered = 0;
+let reconnects = 0;
+let errors = 0;
+let stopped = false;
+let firstError = null;
+
+function recordTimestamps(text) {
+  const now = wallNow();
+  TIMESTAMP.lastIndex = 0;
+  let match;
+  while ((match = TIMESTAMP.exec(text)) !== null) {
+    latency.record(now - Number(match[1]));
+    delivered++;
+  }
+}
+
+function noteError(error) {
+  errors++;
+  firstError ??= String(error?.message ?? error);
+}
+
+const NEXT_OFFSET = /"streamNextOffset":"([^"]+)"/;
+
+/** Handles one SSE frame; returns the offset to resume from. */
+function handleFrame(frame, offset) {
+  let event = "message";
+  let data = "";
+  for (const line of frame.split("\n")) {
+    if (line.startsWith("event:")) event = line.slice(6).trim();
+    else if (line.startsWith("data:")) data += (data ? "\n" : "") + line.slice(line[5] === " " ? 6 : 5);
+  }
+  if (event === "data") recordTimestamps(data);
+  else if (event === "control") {
+    const match = NEXT_OFFSET.exec(data);
+    if (match) offset = match[1];
+    if (data.includes('"streamClosed":true')) stopped = true;
+  }
+  return offset;
+}
+
+/** SSE subscriber: parses `event:`/`data:` frames; reconnects from the last control offset. */
+async function sseSubscriber(url, name, offset, onConnected) {
+  const client = new Client(url, { headersTimeout: 0, bodyTimeout: 0 });
+  const path = new URL(streamUrl(url, name)).pathname;
+  let connected = false;
+  while (!stopped) {
+    try {
+      const res = await client.request({ path: `${path}?offset=${encodeURIComponent(offset)}&live=sse`, method: "GET" });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        throw new Error(`SSE HTTP ${res.statusCode}`);
+      }
+      if (!connected) {
+        connected = true;
+        onConnected();
+      }
+      res.body.setEncoding("utf8");
+      let buffer = "";
+      await new Promise((resolve, reject) => {
+        res.body.on("data", (chunk) => {
+          buffer = buffer.length === 0 ? chunk : buffer + chunk;
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            offset = handleFrame(buffer.slice(0, end), offset);
+            buffer = buffer.slice(end + 2);
+          }
+        });
+        res.body.on("end", resolve);
+        res.body.on("error", reject);
+      });
+      if (!stopped) reconnects++;
+    } catch (error) {
+      if (stopped) break;
+      noteError(error);
+      if (!connected) {
+        connected = true; // count it as an attempt so the ramp does not stall
+        onConnected();
+      }
+      await sleep(100);
+    }
+  }
+  await client.destroy().catch(() => undefined);
+}
+
+/** Long-poll subscriber: GET ?offset=&live=long-poll in a loop, following Stream-Next-Offset. */
+async function longPollSubscriber(url, name, offset, onConnected) {
+  const client = new Client(url, { headersTimeout: 0, bodyTimeout: 0 });
+  const path = new URL(streamUrl(url, name)).pathname;
+  let cursor = null;
+  let first = true;
+  while (!stopped) {
+    try {
+      const query = `offset=${encodeURIComponent(offset)}&live=long-poll${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+      const pending = client.request({ path: `${path}?${query}`, method: "GET" });
+      if (first) {
+        first = false;
+        onConnected();
+      }
+      const res = await pending;
+      const text = await res.body.text();
+      if (res.statusCode === 200) recordTimestamps(text);
+      else if (res.statusCode !== 204) throw new Error(`long-poll HTTP ${res.statusCode}`);
+      offset = res.headers["stream-next-offset"] ?? offset;
+      cursor = res.headers["stream-cursor"] ?? cursor;
+      if (res.headers["stream-closed"] === "true") break;
+    } catch (error) {
+      if (stopped) break;
+      noteError(error);
+      await sleep(100);
+    }
+  }
+  await client.destroy().catch(() => undefined);
+}
+
+run(async () => {
+  const { url, stream, subscribers, mode = "sse", offset, rampBatch = 100 } = args;
+  const subscribe = mode === "sse" ? sseSubscriber : longPollSubscriber;
+  const running = [];
+  for (let i = 0; i < subscribers; i += rampBatch) {
+    const batch = Math.min(rampBatch, subscribers - i);
+    await new Promise((resolve) => {
+      let pending = batch;
+      for (let k = 0; k < batch; k++) {
+        running.push(
+          subscribe(url, stream, offset, () => {
+            if (--pending === 0) resolve();
+          }),
+        );
+      }
+    });
+  }
+  send("ready", { connected: subscribers, errors });
+  await command("report");
+  stopped = true;
+  return { subscribers, delivered, reconnects, errors, firstError, latency: latency.toJSON() };
+});

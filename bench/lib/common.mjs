@@ -1,0 +1,92 @@
+// Shared helpers for the orchestrators and the load-generator processes.
+import { request } from "undici";
+
+/** The server configurations a scenario can run against. */
+export const SERVERS = {
+  "rill-sqlite": { impl: "rill", store: "sqlite", label: "Rill SQLite (durable)", durable: true },
+  "rill-memory": { impl: "rill", store: "memory", label: "Rill memory", durable: false },
+  "ref-file": { impl: "ref", store: "file", label: "Reference file", durable: true },
+  "ref-memory": { impl: "ref", store: "memory", label: "Reference memory", durable: false },
+};
+
+export const STREAM_BASE = "/v1/stream";
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes on one machine. */
+export const wallNow = () => performance.timeOrigin + performance.now();
+
+/**
+ * A JSON object of exactly `size` bytes (UTF-8), e.g. {"i":12,"t":1712345678901.123,"p":"xxxx"}.
+ * `t` is optional (send timestamp for latency measurements).
+ */
+export function jsonMessage(i, size = 256, t) {
+  const head = t === undefined ? `{"i":${i},"p":"` : `{"i":${i},"t":${t},"p":"`;
+  const padding = size - head.length - 2;
+  if (padding < 0) throw new Error(`message of ${size} bytes cannot hold ${head}`);
+  return `${head}${"x".repeat(padding)}"}`;
+}
+
+/** A JSON array of `count` messages of `size` bytes, as one string. */
+export function jsonBatch(start, count, size = 256) {
+  const parts = new Array(count);
+  for (let k = 0; k < count; k++) parts[k] = jsonMessage(start + k, size);
+  return `[${parts.join(",")}]`;
+}
+
+export function streamUrl(baseUrl, name) {
+  return `${baseUrl}${STREAM_BASE}/${name}`;
+}
+
+/** PUT a stream (idempotent create). Throws unless 200/201. */
+export async function createStream(baseUrl, name, { contentType = "application/json", body, dispatcher } = {}) {
+  const res = await request(streamUrl(baseUrl, name), {
+    method: "PUT",
+    headers: { "content-type": contentType },
+    body,
+    dispatcher,
+  });
+  await res.body.dump();
+  if (res.statusCode !== 200 && res.statusCode !== 201) {
+    throw new Error(`PUT ${name} answered ${res.statusCode}`);
+  }
+}
+
+/** POST one body to a stream. Returns the next offset. */
+export async function appendTo(baseUrl, name, body, { contentType = "application/json", dispatcher } = {}) {
+  const res = await request(streamUrl(baseUrl, name), {
+    method: "POST",
+    headers: { "content-type": contentType },
+    body,
+    dispatcher,
+  });
+  await res.body.dump();
+  if (res.statusCode !== 200 && res.statusCode !== 204) {
+    throw new Error(`POST ${name} answered ${res.statusCode}`);
+  }
+  return res.headers["stream-next-offset"];
+}
+
+/** Run `task(i)` for i in [0, n) with at most `concurrency` in flight. */
+export async function forEachLimit(n, concurrency, task) {
+  let next = 0;
+  const runners = [];
+  for (let r = 0; r < Math.min(concurrency, n); r++) {
+    runners.push(
+      (async () => {
+        while (next < n) {
+          const i = next++;
+          await task(i);
+        }
+      })(),
+    );
+  }
+  await Promise.all(runners);
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

@@ -1,0 +1,320 @@
+// The scenarios of issue 6. Each function runs one scenario against the given server
+// configurations (one fresh server process at a time, generators in their own
+// processes) and returns plain data for the report.
+import { execFileSync } from "node:child_process";
+import { request } from "undici";
+import { createStream, jsonMessage, sleep, streamUrl } from "./common.mjs";
+import { Histogram } from "./histogram.mjs";
+import { cpuSecondsOf, makeTempDir, removeTempDir, runGenerator, startGenerator, startServerProcess } from "./processes.mjs";
+
+const log = (...parts) => console.log("  ", ...parts);
+
+function fmt(n, digits = 0) {
+  if (n === null || n === undefined || Number.isNaN(n)) return "–";
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+async function withServer(name, options, body) {
+  const server = await startServerProcess(name, options);
+  try {
+    return await body(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+// ─── Scenario 1: durable appends ──────────────────────────────────────────────
+
+export async function appends(servers, { connections, streamCounts, durationSec, warmupSec, cpuProf }) {
+  const rows = [];
+  for (const name of servers) {
+    for (const streams of streamCounts) {
+      await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+        for (const conns of connections) {
+          const result = await runGenerator("append-load", {
+            url: server.url,
+            streams,
+            connections: conns,
+            durationSec,
+            warmupSec,
+            prefix: `s1-c${conns}`,
+          });
+          rows.push({ server: name, streams, connections: conns, ...strip(result) });
+          log(
+            `${name.padEnd(12)} ${String(streams).padStart(4)} stream(s) ${String(conns).padStart(3)} conns: ` +
+              `${fmt(result.appendsPerSec)} appends/s  p50 ${fmt(result.latency.p50, 2)} ms  p99 ${fmt(result.latency.p99, 2)} ms` +
+              (result.non2xx || result.errors ? `  (non-2xx ${result.non2xx}, errors ${result.errors})` : ""),
+          );
+        }
+      });
+    }
+  }
+  return rows;
+}
+
+function strip(message) {
+  const { type: _type, ...rest } = message;
+  return rest;
+}
+
+// ─── Scenario 2: idempotent producer throughput ──────────────────────────────
+
+/** Which producer implementations to run against a server: its own project's, plus extras. */
+export async function producers(servers, { messages, streamCounts, impls, cpuProf }) {
+  const rows = [];
+  for (const name of servers) {
+    await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+      for (const impl of impls(name)) {
+        for (const streams of streamCounts) {
+          try {
+            const result = await runGenerator("producer", {
+              url: server.url,
+              impl,
+              streams,
+              messages,
+              prefix: `s2-${streams}`,
+            });
+            rows.push({ server: name, impl, streams, ...strip(result) });
+            log(
+              `${name.padEnd(12)} ${impl.padEnd(8)} ${String(streams).padStart(3)} stream(s): ` +
+                `${fmt(result.messages)} msgs in ${fmt(result.seconds, 2)} s = ${fmt(result.msgsPerSec)} msgs/s`,
+            );
+          } catch (error) {
+            rows.push({ server: name, impl, streams, error: firstLine(error) });
+            log(`${name.padEnd(12)} ${impl.padEnd(8)} ${String(streams).padStart(3)} stream(s): FAILED ${firstLine(error)}`);
+          }
+        }
+      }
+    });
+  }
+  return rows;
+}
+
+function firstLine(error) {
+  return String(error?.message ?? error).split("\n").slice(0, 2).join(" ").slice(0, 300);
+}
+
+// ─── Scenario 3: catch-up reads ──────────────────────────────────────────────
+
+export async function catchUp(servers, { streamBytes, readers, cpuProf }) {
+  const rows = [];
+  for (const name of servers) {
+    await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+      const fill = await runGenerator("fill", { url: server.url, stream: "catchup", totalBytes: streamBytes });
+      const result = await runGenerator("catchup", { url: server.url, stream: "catchup", readers });
+      const rss = server.rss();
+      rows.push({ server: name, streamBytes: fill.bytes, ...strip(result), rssAfter: rss });
+      log(
+        `${name.padEnd(12)} ${readers} readers × ${fmt(fill.bytes / 1e6, 1)} MB: ${fmt(result.aggregateMBps, 1)} MB/s aggregate, ` +
+          `TTFB p50 ${fmt(result.ttfb.p50, 1)} ms p99 ${fmt(result.ttfb.p99, 1)} ms, ${fmt(result.seconds, 2)} s`,
+      );
+    });
+  }
+  return rows;
+}
+
+// ─── Scenario 4: fan-out ─────────────────────────────────────────────────────
+
+async function tailOffset(url, name) {
+  const res = await request(streamUrl(url, name), { method: "HEAD" });
+  await res.body.dump();
+  return res.headers["stream-next-offset"];
+}
+
+/** Starts `subscribers` live readers spread over generator processes; resolves once all are connected. */
+async function startSubscribers(url, stream, subscribers, mode, perProcess) {
+  const offset = await tailOffset(url, stream);
+  const generators = [];
+  for (let start = 0; start < subscribers; start += perProcess) {
+    const count = Math.min(perProcess, subscribers - start);
+    generators.push(startGenerator("fanout-sub", { url, stream, subscribers: count, mode, offset }, { label: `subscribers(${mode})` }));
+  }
+  await Promise.all(generators.map((g) => g.waitFor("ready", 300_000)));
+  return generators;
+}
+
+async function collectSubscribers(generators) {
+  for (const g of generators) g.send({ cmd: "report" });
+  const results = await Promise.all(generators.map((g) => g.waitFor("result", 120_000)));
+  await Promise.all(generators.map((g) => g.stop()));
+  const latency = new Histogram();
+  let delivered = 0;
+  let reconnects = 0;
+  let errors = 0;
+  let firstError = null;
+  for (const r of results) {
+    latency.merge(r.latency);
+    delivered += r.delivered;
+    reconnects += r.reconnects;
+    errors += r.errors;
+    firstError ??= r.firstError;
+  }
+  return { latency, delivered, reconnects, errors, firstError };
+}
+
+export async function fanOut(servers, { points, durationSec, rate, drainMs, perProcess, cpuProf }) {
+  const rows = [];
+  for (const name of servers) {
+    for (const { mode, subscribers } of points) {
+      await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+        await createStream(server.url, "fanout");
+        const generators = await startSubscribers(server.url, "fanout", subscribers, mode, perProcess);
+        // Long-poll readers are "connected" once their first request is out: give the server time to park them.
+        await sleep(mode === "long-poll" ? 1000 + subscribers / 5 : 500);
+        const rssConnected = server.rss();
+        const serverCpu0 = server.cpu();
+        const subsCpu0 = generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0);
+        const phaseStart = performance.now();
+        const writer = await runGenerator("fanout-writer", { url: server.url, stream: "fanout", rate, durationSec });
+        await sleep(drainMs);
+        const phaseSeconds = (performance.now() - phaseStart) / 1000;
+        // Share of one core used during the write + drain phase (2.0 = both cores).
+        const serverCores = (server.cpu() - serverCpu0) / phaseSeconds;
+        const subscriberCores = (generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0) - subsCpu0) / phaseSeconds;
+        const collected = await collectSubscribers(generators);
+        const expected = writer.sent * subscribers;
+        const summary = collected.latency.summary();
+        rows.push({
+          server: name,
+          mode,
+          subscribers,
+          sent: writer.sent,
+          writerFailed: writer.failed,
+          appendLatency: writer.appendLatency,
+          delivered: collected.delivered,
+          expected,
+          deliveredPct: expected ? (100 * collected.delivered) / expected : null,
+          reconnects: collected.reconnects,
+          errors: collected.errors,
+          firstError: collected.firstError,
+          latency: summary,
+          rssConnected,
+          serverCores,
+          subscriberCores,
+        });
+        log(
+          `${name.padEnd(12)} ${mode.padEnd(9)} ${String(subscribers).padStart(5)} subs: p50 ${fmt(summary.p50, 1)} ms  ` +
+            `p99 ${fmt(summary.p99, 1)} ms  max ${fmt(summary.max, 1)} ms  delivered ${fmt(rows.at(-1).deliveredPct, 1)}%  ` +
+            `CPU server ${fmt(serverCores, 2)} subscribers ${fmt(subscriberCores, 2)} cores` +
+            (collected.errors ? `  errors ${collected.errors} (${collected.firstError})` : ""),
+        );
+      });
+    }
+  }
+  return rows;
+}
+
+// ─── Scenario 5: footprint ───────────────────────────────────────────────────
+
+export async function footprint(servers, { idleStreams, idleSubscribers, perProcess, cpuProf }) {
+  const rows = [];
+  const initialBody = jsonMessage(0, 256);
+  for (const name of servers) {
+    const row = { server: name };
+    await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+      await sleep(300);
+      const base = await server.memory();
+      const created = await runGenerator("create-streams", {
+        url: server.url,
+        count: idleStreams,
+        prefix: "idle",
+        concurrency: 32,
+      });
+      await sleep(500);
+      const after = await server.memory();
+      Object.assign(row, {
+        idleStreams,
+        baseRss: base.rss,
+        streamsRss: after.rss,
+        perStreamBytes: (after.rss - base.rss) / idleStreams,
+        perStreamHeapBytes: (after.heapUsed - base.heapUsed) / idleStreams,
+        createPerSec: created.perSec,
+      });
+    });
+    await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+      await createStream(server.url, "idle-subs", { body: initialBody });
+      await sleep(300);
+      const base = await server.memory();
+      const generators = await startSubscribers(server.url, "idle-subs", idleSubscribers, "sse", perProcess);
+      await sleep(1000);
+      const after = await server.memory();
+      await collectSubscribers(generators);
+      Object.assign(row, {
+        idleSubscribers,
+        subsBaseRss: base.rss,
+        subsRss: after.rss,
+        perSubscriberBytes: (after.rss - base.rss) / idleSubscribers,
+        perSubscriberHeapBytes: (after.heapUsed - base.heapUsed) / idleSubscribers,
+      });
+    });
+    rows.push(row);
+    log(
+      `${name.padEnd(12)} base ${fmt(row.baseRss / 1e6, 1)} MB; ${fmt(idleStreams)} streams → +${fmt((row.streamsRss - row.baseRss) / 1e6, 1)} MB ` +
+        `(${fmt(row.perStreamBytes)} B/stream, created at ${fmt(row.createPerSec)}/s); ${fmt(idleSubscribers)} SSE subs → ` +
+        `+${fmt((row.subsRss - row.subsBaseRss) / 1e6, 1)} MB (${fmt(row.perSubscriberBytes)} B/subscriber)`,
+    );
+  }
+  return rows;
+}
+
+// ─── Scenario 6: restart ─────────────────────────────────────────────────────
+
+function diskUsage(dir) {
+  try {
+    return Number(execFileSync("du", ["-sb", dir], { encoding: "utf8" }).split(/\s+/)[0]);
+  } catch {
+    return null;
+  }
+}
+
+export async function restart(servers, { streams, bulkBytes, cpuProf }) {
+  const rows = [];
+  const initialBody = jsonMessage(0, 256);
+  for (const name of servers) {
+    const dataDir = makeTempDir(`restart-${name}`);
+    try {
+      const setup = await withServer(name, { dataDir }, async (server) => {
+        const created = await runGenerator("create-streams", { url: server.url, count: streams, prefix: "r", concurrency: 32, initialBody });
+        const fill = bulkBytes > 0
+          ? await runGenerator("fill", {
+              url: server.url,
+              stream: "bulk",
+              contentType: "application/octet-stream",
+              totalBytes: bulkBytes,
+              batchBytes: 4 * 1024 * 1024,
+              connections: 2,
+            })
+          : { bytes: 0 };
+        return { created, fill };
+      });
+      const onDisk = diskUsage(dataDir);
+      const spawnedAt = performance.now();
+      const result = await withServer(name, { dataDir, cpuProf: cpuProf?.(name) }, async (server) => {
+        const readyMs = server.startup.spawnToReadyMs;
+        // First useful answer: the last stream created, read from the start.
+        const res = await request(`${streamUrl(server.url, `r-${streams - 1}`)}?offset=-1`);
+        const text = await res.body.text();
+        const firstReadMs = performance.now() - spawnedAt;
+        if (res.statusCode !== 200 || !text.includes('"i":0')) throw new Error(`${name}: stream r-${streams - 1} after restart: HTTP ${res.statusCode}`);
+        const head = await request(streamUrl(server.url, "bulk"), { method: "HEAD" });
+        await head.body.dump();
+        return { readyMs, openMs: server.startup.openMs, firstReadMs, bulkStatus: head.statusCode, rssAfterStart: server.rss() };
+      });
+      rows.push({
+        server: name,
+        streams,
+        bulkBytes: setup.fill.bytes,
+        onDiskBytes: onDisk,
+        createPerSec: setup.created.perSec,
+        ...result,
+      });
+      log(
+        `${name.padEnd(12)} ${fmt(streams)} streams + ${fmt(setup.fill.bytes / 1e6)} MB (${fmt(onDisk / 1e6)} MB on disk): ` +
+          `ready in ${fmt(result.readyMs)} ms (open ${fmt(result.openMs)} ms), first read at ${fmt(result.firstReadMs)} ms`,
+      );
+    } finally {
+      removeTempDir(dataDir);
+    }
+  }
+  return rows;
+}
