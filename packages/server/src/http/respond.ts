@@ -69,7 +69,7 @@ export function sendError(res: ServerResponse, error: unknown): void {
     error instanceof ProtocolError ? error : new ProtocolError(500, "INTERNAL", "internal server error");
   if (!(error instanceof ProtocolError)) console.error("rill: request failed:", error);
   const { code, message, details } = protocolError;
-  const body = JSON.stringify({ error: { ...details, code, message } });
+  const body = JSON.stringify({ error: { code, message, ...details } });
   send(
     res,
     protocolError.status,
