@@ -130,4 +130,18 @@ describe("pull-wake", () => {
     expect(done.body.next_wake).toBe(false);
     expect((await call(sub, "GET")).body.streams.map((s: { path: string }) => s.path)).toEqual(["all/data"]);
   });
+
+  it("treats a stream re-created after it expired as new work from its beginning", async () => {
+    const { sub, write } = await setup();
+    const res = await fetch(`${server!.streamsUrl}/jobs/short`, { method: "PUT", headers: { "content-type": "application/json", "stream-ttl": "1" }, body: '{"v":1}' });
+    const tail = res.headers.get("stream-next-offset")!;
+    const claim = (await call(`${sub}/claim`, "POST", { worker: "w" })).body;
+    await call(`${sub}/ack`, "POST", { wake_id: claim.wake_id, generation: claim.generation, acks: [{ stream: "jobs/short", offset: tail }], done: true }, bearer(claim.token));
+    await sleep(1_100);
+    // Same path, new stream, shorter than the old cursor: all of it is pending.
+    await write("jobs/short", { v: 2 }, "PUT");
+    const again = await call(`${sub}/claim`, "POST", { worker: "w" });
+    expect(again.status).toBe(200);
+    expect(again.body.streams).toEqual([expect.objectContaining({ path: "jobs/short", acked_offset: "-1", has_pending: true })]);
+  });
 });

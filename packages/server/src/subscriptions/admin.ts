@@ -178,10 +178,10 @@ export async function onStreamChange(rt: SubscriptionRuntime, change: StreamChan
   const { path, tail } = change.stream;
   const ids = new Set(rt.linkedTo(path));
   for (const entry of rt.entries.values()) if (globTakes(entry, path)) ids.add(entry.record.id);
-  for (const id of ids) await onStreamWritten(rt, id, path, tail);
+  for (const id of ids) await onStreamWritten(rt, id, path, tail, change.type === "created");
 }
 
-async function onStreamWritten(rt: SubscriptionRuntime, id: string, path: string, tail: number): Promise<void> {
+async function onStreamWritten(rt: SubscriptionRuntime, id: string, path: string, tail: number, created: boolean): Promise<void> {
   await rt.exclusive(id, async (effects) => {
     const entry = rt.entries.get(id);
     if (!entry) return;
@@ -193,9 +193,13 @@ async function onStreamWritten(rt: SubscriptionRuntime, id: string, path: string
       link = newLink(entry, path, false, OFFSET_BEGINNING);
       rt.setLink(entry, link);
       changed.push(link);
-    } else if (!link.glob && globTakes(entry, path)) {
-      link.glob = true;
-      changed.push(link);
+    } else {
+      const joinsGlob = !link.glob && globTakes(entry, path);
+      // A stream created where a linked one was (it expired meanwhile) is new work from its beginning.
+      const restarts = created && link.ackedOffset !== OFFSET_BEGINNING;
+      if (joinsGlob) link.glob = true;
+      if (restarts) link.ackedOffset = OFFSET_BEGINNING;
+      if (joinsGlob || restarts) changed.push(link);
     }
     const raised = hasPending(link, tail) && (await rt.raiseWake(entry, effects));
     if (changed.length === 0 && !raised) return;
