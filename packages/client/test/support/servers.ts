@@ -19,6 +19,8 @@ export interface TestServer {
 
 export interface ServerOptions {
   longPollTimeoutMs?: number;
+  /** Official server only: gzip responses (its default). */
+  compression?: boolean;
 }
 
 let counter = 0;
@@ -31,7 +33,7 @@ export async function startOfficialServer(options: ServerOptions = {}): Promise<
     port: 0,
     host: "127.0.0.1",
     longPollTimeout: options.longPollTimeoutMs ?? 1000,
-    compression: false,
+    compression: options.compression ?? false,
   });
   const url = (await server.start()).replace(/\/$/, "");
   return { kind: "official", url, streamUrl: namer(url), close: () => server.stop() };
