@@ -17,6 +17,7 @@ import {
   type FetchLike,
   type RetryPolicy,
 } from "./fetch/wrappers.js";
+import { warnIfPlainHttpInBrowser } from "./environment.js";
 import { HANDLE, type HandleAccess } from "./internal.js";
 import { IdempotentProducer } from "./producer/idempotent-producer.js";
 import { stream as openStream } from "./read/stream.js";
@@ -58,6 +59,7 @@ export class DurableStream {
   constructor(opts: DurableStreamOptions) {
     if (!opts?.url) throw new MissingStreamUrlError();
     this.url = toUrlString(opts.url);
+    warnIfPlainHttpInBrowser(this.url, opts.warnOnHttp);
     this.#options = { ...opts, url: this.url };
     this.contentType = opts.contentType;
     this.#fetch = opts.fetch ?? globalFetch;
@@ -242,6 +244,8 @@ export class DurableStream {
       live: options?.live,
       json: options?.json,
       onError: options?.onError ?? this.#options.onError,
+      sseResilience: options?.sseResilience,
+      warnOnHttp: false,
     });
   }
 

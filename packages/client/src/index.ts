@@ -40,6 +40,7 @@ export type {
   RetryOpts,
   StreamErrorHandler,
   StreamOptions,
+  SSEResilienceOptions,
   StreamHandleOptions,
   DurableStreamOptions,
   DurableStreamConstructorOptions,

@@ -45,9 +45,7 @@ export function mergeHeaders(...records: Array<Record<string, string> | undefine
   return out;
 }
 
-export function toUrlString(url: string | URL): string {
-  return url instanceof URL ? url.toString() : url;
-}
+export { absoluteUrl as toUrlString } from "./environment.js";
 
 /** An AbortSignal that fires when any input fires (AbortSignal.any is not everywhere yet). */
 export function anySignal(signals: Array<AbortSignal | undefined>): { signal: AbortSignal; dispose: () => void } {

@@ -61,6 +61,30 @@ export interface StreamOptions {
   /** Treat the content as JSON even when the Content-Type does not say so. */
   json?: boolean;
   onError?: StreamErrorHandler;
+  /** When SSE connections keep dying young, switch to long-poll. */
+  sseResilience?: SSEResilienceOptions;
+  /** Warn (once per origin) about plain-http URLs in browsers. Default true. */
+  warnOnHttp?: boolean;
+}
+
+/**
+ * Some proxies buffer or cut SSE responses, so each connection ends almost at
+ * once. Connections shorter than `minConnectionDuration` count as short;
+ * after `maxShortConnections` of them in a row the read switches to
+ * long-poll. Between short connections it waits a jittered, doubling delay
+ * from `backoffBaseDelay` up to `backoffMaxDelay`.
+ */
+export interface SSEResilienceOptions {
+  /** Default 1000 ms. */
+  minConnectionDuration?: number;
+  /** Default 3. */
+  maxShortConnections?: number;
+  /** Default 100 ms. */
+  backoffBaseDelay?: number;
+  /** Default 5000 ms. */
+  backoffMaxDelay?: number;
+  /** Log the switch to long-poll with console.warn. Default true. */
+  logWarnings?: boolean;
 }
 
 /** Metadata every chunk and batch carries. */
@@ -101,6 +125,8 @@ export interface StreamHandleOptions {
   backoffOptions?: Partial<BackoffOptions>;
   /** Coalesce `append()` calls made while a POST is in flight. Default true. */
   batching?: boolean;
+  /** Warn (once per origin) about plain-http URLs in browsers. Default true. */
+  warnOnHttp?: boolean;
 }
 
 export type DurableStreamOptions = StreamHandleOptions;

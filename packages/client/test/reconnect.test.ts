@@ -37,7 +37,7 @@ describe("SSE reconnection", () => {
       // Cut each connection after a varying number of bytes, usually inside an event.
       return truncate(response, 40 + (connections % 5) * 37, mode);
     };
-    const res = await stream<number>({ url, fetch, live: "sse", backoffOptions: quick });
+    const res = await stream<number>({ url, fetch, live: "sse", backoffOptions: quick, sseResilience: { minConnectionDuration: 0 } });
     const items: number[] = [];
     res.subscribeJson((batch) => {
       items.push(...batch.items);
@@ -74,7 +74,7 @@ describe("SSE reconnection", () => {
       });
       return new Response(body, { headers: response.headers, status: response.status });
     };
-    const res = await stream<number>({ url, fetch, live: "sse", backoffOptions: quick });
+    const res = await stream<number>({ url, fetch, live: "sse", backoffOptions: quick, sseResilience: { minConnectionDuration: 0 } });
     const items: number[] = [];
     res.subscribeJson((batch) => {
       items.push(...batch.items);
@@ -83,6 +83,44 @@ describe("SSE reconnection", () => {
     await res.closed;
     expect(items).toEqual(Array.from({ length: 40 }, (_, i) => i));
     expect(offsets.length).toBeGreaterThan(1);
+  });
+});
+
+describe("SSE resilience", () => {
+  it("falls back to long-poll after repeated short connections", async () => {
+    const { url, handle } = await jsonStream();
+    const modes: string[] = [];
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const live = new URL(String(input)).searchParams.get("live");
+      if (live) modes.push(live);
+      const response = await globalThis.fetch(input, init);
+      // A buffering proxy: SSE answers end before anything gets through.
+      return live === "sse" ? truncate(response, 0, "end") : response;
+    };
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (message: string) => void warnings.push(message);
+    try {
+      const res = await stream<number>({
+        url,
+        fetch,
+        live: "sse",
+        sseResilience: { maxShortConnections: 2, backoffBaseDelay: 1, backoffMaxDelay: 5 },
+      });
+      const items: number[] = [];
+      res.subscribeJson((batch) => {
+        items.push(...batch.items);
+      });
+      await until(() => modes.includes("long-poll"), "the switch to long-poll");
+      await produce(handle, 10);
+      await res.closed;
+      expect(items).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    } finally {
+      console.warn = warn;
+    }
+    expect(modes.slice(0, 3)).toEqual(["sse", "sse", "long-poll"]);
+    expect(modes.slice(2).every((mode) => mode === "long-poll")).toBe(true);
+    expect(warnings.join()).toMatch(/long-poll/);
   });
 });
 
@@ -171,6 +209,7 @@ describe("onError", () => {
       fetch,
       live,
       backoffOptions: quick,
+      sseResilience: { minConnectionDuration: 0 },
       headers: { authorization: () => `Bearer ${token}` },
       onError: (error) => {
         if (!(error instanceof FetchError) || error.status !== 401) return;

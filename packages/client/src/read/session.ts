@@ -15,7 +15,7 @@ import {
   type FetchLike,
 } from "../fetch/wrappers.js";
 import { buildUrl, resolveHeaders, resolveParams } from "../request.js";
-import type { HeadersRecord, LiveMode, ParamsRecord, StreamErrorHandler } from "../types.js";
+import type { HeadersRecord, LiveMode, ParamsRecord, SSEResilienceOptions, StreamErrorHandler } from "../types.js";
 import { Payload, type Batch } from "./batch.js";
 import {
   advance,
@@ -41,7 +41,16 @@ export interface SessionConfig {
   jsonHint: boolean;
   offset: string;
   signal: AbortSignal;
+  sseResilience?: SSEResilienceOptions;
 }
+
+const RESILIENCE: Required<SSEResilienceOptions> = {
+  minConnectionDuration: 1000,
+  maxShortConnections: 3,
+  backoffBaseDelay: 100,
+  backoffMaxDelay: 5000,
+  logWarnings: true,
+};
 
 export class ReadSession {
   /** Where the next request reads from. */
@@ -56,7 +65,8 @@ export class ReadSession {
   stopAtUpToDate = false;
 
   readonly #config: SessionConfig;
-  readonly #transport: LiveTransport | null;
+  #transport: LiveTransport | null;
+  readonly #resilience: Required<SSEResilienceOptions>;
   readonly #bufferedFetch: FetchLike;
   readonly #streamingFetch: FetchLike;
   #headers: HeadersRecord | undefined;
@@ -64,13 +74,15 @@ export class ReadSession {
   #pending: Response | null = null;
   #sse: SseBatchReader | null = null;
   #failures = 0;
-  #progressed = false;
+  #sseOpenedAt = 0;
+  #shortConnections = 0;
 
   private constructor(config: SessionConfig) {
     this.#config = config;
     this.state = initialState(config.offset);
     this.#delivered = this.state;
     this.#transport = liveTransport(config.live);
+    this.#resilience = { ...RESILIENCE, ...definedOnly(config.sseResilience) };
     this.#headers = config.headers;
     this.#params = config.params;
     const retrying = createFetchWithBackoff(createFetchWithConsumedBody(config.fetch), config.backoff);
@@ -110,7 +122,7 @@ export class ReadSession {
         }
         const base64 = response.headers.get(HEADER.streamSseDataEncoding)?.toLowerCase() === "base64";
         this.#sse = new SseBatchReader(response.body, { base64, json: this.jsonMode });
-        this.#progressed = false;
+        this.#sseOpenedAt = Date.now();
         continue;
       }
       const response = this.#pending ?? (await this.#request(step));
@@ -133,7 +145,6 @@ export class ReadSession {
     const read = await reader.next();
     if (read.kind === "batch") {
       this.#failures = 0;
-      this.#progressed = true;
       const batch = this.#commit(read.payload, read.report);
       if (this.state.streamClosed) this.close();
       return batch;
@@ -145,14 +156,31 @@ export class ReadSession {
     this.#sse = null;
     this.state = connectionEnded(this.state);
     this.#throwIfAborted();
+    const short = Date.now() - this.#sseOpenedAt < this.#resilience.minConnectionDuration;
+    this.#shortConnections = short ? this.#shortConnections + 1 : 0;
     if (read.error !== undefined) {
       await this.#recover(networkError(this.#config.url, read.error), true);
-    } else if (!this.#progressed) {
-      // Ended without delivering anything: back off so a server or proxy
-      // that hangs up at once is not hammered.
-      await sleep(backoffDelay(this.#failures++, this.#config.backoff), this.#config.signal);
+    } else if (short) {
+      await this.#afterShortConnection();
     }
     return null;
+  }
+
+  /**
+   * A connection that ended young: wait a little, and after too many in a row
+   * (a buffering proxy, say) stop using SSE for this read.
+   */
+  async #afterShortConnection(): Promise<void> {
+    const { maxShortConnections, backoffBaseDelay, backoffMaxDelay, logWarnings } = this.#resilience;
+    if (this.#shortConnections >= maxShortConnections) {
+      this.#transport = "long-poll";
+      if (logWarnings) {
+        console.warn(`[rill] ${this.#shortConnections} short SSE connections in a row to ${this.#config.url}; using long-poll instead`);
+      }
+      return;
+    }
+    const delay = backoffDelay(this.#shortConnections - 1, { initialDelay: backoffBaseDelay, maxDelay: backoffMaxDelay, multiplier: 2 });
+    await sleep(delay, this.#config.signal);
   }
 
   #commit(payload: Payload, report: PositionReport): Batch | null {
@@ -234,4 +262,8 @@ function reportOf(response: Response): PositionReport {
     upToDate: headers.has(HEADER.streamUpToDate) && headers.get(HEADER.streamUpToDate) !== "false",
     streamClosed: headers.get(HEADER.streamClosed)?.toLowerCase() === "true",
   };
+}
+
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(value ?? {}).filter(([, entry]) => entry !== undefined)) as Partial<T>;
 }

@@ -7,6 +7,7 @@ import { OFFSET_BEGINNING } from "@rill/protocol";
 import { DurableStreamError, InvalidSignalError, MissingStreamUrlError, isAbortError } from "../errors.js";
 import { resolveBackoff } from "../fetch/backoff.js";
 import { globalFetch } from "../fetch/wrappers.js";
+import { warnIfPlainHttpInBrowser } from "../environment.js";
 import { toUrlString } from "../request.js";
 import type { StreamOptions, StreamResponse } from "../types.js";
 import { StreamResponseImpl } from "./response.js";
@@ -19,6 +20,7 @@ export async function stream<TJson = unknown>(options: StreamOptions): Promise<S
   if (userSignal?.aborted) throw aborted(userSignal.reason);
 
   const url = toUrlString(options.url);
+  warnIfPlainHttpInBrowser(url, options.warnOnHttp);
   const startOffset = options.offset ?? OFFSET_BEGINNING;
   const live = options.live ?? "auto";
   const controller = new AbortController();
@@ -41,6 +43,7 @@ export async function stream<TJson = unknown>(options: StreamOptions): Promise<S
       jsonHint: options.json === true,
       offset: startOffset,
       signal: controller.signal,
+      sseResilience: options.sseResilience,
     });
   } catch (error) {
     dispose();
