@@ -48,7 +48,10 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(jwksUrl: string, answer: (delivery: Delivery, index: number) => Answer): Promise<Receiver> {
+export async function startReceiver(
+  jwksUrl: string,
+  answer: (delivery: Delivery, index: number) => Answer | Promise<Answer>,
+): Promise<Receiver> {
   const deliveries: Delivery[] = [];
   const waiters: Array<() => void> = [];
   const server: Server = createServer((req, res) => {
@@ -67,9 +70,10 @@ export async function startReceiver(jwksUrl: string, answer: (delivery: Delivery
           verified: verifySignature(rawBody, signature, jwks),
           at: Date.now(),
         };
-        const reply = answer(delivery, deliveries.length);
+        const index = deliveries.length;
         deliveries.push(delivery);
         for (const wake of waiters.splice(0)) wake();
+        const reply = await answer(delivery, index);
         res.writeHead(reply.status, { "content-type": "application/json" });
         res.end(reply.body === undefined ? "" : JSON.stringify(reply.body));
       })();

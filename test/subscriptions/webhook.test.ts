@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "@rill/server";
-import { bearer, call, sleep, startReceiver, verifySignature, waitFor, type Answer, type Receiver } from "./helpers.js";
+import { bearer, call, sleep, startReceiver, verifySignature, waitFor, type Answer, type Delivery, type Receiver } from "./helpers.js";
 
 // Webhook subscriptions end to end: a real receiver checks every delivery's
 // signature against the server's JWKS.
@@ -14,10 +14,10 @@ afterEach(async () => {
   for (const receiver of receivers.splice(0)) await receiver.close();
 });
 
-async function setup(answer: (index: number) => Answer, subscription: Record<string, unknown> = {}) {
+async function setup(answer: (index: number, delivery: Delivery) => Answer | Promise<Answer>, subscription: Record<string, unknown> = {}) {
   server = await startServer({ port: 0, memory: true });
   const base = server.streamsUrl;
-  const receiver = await startReceiver(`${base}/__ds/jwks.json`, (_delivery, index) => answer(index));
+  const receiver = await startReceiver(`${base}/__ds/jwks.json`, (delivery, index) => answer(index, delivery));
   receivers.push(receiver);
   const sub = `${base}/__ds/subscriptions/orders`;
   const created = await call(sub, "PUT", { type: "webhook", pattern: "orders/*", webhook: { url: receiver.url }, lease_ttl_ms: 1000, ...subscription });
@@ -127,6 +127,24 @@ describe("webhook deliveries", () => {
     expect(done.body).toEqual({ ok: true, next_wake: true });
     const next = (await receiver.delivery(1)).body;
     expect(next.streams[0]).toMatchObject({ acked_offset: tail1, tail_offset: tail2, has_pending: true });
+  });
+
+  it("delivers the next wake even when the consumer finished the last one before answering its POST", async () => {
+    // The consumer calls back `done` (acknowledging nothing) from inside its webhook handler, so the next
+    // wake is raised while the first POST is still waiting for its answer.
+    const { base, receiver } = await setup(async (index, delivery) => {
+      if (index === 0) {
+        const { wake_id, generation, callback_url, callback_token } = delivery.body;
+        const done = await call(callback_url, "POST", { wake_id, generation, done: true }, bearer(callback_token));
+        expect(done.body).toEqual({ ok: true, next_wake: true });
+      }
+      return { status: 200, body: index === 0 ? {} : { done: true } };
+    });
+    await append(`${base}/orders/f`, { n: 1 }, "PUT");
+    const second = await receiver.delivery(1, 2_000);
+    expect(second.body.generation).toBe(receiver.deliveries[0]!.body.generation + 1);
+    await sleep(300);
+    expect(receiver.deliveries).toHaveLength(2);
   });
 
   it("requires the token in the Authorization header and checks acks against the cursor and tail", async () => {

@@ -33,7 +33,7 @@ export interface Entry {
   links: Map<string, LinkRecord>;
   matcher: GlobSegment[] | null;
   timer: NodeJS.Timeout | null;
-  /** The wake id of a webhook POST in flight, so the retry timer does not start a second one. */
+  /** The wake id of a webhook POST in flight, so the retry timer does not start a second one for it. */
   delivering: string | null;
 }
 
@@ -228,7 +228,9 @@ export class SubscriptionRuntime {
     this.disarm(entry);
     const wake = entry.record.wake;
     if (wake === null || this.closing) return;
-    const due = wake.leaseExpiresAt ?? (wake.delivered ? null : wake.nextAttemptAt);
+    // While this wake's POST is in flight, its answer (not a timer) decides what comes next.
+    const retryDue = wake.delivered || entry.delivering === wake.id ? null : wake.nextAttemptAt;
+    const due = wake.leaseExpiresAt ?? retryDue;
     if (due === null) return;
     const id = entry.record.id;
     entry.timer = setTimeout(() => void this.fire(id), Math.min(MAX_TIMER_MS, Math.max(0, due - this.now())));
@@ -256,7 +258,8 @@ export class SubscriptionRuntime {
         this.arm(entry);
         return;
       }
-      if (!wake.delivered && wake.nextAttemptAt !== null && wake.nextAttemptAt <= now && entry.delivering === null) {
+      if (!wake.delivered && entry.delivering === wake.id) return;
+      if (!wake.delivered && wake.nextAttemptAt !== null && wake.nextAttemptAt <= now) {
         effects.push({ kind: "deliver", id, wakeId: wake.id });
         return;
       }

@@ -26,7 +26,7 @@ export async function deliverWake(rt: SubscriptionRuntime, id: string, wakeId: s
   const prepared = await rt.exclusive(id, async () => {
     const entry = rt.entries.get(id);
     const wake = entry?.record.wake;
-    if (!entry || !wake || wake.id !== wakeId || wake.delivered || entry.delivering !== null || rt.closing) return null;
+    if (!entry || !wake || wake.id !== wakeId || wake.delivered || entry.delivering === wakeId || rt.closing) return null;
     const { record } = entry;
     wake.nextAttemptAt = rt.now() + retryDelay(wake.attempts + 1);
     await rt.commit(entry);
