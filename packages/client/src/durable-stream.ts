@@ -6,7 +6,7 @@
 import { HEADER, concatBytes, isJsonContentType } from "@rill/protocol";
 import { AppendBatcher } from "./append-batcher.js";
 import { isBinary, jsonArrayBody, jsonMessageText, requestBody, toBytes } from "./body.js";
-import { DurableStreamError, FetchError, MissingStreamUrlError } from "./errors.js";
+import { DurableStreamError, FetchError, MissingStreamUrlError, isAbortError } from "./errors.js";
 import { BackoffDefaults, resolveBackoff } from "./fetch/backoff.js";
 import {
   IDEMPOTENT,
@@ -269,6 +269,11 @@ export class DurableStream {
       const init: RequestInit & { duplex?: "half" } = { method: request.method, headers: { ...headers, ...request.headers }, body: request.body, signal };
       if (request.duplex) init.duplex = request.duplex;
       return await fetcher(url, init);
+    } catch (error) {
+      if (signal.aborted && isAbortError(error)) {
+        throw new DurableStreamError(`${request.method} ${this.url} was aborted`, "ABORTED", undefined, undefined, { cause: signal.reason });
+      }
+      throw error;
     } finally {
       dispose();
     }

@@ -86,6 +86,21 @@ describe("create, head, connect, delete", () => {
     }
   });
 
+  it("reports an aborted operation as ABORTED", async () => {
+    const url = server.streamUrl("abort");
+    // Never answers; gives up like fetch does when its signal fires (or already has).
+    const hang: typeof globalThis.fetch = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        const fail = () => reject(new DOMException("aborted", "AbortError"));
+        if (init!.signal!.aborted) fail();
+        else init!.signal!.addEventListener("abort", fail);
+      });
+    const controller = new AbortController();
+    const pending = new DurableStream({ url, fetch: hang, contentType: "text/plain" }).append("x", { signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: "ABORTED" });
+  });
+
   it("requires a url", () => {
     expect(() => new DurableStream({} as never)).toThrow(DurableStreamError);
   });

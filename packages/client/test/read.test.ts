@@ -82,6 +82,16 @@ describe("catch-up reads", () => {
     expect(await (await stream({ url, live: false, json: true })).json()).toEqual([1, { a: 2 }]);
   });
 
+  it("a batch that is not JSON errors the JSON reader and rejects closed", async () => {
+    const url = server.streamUrl("badjson");
+    const handle = await DurableStream.create({ url, contentType: "text/plain" });
+    await handle.append("{not json");
+    const res = await stream({ url, live: false, json: true });
+    const reader = res.jsonStream().getReader();
+    await expect(reader.read()).rejects.toMatchObject({ code: "PARSE_ERROR" });
+    await expect(res.closed).rejects.toMatchObject({ code: "PARSE_ERROR" });
+  });
+
   it("allows one consumption method per response", async () => {
     const { url } = await jsonStream([1]);
     const res = await stream({ url, live: false });

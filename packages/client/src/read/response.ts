@@ -234,10 +234,17 @@ export class StreamResponseImpl<TJson = unknown> implements StreamResponse<TJson
               return;
             }
             let enqueued = false;
-            emit(batch, (value) => {
-              enqueued = true;
-              controller.enqueue(value);
-            });
+            try {
+              emit(batch, (value) => {
+                enqueued = true;
+                controller.enqueue(value);
+              });
+            } catch (error) {
+              // e.g. a JSON batch that does not parse: the read is over.
+              this.#controller.abort(error);
+              this.#fail(error);
+              throw error;
+            }
             if (enqueued) return;
           }
         },
