@@ -51,8 +51,10 @@ export class Engine {
   ) {
     this.now = options.now ?? Date.now;
     if (store.watchRemoteCommits) {
-      this.stopWatching = store.watchRemoteCommits((change) =>
-        this.hub.publish({ path: change.path, start: change.tail, end: change.tail, data: null, closed: change.closed, gone: change.gone }),
+      this.stopWatching = store.watchRemoteCommits(
+        (change) =>
+          this.hub.publish({ path: change.path, start: change.tail, end: change.tail, data: null, closed: change.closed, gone: change.gone }),
+        () => this.hub.watchedPaths(),
       );
     }
     if (options.sweepIntervalMs > 0) {

@@ -59,8 +59,13 @@ export interface Store {
    * Stores shared by several servers (PostgreSQL) report commits made by other
    * servers here, so this server's live readers wake up. Embedded stores,
    * which see every commit themselves, leave it out.
+   *
+   * `watched` lists the streams this server has live readers on. A store that
+   * may have missed reports (its notification connection dropped) reports
+   * each of them again once it can, with its current state, so that no
+   * reader waits on a change it was never told about.
    */
-  watchRemoteCommits?(listener: (change: RemoteCommit) => void): () => void;
+  watchRemoteCommits?(listener: (change: RemoteCommit) => void, watched: () => Iterable<string>): () => void;
 
   /** Flushes pending commits and releases resources. */
   close(): Promise<void>;

@@ -1,0 +1,243 @@
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { AppendCommand } from "../engine/commands.js";
+import { ProtocolError } from "../engine/errors.js";
+import { encodeNotices, MAX_PAYLOAD_BYTES } from "./postgres-listener.js";
+import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
+import { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
+import { runStoreSuite } from "./store-suite.js";
+import type { RemoteCommit, ResolvedCreateCommand } from "./store.js";
+
+// PostgreSQL runs on every development and CI machine (see .ci/run). Each
+// test file works in schemas of its own and drops them at the end.
+const DATABASE_URL = process.env.RILL_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const SCHEMA = `rill_store_test_${process.pid}`;
+const schemas = new Set<string>([SCHEMA]);
+
+let admin: pg.Pool;
+
+beforeAll(() => {
+  admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+});
+afterAll(async () => {
+  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end();
+});
+
+const open = (options: Partial<PostgresStoreOptions> = {}) =>
+  PostgresStore.open({ connectionString: DATABASE_URL, schema: SCHEMA, ...options });
+
+runStoreSuite("PostgresStore", async () => {
+  let current = await open();
+  // Every test starts from empty tables in the file's schema.
+  await admin.query(`TRUNCATE "${SCHEMA}".streams, "${SCHEMA}".batches, "${SCHEMA}".producers`);
+  return {
+    store: current,
+    reopen: async () => {
+      await current.close();
+      current = await open();
+      return current;
+    },
+    cleanup: () => current.close(),
+  };
+});
+
+const T0 = 1_700_000_000_000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function createCommand(path: string, fields: Partial<ResolvedCreateCommand> = {}): ResolvedCreateCommand {
+  return { path, contentType: "text/plain", ttlSeconds: null, expiresAt: null, closed: false, data: new Uint8Array(0), fork: null, ...fields };
+}
+
+function appendCommand(path: string, data: string, fields: Partial<AppendCommand> = {}): AppendCommand {
+  return { path, contentType: null, data: encoder.encode(data), streamSeq: null, producer: null, close: false, ...fields };
+}
+
+async function contents(store: PostgresStore, path: string): Promise<string> {
+  const stream = await store.getStream(path);
+  return stream ? decoder.decode(await store.readRange(path, 0, stream.tail, 1 << 30, true)) : "";
+}
+
+function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = () => {
+      const value = check();
+      if (value !== undefined) return resolve(value);
+      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(poll, 5);
+    };
+    poll();
+  });
+}
+
+describe("PostgresStore across servers", () => {
+  // Two stores on one schema stand for two Rill servers.
+  let a: PostgresStore;
+  let b: PostgresStore;
+  let path = "";
+  let n = 0;
+
+  afterEach(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  async function twoServers(options: Partial<PostgresStoreOptions> = {}): Promise<void> {
+    [a, b] = await Promise.all([open(options), open(options)]);
+    path = `shared-${process.pid}-${++n}`;
+    await a.create(createCommand(path), T0);
+  }
+
+  it("serializes appends from both servers: distinct, contiguous offsets", async () => {
+    await twoServers();
+    const sends: Promise<{ start: number; part: string }>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const part = `<${i}>`;
+      const store = i % 2 === 0 ? a : b;
+      sends.push(store.append(appendCommand(path, part), T0).then((outcome) => ({ start: outcome.start, part })));
+    }
+    const acked = (await Promise.all(sends)).sort((x, y) => x.start - y.start);
+    let expected = "";
+    for (const { start, part } of acked) {
+      expect(start).toBe(expected.length);
+      expected += part;
+    }
+    expect(await contents(a, path)).toBe(expected);
+    expect((await b.getStream(path))?.tail).toBe(expected.length);
+  });
+
+  it("holds the producer rules whichever server a retry lands on", async () => {
+    await twoServers();
+    const send = (store: PostgresStore, data: string, epoch: number, seq: number) =>
+      store.append(appendCommand(path, data, { producer: { id: "w", epoch, seq } }), T0);
+    expect(await send(a, "m0", 0, 0)).toMatchObject({ kind: "appended", start: 0 });
+    // The retry of seq 0 reaches the other server: a duplicate, nothing written.
+    expect(await send(b, "m0", 0, 0)).toMatchObject({ kind: "duplicate", producer: { epoch: 0, seq: 0 } });
+    expect(await send(b, "m1", 0, 1)).toMatchObject({ kind: "appended", start: 2 });
+    await expect(send(a, "m3", 0, 3)).rejects.toMatchObject({ code: "PRODUCER_SEQ_GAP" });
+    // A new epoch on one server fences the old one on the other.
+    expect(await send(a, "n0", 1, 0)).toMatchObject({ kind: "appended" });
+    await expect(send(b, "m2", 0, 2)).rejects.toMatchObject({ code: "PRODUCER_STALE_EPOCH" });
+    expect(await contents(b, path)).toBe("m0m1n0");
+  });
+
+  it("accepts one producer's pipelined appends alternating between servers only in order", async () => {
+    await twoServers();
+    // Each server keeps its own requests in order; seqs sent to both at once may
+    // arrive out of order, and the loser of each race is told of the gap.
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, seq) =>
+        (seq % 2 === 0 ? a : b).append(appendCommand(path, `${seq},`, { producer: { id: "p", epoch: 0, seq } }), T0),
+      ),
+    );
+    const accepted = outcomes.flatMap((o, seq) => (o.status === "fulfilled" ? [seq] : []));
+    for (const o of outcomes) if (o.status === "rejected") expect((o.reason as ProtocolError).code).toBe("PRODUCER_SEQ_GAP");
+    // What was accepted is a gap-free prefix of the seqs, stored once each in order.
+    expect(accepted).toEqual(Array.from({ length: accepted.length }, (_, i) => i));
+    expect(await contents(a, path)).toBe(accepted.map((s) => `${s},`).join(""));
+  });
+
+  it("tells the other server about commits, with the new tail, and not itself", async () => {
+    await twoServers();
+    const seenByB: RemoteCommit[] = [];
+    const seenByA: RemoteCommit[] = [];
+    b.watchRemoteCommits((change) => seenByB.push(change), () => []);
+    a.watchRemoteCommits((change) => seenByA.push(change), () => []);
+    const started = performance.now();
+    await a.append(appendCommand(path, "hello"), T0);
+    const change = await waitFor("the notice", () => seenByB.find((c) => c.path === path && c.tail === 5));
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(change).toEqual({ path, tail: 5, closed: false, gone: false });
+
+    await a.append(appendCommand(path, "!", { close: true }), T0);
+    await waitFor("the close", () => seenByB.find((c) => c.path === path && c.closed));
+    await a.delete(path, T0);
+    await waitFor("the delete", () => seenByB.find((c) => c.path === path && c.gone));
+    expect(seenByA).toEqual([]);
+  });
+
+  it("after losing its LISTEN connection, reconnects and re-reports every watched stream", async () => {
+    await twoServers({ listenMinBackoffMs: 20 });
+    await a.append(appendCommand(path, "abc"), T0);
+    const seen: RemoteCommit[] = [];
+    b.watchRemoteCommits((change) => seen.push(change), () => [path, "not-there"]);
+    const pid = b.listenerInfo.backendPid;
+    expect(pid).toBeGreaterThan(0);
+    await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    await waitFor("the reconnection", () => (b.listenerInfo.reconnects > 0 ? true : undefined));
+    await waitFor("the resync", () => (seen.length >= 2 ? true : undefined));
+    expect(seen).toContainEqual({ path, tail: 3, closed: false, gone: false });
+    expect(seen).toContainEqual({ path: "not-there", tail: 0, closed: false, gone: true });
+    expect(b.listenerInfo.backendPid).not.toBe(pid);
+    // And it hears new commits again.
+    await a.append(appendCommand(path, "d"), T0);
+    await waitFor("a notice after reconnecting", () => seen.find((c) => c.tail === 4));
+  });
+
+  it("lets only one of two servers create a path, and confirms it to the other", async () => {
+    await twoServers();
+    const fresh = `${path}-new`;
+    const [x, y] = await Promise.all([
+      a.create(createCommand(fresh, { data: encoder.encode("one") }), T0),
+      b.create(createCommand(fresh, { data: encoder.encode("one") }), T0),
+    ]);
+    expect([x.created, y.created].sort()).toEqual([false, true]);
+    expect(await contents(b, fresh)).toBe("one");
+  });
+
+  it("sweeps an expired stream once, whichever servers sweep", async () => {
+    await twoServers();
+    const ttl = `${path}-ttl`;
+    await a.create(createCommand(ttl, { ttlSeconds: 1 }), T0);
+    const [x, y] = await Promise.all([a.sweepExpired(T0 + 5000), b.sweepExpired(T0 + 5000)]);
+    expect([...x, ...y].filter((p) => p === ttl)).toEqual([ttl]);
+    expect(await b.getStream(ttl)).toBeUndefined();
+  });
+
+  it("commits the appends that arrive in one turn in one transaction", async () => {
+    await twoServers();
+    const before = a.stats.rounds;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => a.append(appendCommand(path, `${i};`), T0)));
+    expect(a.stats.rounds - before).toBe(1);
+  });
+});
+
+describe("PostgresStore schema", () => {
+  it("migrates once when several servers start at the same moment", async () => {
+    const schema = `rill_migrate_test_${process.pid}`;
+    schemas.add(schema);
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () => PostgresStore.open({ connectionString: DATABASE_URL, schema })),
+    );
+    const { rows } = await admin.query(`SELECT version FROM "${schema}".rill_schema_version`);
+    expect(rows).toEqual([{ version: PG_SCHEMA_VERSION }]);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it("refuses a schema from a newer Rill", async () => {
+    const schema = `rill_future_test_${process.pid}`;
+    schemas.add(schema);
+    await (await PostgresStore.open({ connectionString: DATABASE_URL, schema })).close();
+    await admin.query(`UPDATE "${schema}".rill_schema_version SET version = $1`, [PG_SCHEMA_VERSION + 1]);
+    await expect(PostgresStore.open({ connectionString: DATABASE_URL, schema })).rejects.toThrow(/version/);
+  });
+
+  it("refuses schema names that are not plain identifiers", async () => {
+    await expect(PostgresStore.open({ connectionString: DATABASE_URL, schema: 'x"; drop' })).rejects.toThrow(/schema name/);
+  });
+});
+
+describe("notice payloads", () => {
+  it("pack many notices into payloads under the limit, and fall back to a resync for oversized ones", () => {
+    const commits: RemoteCommit[] = Array.from({ length: 500 }, (_, i) => ({ path: `stream/${i}`, tail: i, closed: false, gone: false }));
+    commits.push({ path: "x".repeat(9000), tail: 1, closed: false, gone: false });
+    const payloads = encodeNotices("me", commits);
+    expect(payloads.length).toBeGreaterThan(1);
+    const decoded = payloads.map((p) => JSON.parse(p) as { from: string; commits?: RemoteCommit[]; resync?: boolean });
+    for (const p of payloads) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+    expect(decoded.flatMap((p) => p.commits ?? [])).toEqual(commits.slice(0, 500));
+    expect(decoded.at(-1)).toEqual({ from: "me", resync: true });
+  });
+});
