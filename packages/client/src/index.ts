@@ -28,6 +28,7 @@ export {
   type RetryPolicy,
 } from "./fetch/wrappers.js";
 export { SseParser, type SseEvent } from "./sse-parser.js";
+export { warnIfPlainHttpInBrowser as warnIfUsingHttpInBrowser } from "./environment.js";
 
 export * from "./constants.js";
 
@@ -58,5 +59,6 @@ export type {
   StreamResponse,
   ReadableStreamAsyncIterable,
   IdempotentProducerOptions,
+  IdempotentAppendResult,
   DurableStreamErrorCode,
 } from "./types.js";

@@ -216,6 +216,14 @@ export interface IdempotentProducerOptions {
   backoffOptions?: Partial<BackoffOptions>;
 }
 
+/** What one producer append amounts to on the server. */
+export interface IdempotentAppendResult {
+  /** The stream offset after the batch that carried the message. */
+  offset: Offset;
+  /** True when the server had already applied that batch (a retry). */
+  duplicate: boolean;
+}
+
 /**
  * A read session. See README for the consumption methods; only one of them
  * may be used per response.
