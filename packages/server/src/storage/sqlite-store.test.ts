@@ -119,8 +119,11 @@ describe("SqliteStore specifics", () => {
     await s.create(createCommand("a"), T0);
     const db = raw();
     try {
-      db.exec(`CREATE TRIGGER poison BEFORE INSERT ON batches WHEN NEW.bytes = CAST('poison' AS BLOB)
-               BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+      // Appends within a round may be merged into one row, so watch updates as well as inserts.
+      for (const event of ["INSERT", "UPDATE"]) {
+        db.exec(`CREATE TRIGGER poison_${event} BEFORE ${event} ON batches WHEN instr(NEW.bytes, CAST('poison' AS BLOB)) > 0
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+      }
       const results = await Promise.allSettled([
         s.append(appendCommand("a", "one"), T0),
         s.append(appendCommand("a", "poison", { producer: { id: "p", epoch: 0, seq: 0 } }), T0),
@@ -165,8 +168,10 @@ describe("SqliteStore specifics", () => {
     await s.create(createCommand("a", { data: encoder.encode("base") }), T0);
     const db = raw();
     try {
-      db.exec(`CREATE TRIGGER doom BEFORE INSERT ON batches WHEN NEW.bytes = CAST('doom' AS BLOB)
-               BEGIN SELECT RAISE(ROLLBACK, 'injected rollback'); END`);
+      for (const event of ["INSERT", "UPDATE"]) {
+        db.exec(`CREATE TRIGGER doom_${event} BEFORE ${event} ON batches WHEN instr(NEW.bytes, CAST('doom' AS BLOB)) > 0
+                 BEGIN SELECT RAISE(ROLLBACK, 'injected rollback'); END`);
+      }
       const results = await Promise.allSettled([
         s.create(createCommand("b"), T0),
         s.append(appendCommand("a", "x"), T0),
@@ -176,12 +181,30 @@ describe("SqliteStore specifics", () => {
       expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected", "rejected"]);
       expect(await s.getStream("b")).toBeUndefined();
       expect((await s.getStream("a"))?.tail).toBe(4);
-      db.exec("DROP TRIGGER doom");
+      db.exec("DROP TRIGGER doom_INSERT");
+      db.exec("DROP TRIGGER doom_UPDATE");
       expect((await s.append(appendCommand("a", "z"), T0)).start).toBe(4);
       expect(await contents(s, "a")).toBe("basez");
     } finally {
       db.close();
     }
+  });
+
+  it("merges a round's appends to one stream into one row, keeping every offset readable", async () => {
+    const s = open();
+    await s.create(createCommand("m"), T0);
+    const outcomes = await Promise.all(["a", "bb", "ccc", "dddd"].map((part) => s.append(appendCommand("m", part), T0)));
+    expect(outcomes.map((o) => o.start)).toEqual([0, 1, 3, 6]);
+    const db = raw();
+    try {
+      expect(db.prepare("SELECT count(*) AS n FROM batches").get()).toEqual({ n: 1 });
+    } finally {
+      db.close();
+    }
+    expect(decoder.decode(await s.readRange("m", 3, 1e9, 1e9, false))).toBe("cccdddd");
+    expect(decoder.decode(await s.readRange("m", 1, 6, 1e9, true))).toBe("bbccc");
+    await s.append(appendCommand("m", "e"), T0);
+    expect(await contents(s, "m")).toBe("abbcccdddde");
   });
 
   it("stays correct when the cache holds fewer streams than are in use", async () => {

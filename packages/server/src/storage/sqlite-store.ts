@@ -23,6 +23,9 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
+/** Appends to one stream within a commit round are merged into rows of at most this many bytes. */
+const MERGE_LIMIT = 64 * 1024;
+
 /** Bumped whenever the schema changes; `migrations[v]` brings version v to v+1. */
 export const SCHEMA_VERSION = 1;
 
@@ -163,6 +166,14 @@ export class SqliteStore implements Store {
   private touches = new Map<string, number>();
 
   private queue: Pending[] = [];
+  /**
+   * The last batch row each stream got in the current round. Appends that
+   * continue it are merged into that row (up to MERGE_LIMIT bytes), so a busy
+   * stream stores a few large rows per round instead of one row per append,
+   * and catch-up reads touch far fewer rows. Merging never moves a boundary
+   * readers depend on: JSON rows end on message boundaries either way.
+   */
+  private roundRows = new Map<number, { start: number; bytes: Uint8Array }>();
   private round: NodeJS.Immediate | null = null;
   private touchTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -304,6 +315,7 @@ export class SqliteStore implements Store {
     if (batch.length === 0 && touches.size === 0) return;
 
     const results: Settled[] = [];
+    this.roundRows.clear();
     try {
       this.sql.begin.run();
       this.persistTouches(touches);
@@ -408,15 +420,28 @@ export class SqliteStore implements Store {
       return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
     }
     const { id } = entry!;
-    if (command.data.length > 0) this.sql.insertBatch.run(id, decision.start, command.data);
+    const row = command.data.length > 0 ? this.writeBatch(id, decision.start, command.data) : null;
     this.sql.updateStream.run({ ...stateParams(decision.next), id });
     if (producerId !== undefined && decision.producer) {
       this.sql.upsertProducer.run(id, producerId, decision.producer.epoch, decision.producer.lastSeq);
     }
 
     this.remember(command.path, { id, state: decision.next });
+    if (row) this.roundRows.set(id, row);
     if (producerId !== undefined && decision.producer) this.producersOf(id).set(producerId, decision.producer);
     return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
+  }
+
+  /** Stores appended bytes: merged into the stream's row from this round when they continue it, else a new row. */
+  private writeBatch(streamId: number, start: number, data: Uint8Array): { start: number; bytes: Uint8Array } {
+    const previous = this.roundRows.get(streamId);
+    if (previous && previous.start + previous.bytes.length === start && previous.bytes.length + data.length <= MERGE_LIMIT) {
+      const merged = Buffer.concat([previous.bytes, data]);
+      this.sql.replaceBatch.run(merged, streamId, previous.start);
+      return { start: previous.start, bytes: merged };
+    }
+    this.sql.insertBatch.run(streamId, start, data);
+    return { start, bytes: data };
   }
 
   private applyDelete(path: string): DeleteOutcome {
@@ -584,6 +609,7 @@ function prepareStatements(db: Database.Database) {
     ),
 
     insertBatch: db.prepare("INSERT INTO batches (stream_id, start, bytes) VALUES (?, ?, ?)"),
+    replaceBatch: db.prepare("UPDATE batches SET bytes = ? WHERE stream_id = ? AND start = ?"),
     batchAtOrBefore: db
       .prepare("SELECT start, bytes FROM batches WHERE stream_id = ? AND start <= ? ORDER BY start DESC LIMIT 1")
       .raw(true),
