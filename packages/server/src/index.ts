@@ -5,6 +5,7 @@ export { ProtocolError, type ErrorCode } from "./engine/errors.js";
 export type { StreamState, ProducerState, ProducerRef } from "./engine/model.js";
 export type { Store, ResolvedCreateCommand, RemoteCommit } from "./storage/store.js";
 export { MemoryStore } from "./storage/memory-store.js";
+export type { PostgresStoreOptions } from "./storage/postgres-store.js";
 export {
   SubscriptionManager,
   MemorySubscriptionStore,

@@ -5,6 +5,7 @@ import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
 import { listRoute } from "./http/list-route.js";
 import { route, streamKey } from "./http/router.js";
 import { MemoryStore } from "./storage/memory-store.js";
+import type { PostgresStoreOptions } from "./storage/postgres-store.js";
 import type { Store } from "./storage/store.js";
 import { SubscriptionManager, type SubscriptionManagerOptions } from "./subscriptions/manager.js";
 import { MemorySubscriptionStore } from "./subscriptions/memory-store.js";
@@ -16,12 +17,20 @@ export interface ServerOptions {
   host?: string;
   /** Streams live under this path (default "/v1/stream"). */
   basePath?: string;
-  /** Use the in-memory store (nothing survives a restart). */
+  /** Use the in-memory store (nothing survives a restart); same as `store: "memory"`. */
   memory?: boolean;
   /** Directory of the durable store (default "./data"). */
   dataDir?: string;
-  /** Bring your own store (overrides memory/dataDir). */
-  store?: Store;
+  /**
+   * Which store: "sqlite" (the default, in `dataDir`), "memory", "postgres"
+   * (shared by any number of servers; needs `databaseUrl`), or a Store of
+   * your own (overrides memory/dataDir).
+   */
+  store?: Store | "memory" | "sqlite" | "postgres";
+  /** PostgreSQL connection URL for `store: "postgres"`, e.g. postgres://rill@db:5432/rill */
+  databaseUrl?: string;
+  /** PostgreSQL store settings (schema, default "rill"; pool size; …). */
+  postgres?: Omit<PostgresStoreOptions, "connectionString">;
   longPollTimeoutMs?: number;
   maxBodyBytes?: number;
   maxReadBytes?: number;
@@ -42,7 +51,8 @@ export interface ServerOptions {
   /**
    * Subscriptions (webhooks and pull-wake). Their state is kept in
    * `<dataDir>/subscriptions.db`, or in memory with `memory` (or with a custom
-   * `store` and no `dataDir`), unless a store is given here.
+   * or PostgreSQL `store` and no `dataDir`), unless a store is given here.
+   * With PostgreSQL they are not shared: each server has its own.
    */
   subscriptions?: Omit<SubscriptionManagerOptions, "engine" | "store"> & { store?: SubscriptionStore };
 }
@@ -73,16 +83,34 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+function storeKind(options: ServerOptions): "memory" | "sqlite" | "postgres" | "custom" {
+  if (typeof options.store === "object") return "custom";
+  return options.store ?? (options.memory ? "memory" : "sqlite");
+}
+
 async function openStore(options: ServerOptions): Promise<Store> {
-  if (options.store) return options.store;
-  if (options.memory) return new MemoryStore();
-  const { SqliteStore } = await import("./storage/sqlite-store.js" as string);
-  return SqliteStore.open(options.dataDir ?? DEFAULTS.dataDir);
+  if (typeof options.store === "object") return options.store;
+  switch (storeKind(options)) {
+    case "memory":
+      return new MemoryStore();
+    case "postgres": {
+      if (!options.databaseUrl) throw new Error('store "postgres" needs a databaseUrl (postgres://…)');
+      const { PostgresStore } = await import("./storage/postgres-store.js");
+      return PostgresStore.open({ ...options.postgres, connectionString: options.databaseUrl });
+    }
+    default: {
+      const { SqliteStore } = await import("./storage/sqlite-store.js" as string);
+      return SqliteStore.open(options.dataDir ?? DEFAULTS.dataDir);
+    }
+  }
 }
 
 async function openSubscriptionStore(options: ServerOptions): Promise<SubscriptionStore> {
   if (options.subscriptions?.store) return options.subscriptions.store;
-  if (options.memory || (options.store && options.dataDir === undefined)) return new MemorySubscriptionStore();
+  const kind = storeKind(options);
+  if (kind === "memory" || ((kind === "custom" || kind === "postgres") && options.dataDir === undefined)) {
+    return new MemorySubscriptionStore();
+  }
   const { SqliteSubscriptionStore } = await import("./subscriptions/sqlite-store.js");
   return SqliteSubscriptionStore.open(options.dataDir ?? DEFAULTS.dataDir);
 }
