@@ -8,6 +8,8 @@ interface ServeFlags {
   host: string;
   dataDir: string;
   memory: boolean;
+  store?: "memory" | "sqlite" | "postgres";
+  databaseUrl?: string;
   basePath: string;
   longPollTimeout: number;
   maxBody: number;
@@ -15,11 +17,17 @@ interface ServeFlags {
 
 export function serveCommand(): Command {
   return new Command("serve")
-    .description("Run a Rill server (durable SQLite store in --data-dir unless --memory)")
+    .description("Run a Rill server (durable SQLite store in --data-dir unless --memory or --store postgres)")
     .addOption(new Option("-p, --port <port>", "port to listen on").env("PORT").default(DEFAULTS.port).argParser(parsePort))
     .addOption(new Option("--host <host>", "interface to bind").env("RILL_HOST").default(DEFAULTS.host))
     .addOption(new Option("-d, --data-dir <dir>", "where the durable store keeps its files").env("RILL_DATA_DIR").default(DEFAULTS.dataDir))
-    .addOption(new Option("--memory", "keep streams in memory only (lost on exit)").env("RILL_MEMORY").default(false))
+    .addOption(new Option("--memory", "keep streams in memory only (lost on exit); same as --store memory").env("RILL_MEMORY").default(false))
+    .addOption(
+      new Option("--store <kind>", "where streams live: sqlite (in --data-dir), memory, or postgres (shared by several servers)")
+        .choices(["memory", "sqlite", "postgres"])
+        .env("RILL_STORE"),
+    )
+    .addOption(new Option("--database-url <url>", "PostgreSQL URL for --store postgres (postgres://user@host:5432/db)").env("DATABASE_URL"))
     .addOption(new Option("--base-path <path>", "URL path under which streams live").env("RILL_BASE_PATH").default(DEFAULTS.basePath))
     .addOption(
       new Option("--long-poll-timeout <duration>", "how long a long-poll waits for data (e.g. 20s, 1500ms)")
@@ -43,13 +51,20 @@ async function serve(flags: ServeFlags): Promise<void> {
     port: flags.port,
     host: flags.host,
     memory: flags.memory,
+    store: flags.store ?? (flags.memory ? "memory" : "sqlite"),
+    databaseUrl: flags.databaseUrl,
     dataDir: resolve(flags.dataDir),
     basePath: flags.basePath,
     longPollTimeoutMs: flags.longPollTimeout,
     maxBodyBytes: flags.maxBody,
   };
   const server = await startServer(options);
-  const storage = flags.memory ? "memory (nothing is kept after exit)" : `sqlite in ${options.dataDir}`;
+  const storage =
+    options.store === "memory"
+      ? "memory (nothing is kept after exit)"
+      : options.store === "postgres"
+        ? `postgres at ${redact(flags.databaseUrl ?? "")}`
+        : `sqlite in ${options.dataDir}`;
   process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n  storage: ${storage}\n`);
 
   let stopping = false;
@@ -73,4 +88,15 @@ async function serve(flags: ServeFlags): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** The URL without its password, for the start-up banner. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparsable URL)";
+  }
 }
