@@ -58,6 +58,9 @@ export class Pipeline {
   #generation = 0;
   #idle: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #acked = { epoch: -1, seq: -1 };
+  /** Batches not in "ready" (on the wire, backing off or parked): at most maxInFlight. */
+  #active = 0;
+  #sending = 0;
   /** Stream offset after the newest acknowledged batch (when the server sent one). */
   lastOffset: string | undefined;
 
@@ -104,8 +107,7 @@ export class Pipeline {
   /** Starts over in `epoch` from seq 0, clearing a failure. The window must be empty or failed. */
   reset(epoch: number): void {
     this.#generation++;
-    for (const batch of this.#window) clearTimeout(batch.timer);
-    this.#window = [];
+    this.#clear();
     this.#failure = null;
     this.#claim = null;
     this.#epoch = epoch;
@@ -122,31 +124,60 @@ export class Pipeline {
     this.#failure = error;
     this.#generation++;
     let dropped = 0;
-    for (const batch of this.#window) {
-      clearTimeout(batch.timer);
-      dropped += batch.messages;
-    }
-    this.#window = [];
+    for (const batch of this.#window) dropped += batch.messages;
+    this.#clear();
     this.#claim = null;
     const waiters = this.#idle.splice(0);
     this.#options.onFailure(error, dropped);
     for (const waiter of waiters) waiter.reject(error);
   }
 
+  #clear(): void {
+    for (const batch of this.#window) clearTimeout(batch.timer);
+    this.#window = [];
+    this.#active = 0;
+    this.#sending = 0;
+  }
+
+  /** Every state change goes through here, keeping the counters right. */
+  #move(batch: WindowBatch, to: State): void {
+    const from = batch.state;
+    if (from === to) return;
+    this.#active += Number(to !== "ready") - Number(from !== "ready");
+    this.#sending += Number(to === "sending") - Number(from === "sending");
+    batch.state = to;
+    if (to !== "parked") batch.waitingFor = undefined;
+  }
+
+  /**
+   * Sends ready batches, in order, while fewer than maxInFlight are active.
+   * Active batches sit at the front of the window (batches go out in order),
+   * so this only walks the first few entries.
+   */
   #pump(): void {
     if (this.#failure || this.#claim !== null) return;
-    let active = 0;
-    for (const batch of this.#window) if (batch.state !== "ready") active++;
     for (const batch of this.#window) {
-      if (active >= this.#options.maxInFlight) break;
-      if (batch.state !== "ready") continue;
-      active++;
-      void this.#send(batch);
+      if (this.#active >= this.#options.maxInFlight) break;
+      if (batch.state === "ready") void this.#send(batch);
     }
   }
 
+  /** Position of the batch with this seq (the window is sorted by seq, one epoch at a time). */
+  #indexOf(seq: number): number {
+    let low = 0;
+    let high = this.#window.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const found = this.#window[middle]!.seq;
+      if (found === seq) return middle;
+      if (found < seq) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
+  }
+
   async #send(batch: WindowBatch): Promise<void> {
-    batch.state = "sending";
+    this.#move(batch, "sending");
     const generation = this.#generation;
     const outcome = await this.#options.send(batch);
     if (generation !== this.#generation) return;
@@ -164,7 +195,7 @@ export class Pipeline {
           return;
         }
         this.#claim = Math.max(this.#claim ?? 0, outcome.currentEpoch + 1, this.#epoch + 1);
-        batch.state = "ready";
+        this.#move(batch, "ready");
         break;
       case "retry":
         this.#retryLater(batch, outcome.error, outcome.retryAfterMs);
@@ -178,21 +209,23 @@ export class Pipeline {
   }
 
   #acknowledge(batch: WindowBatch, offset: string | undefined): void {
-    const index = this.#window.indexOf(batch);
+    this.#move(batch, "ready");
+    const index = this.#indexOf(batch.seq);
     if (index !== -1) this.#window.splice(index, 1);
     const newest = batch.epoch > this.#acked.epoch || (batch.epoch === this.#acked.epoch && batch.seq > this.#acked.seq);
     if (newest) {
       this.#acked = { epoch: batch.epoch, seq: batch.seq };
       if (offset !== undefined) this.lastOffset = offset;
     }
-    // Parked batches waiting for this one (or for one no longer pending) may go again.
-    for (const parked of this.#window) {
-      if (parked.state !== "parked") continue;
-      const blocker = this.#window.find((other) => other.seq === parked.waitingFor && other.epoch === parked.epoch);
-      if (!blocker) {
-        parked.state = "ready";
-        parked.waitingFor = undefined;
-      }
+    // Parked batches waiting for this one (or for one no longer pending) may
+    // go again. They are active, so they are among the first entries.
+    let seen = 0;
+    const active = this.#active;
+    for (const other of this.#window) {
+      if (seen >= active) break;
+      if (other.state === "ready") continue;
+      seen++;
+      if (other.state === "parked" && this.#indexOf(other.waitingFor!) === -1) this.#move(other, "ready");
     }
     if (this.#window.length === 0) {
       for (const waiter of this.#idle.splice(0)) waiter.resolve();
@@ -201,7 +234,7 @@ export class Pipeline {
 
   #onGap(batch: WindowBatch, expected: number, error: Error): void {
     if (this.#claim !== null) {
-      batch.state = "ready";
+      this.#move(batch, "ready");
       return;
     }
     if (expected > batch.seq) {
@@ -209,9 +242,8 @@ export class Pipeline {
       this.fail(error);
       return;
     }
-    const blocker = this.#window.find((other) => other.seq === expected && other.epoch === batch.epoch);
-    if (blocker) {
-      batch.state = "parked";
+    if (this.#indexOf(expected) !== -1) {
+      this.#move(batch, "parked");
       batch.waitingFor = expected;
       return;
     }
@@ -228,12 +260,12 @@ export class Pipeline {
     }
     const delay = backoffDelay(batch.attempts++, this.#options.backoff, retryAfterMs);
     this.#options.backoff.onFailedAttempt?.();
-    batch.state = "backoff";
+    this.#move(batch, "backoff");
     const generation = this.#generation;
     batch.timer = setTimeout(() => {
       batch.timer = undefined;
       if (generation !== this.#generation || batch.state !== "backoff") return;
-      batch.state = "ready";
+      this.#move(batch, "ready");
       this.#settleClaim();
       this.#pump();
     }, delay);
@@ -241,8 +273,7 @@ export class Pipeline {
 
   /** Finishes an auto-claim once nothing is on the wire: restamps everything in order. */
   #settleClaim(): void {
-    if (this.#claim === null) return;
-    if (this.#window.some((batch) => batch.state === "sending")) return;
+    if (this.#claim === null || this.#sending > 0) return;
     const epoch = this.#claim;
     this.#claim = null;
     this.#epoch = epoch;
@@ -250,8 +281,7 @@ export class Pipeline {
     for (const batch of this.#window) {
       clearTimeout(batch.timer);
       batch.timer = undefined;
-      batch.state = "ready";
-      batch.waitingFor = undefined;
+      this.#move(batch, "ready");
       batch.attempts = 0;
       batch.epoch = epoch;
       batch.seq = seq++;

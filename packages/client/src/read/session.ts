@@ -99,10 +99,6 @@ export class ReadSession {
     return session;
   }
 
-  get transport(): LiveTransport | null {
-    return this.#transport;
-  }
-
   /** The next batch worth delivering, or null once the read is over. */
   async next(): Promise<Batch | null> {
     for (;;) {
