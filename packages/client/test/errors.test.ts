@@ -96,6 +96,8 @@ describe("error classes", () => {
   });
 
   it("are recognised across two copies of the module", async () => {
+    // The query string makes the module loader evaluate a second, separate copy.
+    // @ts-expect-error TypeScript cannot resolve a module specifier with a query
     const copy = (await import("../src/errors.js?second-copy")) as typeof import("../src/errors.js");
     expect(copy.DurableStreamError).not.toBe(DurableStreamError);
     const foreign = new copy.StaleEpochError(3);

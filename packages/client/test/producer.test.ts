@@ -26,7 +26,7 @@ async function create(contentType = "application/json", fetch?: typeof globalThi
 }
 const readJson = async (url: string) => (await stream({ url, live: false })).json();
 const readText = async (url: string) => (await stream({ url, live: false })).text();
-const posts = (requests: Array<{ method: string }>) => requests.filter((r) => r.method === "POST");
+const posts = <T extends { method: string }>(requests: T[]) => requests.filter((r) => r.method === "POST");
 
 describe("IdempotentProducer basics", () => {
   it("appends objects to a JSON stream in order and tracks its counters", async () => {
