@@ -1,6 +1,7 @@
 import { DEFAULTS, startServer, type ServerOptions } from "@rill/server";
 import { Command, Option } from "commander";
 import { resolve } from "node:path";
+import { consoleRoute } from "./console-route.js";
 import { parseDuration, parsePort, parseSize } from "./units.js";
 
 interface ServeFlags {
@@ -13,6 +14,7 @@ interface ServeFlags {
   basePath: string;
   longPollTimeout: number;
   maxBody: number;
+  console: boolean;
 }
 
 export function serveCommand(): Command {
@@ -41,6 +43,7 @@ export function serveCommand(): Command {
         .default(DEFAULTS.maxBodyBytes, "64MiB")
         .argParser(parseSize),
     )
+    .option("--no-console", "do not serve the web console at /console/")
     .action(async (flags: ServeFlags) => {
       await serve(flags);
     });
@@ -57,6 +60,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     basePath: flags.basePath,
     longPollTimeoutMs: flags.longPollTimeout,
     maxBodyBytes: flags.maxBody,
+    extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
   };
   const server = await startServer(options);
   const storage =
@@ -65,7 +69,8 @@ async function serve(flags: ServeFlags): Promise<void> {
       : options.store === "postgres"
         ? `postgres at ${redact(flags.databaseUrl ?? "")}`
         : `sqlite in ${options.dataDir}`;
-  process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n  storage: ${storage}\n`);
+  const consoleLine = flags.console ? `  console: ${server.url}/console/\n` : "";
+  process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n${consoleLine}  storage: ${storage}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {

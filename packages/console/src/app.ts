@@ -1,0 +1,170 @@
+/**
+ * The Rill console: a list of streams (via Rill's listing extension), a form
+ * to create one, and a live view of the selected stream. Routes live in the
+ * URL fragment: `#/stream/<name>?offset=<offset>`.
+ */
+import { DurableStream } from "@rill/client";
+import { el, formatBytes, relativeTime } from "./render.js";
+import { describe, StreamView } from "./stream-view.js";
+
+interface ListedStream {
+  path: string;
+  contentType: string;
+  nextOffset: string;
+  bytes: number;
+  closed: boolean;
+  ttlSeconds: number | null;
+  expiresAt: string | null;
+}
+
+const LIST_LIMIT = 500;
+const REFRESH_MS = 5000;
+
+const streamsPath = (document.querySelector('meta[name="rill-streams-path"]')?.getAttribute("content") ?? "/v1/stream").replace(/\/+$/, "");
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const listElement = $<HTMLUListElement>("stream-list");
+const listStatus = $<HTMLParagraphElement>("list-status");
+const filter = $<HTMLInputElement>("filter");
+const view = $<HTMLElement>("view");
+const createForm = $<HTMLFormElement>("create-form");
+const createStatus = $<HTMLParagraphElement>("create-status");
+const emptyView = view.innerHTML;
+
+/** Stream names are URL paths below the stream namespace; keep escapes, encode what a path cannot hold. */
+function encodeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@%/]/g, (char) => encodeURIComponent(char));
+}
+
+function streamUrl(name: string): string {
+  return `${location.origin}${streamsPath}/${encodeName(name)}`;
+}
+
+function streamHash(name: string, offset?: string): string {
+  return `#/stream/${encodeName(name)}${offset ? `?offset=${encodeURIComponent(offset)}` : ""}`;
+}
+
+function parseRoute(): { name: string; offset: string } | null {
+  const match = /^#\/stream\/([^?]+)(?:\?(.*))?$/.exec(location.hash);
+  if (!match) return null;
+  const params = new URLSearchParams(match[2] ?? "");
+  return { name: match[1]!, offset: params.get("offset") ?? "-1" };
+}
+
+// ---- stream list ----
+
+let listRequest = 0;
+let selected: string | null = null;
+
+async function loadList(): Promise<void> {
+  const request = ++listRequest;
+  const url = new URL(`${streamsPath}/__ds/streams`, location.origin);
+  url.searchParams.set("prefix", filter.value.trim());
+  url.searchParams.set("limit", String(LIST_LIMIT));
+  try {
+    const response = await fetch(url, { cache: "no-store" });
+    if (!response.ok) throw new Error(`listing failed: HTTP ${response.status}`);
+    const page = (await response.json()) as { streams: ListedStream[]; next: string | null };
+    if (request !== listRequest) return;
+    renderList(page.streams, page.next !== null);
+  } catch (error) {
+    if (request === listRequest) listStatus.textContent = describe(error);
+  }
+}
+
+function renderList(streams: ListedStream[], more: boolean): void {
+  listElement.replaceChildren(
+    ...streams.map((stream) => {
+      const badges = el("span", { class: "badges" });
+      if (stream.closed) badges.append(el("span", { class: "badge closed" }, "closed"));
+      if (stream.expiresAt) badges.append(el("span", { class: "badge expiry", title: stream.expiresAt }, relativeTime(stream.expiresAt)));
+      else if (stream.ttlSeconds !== null) badges.append(el("span", { class: "badge expiry" }, `ttl ${stream.ttlSeconds}s`));
+      return el(
+        "li",
+        { class: stream.path === selected ? "selected" : undefined },
+        el(
+          "a",
+          { href: streamHash(stream.path), "data-stream": stream.path },
+          el("span", { class: "name-row" }, el("span", { class: "name" }, stream.path), badges),
+          el("span", { class: "muted small" }, `${formatBytes(stream.bytes)} · ${stream.contentType}`),
+        ),
+      );
+    }),
+  );
+  const count = `${streams.length} stream${streams.length === 1 ? "" : "s"}`;
+  listStatus.textContent = streams.length === 0 ? (filter.value ? "No stream starts with this." : "No streams yet.") : more ? `first ${count}; narrow with a prefix` : count;
+}
+
+let filterTimer: ReturnType<typeof setTimeout> | undefined;
+filter.addEventListener("input", () => {
+  clearTimeout(filterTimer);
+  filterTimer = setTimeout(() => void loadList(), 150);
+});
+setInterval(() => {
+  if (document.visibilityState === "visible") void loadList();
+}, REFRESH_MS);
+
+// ---- create ----
+
+createForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void (async () => {
+    const data = new FormData(createForm);
+    const name = String(data.get("name") ?? "").trim().replace(/^\/+/, "");
+    const contentType = String(data.get("contentType"));
+    const ttl = String(data.get("ttl") ?? "").trim();
+    if (!name) return;
+    createStatus.textContent = "creating…";
+    createStatus.className = "muted small";
+    try {
+      await DurableStream.create({ url: streamUrl(name), contentType, ttlSeconds: ttl ? Number(ttl) : undefined });
+      createStatus.textContent = `created ${name}`;
+      createForm.reset();
+      await loadList();
+      location.hash = streamHash(name);
+    } catch (error) {
+      createStatus.textContent = describe(error);
+      createStatus.className = "small error";
+    }
+  })();
+});
+
+// ---- stream view ----
+
+let current: StreamView | null = null;
+let changeTimer: ReturnType<typeof setTimeout> | undefined;
+
+function route(): void {
+  current?.dispose();
+  current = null;
+  const target = parseRoute();
+  selected = target?.name ?? null;
+  for (const item of listElement.querySelectorAll("li")) {
+    item.classList.toggle("selected", item.querySelector("a")?.getAttribute("data-stream") === selected);
+  }
+  if (!target) {
+    view.innerHTML = emptyView;
+    document.title = "Rill console";
+    return;
+  }
+  document.title = `${target.name} · Rill console`;
+  current = new StreamView(target.name, target.offset, {
+    streamUrl,
+    resumeLink: (name, offset) => `${location.origin}${location.pathname}${streamHash(name, offset)}`,
+    changed: () => {
+      // Sizes in the list follow the view's stream, at most about once a second.
+      clearTimeout(changeTimer);
+      changeTimer = setTimeout(() => void loadList(), 800);
+    },
+    home: () => {
+      location.hash = "#/";
+    },
+  });
+  view.replaceChildren(current.element);
+  void current.start();
+}
+
+window.addEventListener("hashchange", route);
+$<HTMLElement>("server-origin").textContent = `${location.host}${streamsPath}`;
+route();
+void loadList();
