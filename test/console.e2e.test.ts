@@ -1,0 +1,137 @@
+/**
+ * End to end: `rill serve` with its console, driven in headless Debian
+ * Chromium. Creates a stream from the form, appends from the composer, and
+ * watches messages from two other writers (a fetch from this test and a
+ * `rill append` process) arrive live in the stream view.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const BIN = fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
+
+let server: ChildProcess;
+let origin: string;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+
+function startServe(): Promise<{ child: ChildProcess; origin: string }> {
+  const child = spawn(process.execPath, [BIN, "serve", "--memory", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`rill serve did not start: ${output}`)), 15_000);
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      output += chunk;
+      const match = /rill listening on (http:\/\/\S+)/.exec(output);
+      if (match && output.includes("console:")) {
+        clearTimeout(timer);
+        resolve({ child, origin: match[1]! });
+      }
+    });
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    child.on("exit", (code) => reject(new Error(`rill serve exited with ${code}: ${output}`)));
+  });
+}
+
+function runCli(args: string[]): Promise<number | null> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: "ignore", env: { ...process.env, RILL_URL: origin } });
+  return new Promise((resolve) => child.on("close", resolve));
+}
+
+beforeAll(async () => {
+  ({ child: server, origin } = await startServe());
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") pageErrors.push(message.text());
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+});
+
+describe("web console", () => {
+  it("creates a stream, appends from the composer, and shows other writers' messages live", async () => {
+    await page.goto(`${origin}/console/`);
+    await expect.poll(() => page.locator("#list-status").textContent()).toBe("No streams yet.");
+
+    // Create a JSON stream from the form; the view opens on it.
+    await page.fill('#create-form input[name="name"]', "e2e/chat");
+    await page.selectOption('#create-form select[name="contentType"]', "application/json");
+    await page.click('#create-form button[type="submit"]');
+    await page.waitForSelector('article.stream-view[data-stream="e2e/chat"]');
+    await expect.poll(() => page.locator('[data-testid="live-status"]').textContent(), { timeout: 10_000 }).toBe("live");
+    await expect.poll(() => page.locator('#stream-list a[data-stream="e2e/chat"]').count()).toBe(1);
+
+    // Append from the composer.
+    await page.fill(".composer textarea", JSON.stringify({ from: "browser", text: "hello from the composer" }));
+    await page.click('.composer button[type="submit"]');
+    const log = page.locator('[data-testid="log"]');
+    await expect.poll(() => log.textContent(), { timeout: 10_000 }).toContain("hello from the composer");
+
+    // Another writer: a plain HTTP append from this test.
+    const response = await fetch(`${origin}/v1/stream/e2e/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ from: "test", text: "appended over HTTP", nested: { list: [1, 2, 3], ok: true } }),
+    });
+    expect(response.status).toBe(204);
+    await expect.poll(() => log.textContent(), { timeout: 10_000 }).toContain("appended over HTTP");
+
+    // And another process: the rill CLI.
+    expect(await runCli(["append", "e2e/chat", JSON.stringify({ from: "rill append", text: "from another process" })])).toBe(0);
+    await expect.poll(() => log.textContent(), { timeout: 10_000 }).toContain("from another process");
+
+    // Three messages, in order, each pretty-printed as a foldable tree.
+    const previews = await page.locator(".json-message > summary.preview").allTextContents();
+    expect(previews).toHaveLength(3);
+    expect(previews[0]).toContain("hello from the composer");
+    expect(previews[1]).toContain("appended over HTTP");
+    expect(previews[2]).toContain("from another process");
+    expect(await page.locator(".json-message .j-key").first().textContent()).toBe('"from"');
+
+    // The offset shown is the stream's tail, and the page's link resumes from it.
+    const head = await fetch(`${origin}/v1/stream/e2e/chat`, { method: "HEAD" });
+    const tail = head.headers.get("stream-next-offset");
+    expect(await page.locator('[data-testid="current-offset"]').textContent()).toBe(tail);
+    expect((await page.locator(".entry[data-offset]").last().getAttribute("data-offset"))).toBe(tail);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}console.png` });
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it("opens a resume link at its offset, and close and delete work from the view", async () => {
+    const head = await fetch(`${origin}/v1/stream/e2e/chat`, { method: "HEAD" });
+    const tail = head.headers.get("stream-next-offset")!;
+    await page.goto(`${origin}/console/#/stream/e2e/chat?offset=${encodeURIComponent(tail)}`);
+    await expect.poll(() => page.locator('[data-testid="live-status"]').textContent(), { timeout: 10_000 }).toBe("live");
+    expect(await page.locator(".entry").count()).toBe(0);
+
+    await fetch(`${origin}/v1/stream/e2e/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"after":"resume"}' });
+    await expect.poll(() => page.locator(".entry").count(), { timeout: 10_000 }).toBe(1);
+
+    page.on("dialog", (dialog) => void dialog.accept());
+    await page.click("text=Close stream");
+    await expect.poll(() => page.locator(".stream-header .badge.closed").count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator(".composer textarea").isDisabled()).toBe(true);
+    expect((await fetch(`${origin}/v1/stream/e2e/chat`, { method: "HEAD" })).headers.get("stream-closed")).toBe("true");
+
+    await page.click("text=Delete");
+    await page.waitForSelector(".empty-view");
+    expect((await fetch(`${origin}/v1/stream/e2e/chat`, { method: "HEAD" })).status).toBe(404);
+    await expect.poll(() => page.locator("#list-status").textContent(), { timeout: 10_000 }).toBe("No streams yet.");
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+});
