@@ -32,8 +32,12 @@ export interface PostgresStoreOptions {
 const MAX_ROUND_ATTEMPTS = 6;
 /** SQLSTATEs after which the whole transaction was rolled back and can be retried from scratch. */
 const RETRYABLE = new Set(["40P01", "40001", "23505"]);
-/** Row counts of the prepared multi-row batch inserts; a round's batches are cut into these. */
-const INSERT_SIZES = [64, 16, 4, 1] as const;
+/**
+ * Batches up to this size travel inside the round's single write statement
+ * (as a bytea array, hex-encoded); larger ones get a statement of their own
+ * with the bytes as a binary parameter.
+ */
+const INLINE_BATCH_BYTES = 64 * 1024;
 /** Batches one read query returns at most; a read needing more pages on. */
 const READ_PAGE_ROWS = 1024;
 
@@ -110,9 +114,9 @@ const typeParsers = {
  *    request writes anything, so it fails alone and the round goes on; rows
  *    needed later (a fork chain a delete cascades through, expired streams)
  *    are locked on demand;
- * 3. writes the round's new batches (prepared multi-row inserts), producer
- *    states and stream states, then NOTIFYs the changed streams' new tails,
- *    and COMMITs. PostgreSQL delivers the notices only on commit, so no other
+ * 3. writes the round's new batches, producer states and stream states,
+ *    and NOTIFYs the changed streams' new tails — one statement — then
+ *    COMMITs. PostgreSQL delivers the notices only on commit, so no other
  *    server hears of a change before its rows are visible.
  *
  * Because appends to a stream are serialized by its row lock, two servers
@@ -445,9 +449,7 @@ export class PostgresStore implements Store {
         results.push({ ok: false, error });
       }
     }
-    await round.flush();
-    const payloads = encodeNotices(this.serverId, round.changes.values());
-    if (payloads.length > 0) await client.query({ ...this.sql.notify, values: [this.channel, payloads] });
+    await round.flush(this.channel, encodeNotices(this.serverId, round.changes.values()));
     await client.query("COMMIT");
     return results;
   }
@@ -662,55 +664,51 @@ class Round {
     this.dirtyStreams.set(id, state);
   }
 
-  /** Writes what the round deferred: new batches, producer states, stream states. */
-  async flush(): Promise<void> {
-    let rest = this.batches;
+  /**
+   * Writes what the round deferred — new batches, producer states, stream
+   * states — and queues the notices, all in one statement (large batches
+   * first, each on its own), so a round costs few round trips.
+   */
+  async flush(channel: string, payloads: string[]): Promise<void> {
+    const inline = [];
+    for (const batch of this.batches) {
+      if (batch.bytes.length <= INLINE_BATCH_BYTES) inline.push(batch);
+      else await this.db.query({ ...this.sql.insertBatch, values: [batch.id, batch.start, batch.bytes] });
+    }
     this.batches = [];
-    while (rest.length > 0) {
-      const size = INSERT_SIZES.find((n) => n <= rest.length)!;
-      const chunk = rest.slice(0, size);
-      rest = rest.slice(size);
-      await this.db.query({
-        ...this.sql.insertBatches(size),
-        values: chunk.flatMap((batch) => [batch.id, batch.start, batch.bytes]),
-      });
-    }
-    if (this.dirtyProducers.size > 0) {
-      const producers = [...this.dirtyProducers.values()];
-      this.dirtyProducers.clear();
-      await this.db.query({
-        ...this.sql.upsertProducers,
-        values: [
-          producers.map((p) => p.id),
-          producers.map((p) => p.producerId),
-          producers.map((p) => p.state.epoch),
-          producers.map((p) => p.state.lastSeq),
-        ],
-      });
-    }
-    if (this.dirtyStreams.size > 0) {
-      const streams = [...this.dirtyStreams];
-      this.dirtyStreams.clear();
-      const column = <T>(pick: (state: StreamState) => T) => streams.map(([, state]) => pick(state));
-      await this.db.query({
-        ...this.sql.updateStreams,
-        values: [
-          streams.map(([id]) => id),
-          column((s) => s.contentType),
-          column((s) => s.ttlSeconds),
-          column((s) => s.expiresAt),
-          column((s) => s.lastAccessAt),
-          column((s) => s.tail),
-          column((s) => s.closed),
-          column((s) => s.lastStreamSeq),
-          column((s) => s.forkCount),
-          column((s) => s.softDeleted),
-          column((s) => s.closedBy?.id ?? null),
-          column((s) => s.closedBy?.epoch ?? null),
-          column((s) => s.closedBy?.seq ?? null),
-        ],
-      });
-    }
+    const producers = [...this.dirtyProducers.values()];
+    this.dirtyProducers.clear();
+    const streams = [...this.dirtyStreams];
+    this.dirtyStreams.clear();
+    if (inline.length === 0 && producers.length === 0 && streams.length === 0 && payloads.length === 0) return;
+    const column = <T>(pick: (state: StreamState) => T) => streams.map(([, state]) => pick(state));
+    await this.db.query({
+      ...this.sql.writeRound,
+      values: [
+        inline.map((b) => b.id),
+        inline.map((b) => b.start),
+        inline.map((b) => b.bytes),
+        producers.map((p) => p.id),
+        producers.map((p) => p.producerId),
+        producers.map((p) => p.state.epoch),
+        producers.map((p) => p.state.lastSeq),
+        streams.map(([id]) => id),
+        column((s) => s.contentType),
+        column((s) => s.ttlSeconds),
+        column((s) => s.expiresAt),
+        column((s) => s.lastAccessAt),
+        column((s) => s.tail),
+        column((s) => s.closed),
+        column((s) => s.lastStreamSeq),
+        column((s) => s.forkCount),
+        column((s) => s.softDeleted),
+        column((s) => s.closedBy?.id ?? null),
+        column((s) => s.closedBy?.epoch ?? null),
+        column((s) => s.closedBy?.seq ?? null),
+        channel,
+        payloads,
+      ],
+    });
   }
 }
 
@@ -722,11 +720,6 @@ type Statements = ReturnType<typeof statements>;
  */
 function statements(s: string) {
   const named = (name: string, text: string) => ({ name: `rill_${s.replaceAll('"', "")}_${name}`, text });
-  const insertBatches = new Map<number, { name: string; text: string }>();
-  for (const n of INSERT_SIZES) {
-    const rows = Array.from({ length: n }, (_, i) => `($${i * 3 + 1}::bigint, $${i * 3 + 2}::bigint, $${i * 3 + 3}::bytea)`);
-    insertBatches.set(n, named(`insert_batches_${n}`, `INSERT INTO ${s}.batches (stream_id, start, bytes) VALUES ${rows.join(", ")}`));
-  }
   return {
     selectStream: named("select_stream", `SELECT ${STREAM_COLUMNS} FROM ${s}.streams WHERE path = $1`),
     selectTails: named(
@@ -743,17 +736,29 @@ function statements(s: string) {
          last_stream_seq, forked_from, fork_offset, fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
     ),
-    updateStreams: named(
-      "update_streams",
-      `UPDATE ${s}.streams AS s SET content_type = u.content_type, ttl_seconds = u.ttl_seconds, expires_at = u.expires_at,
-         last_access_at = u.last_access_at, tail = u.tail, closed = u.closed, last_stream_seq = u.last_stream_seq,
-         fork_count = u.fork_count, soft_deleted = u.soft_deleted,
-         closed_by_id = u.closed_by_id, closed_by_epoch = u.closed_by_epoch, closed_by_seq = u.closed_by_seq
-       FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[],
-         $8::text[], $9::bigint[], $10::boolean[], $11::text[], $12::bigint[], $13::bigint[])
-         AS u(id, content_type, ttl_seconds, expires_at, last_access_at, tail, closed, last_stream_seq, fork_count,
-           soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq)
-       WHERE s.id = u.id`,
+    // Data-modifying CTEs all run, whether or not the final SELECT reads them;
+    // empty arrays make them no-ops. NOTIFY is delivered on COMMIT.
+    writeRound: named(
+      "write_round",
+      `WITH new_batches AS (
+         INSERT INTO ${s}.batches (stream_id, start, bytes)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])
+       ), new_producers AS (
+         INSERT INTO ${s}.producers (stream_id, producer_id, epoch, last_seq)
+         SELECT * FROM unnest($4::bigint[], $5::text[], $6::bigint[], $7::bigint[])
+         ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq
+       ), new_states AS (
+         UPDATE ${s}.streams AS s SET content_type = u.content_type, ttl_seconds = u.ttl_seconds,
+           expires_at = u.expires_at, last_access_at = u.last_access_at, tail = u.tail, closed = u.closed,
+           last_stream_seq = u.last_stream_seq, fork_count = u.fork_count, soft_deleted = u.soft_deleted,
+           closed_by_id = u.closed_by_id, closed_by_epoch = u.closed_by_epoch, closed_by_seq = u.closed_by_seq
+         FROM unnest($8::bigint[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
+           $14::boolean[], $15::text[], $16::bigint[], $17::boolean[], $18::text[], $19::bigint[], $20::bigint[])
+           AS u(id, content_type, ttl_seconds, expires_at, last_access_at, tail, closed, last_stream_seq,
+             fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq)
+         WHERE s.id = u.id
+       )
+       SELECT pg_notify($21, payload) FROM unnest($22::text[]) AS payload`,
     ),
     touch: named(
       "touch",
@@ -774,7 +779,7 @@ function statements(s: string) {
       `SELECT path FROM ${s}.streams WHERE expiry_at IS NOT NULL AND NOT soft_deleted AND expiry_at <= $1
        ORDER BY expiry_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
     ),
-    insertBatches: (n: number) => insertBatches.get(n)!,
+    insertBatch: named("insert_batch", `INSERT INTO ${s}.batches (stream_id, start, bytes) VALUES ($1, $2, $3)`),
     // `before`: bytes from $2 up to the row. Stops after the row that reaches $4.
     readBatches: named(
       "read_batches",
@@ -799,14 +804,7 @@ function statements(s: string) {
        JOIN unnest($1::bigint[], $2::text[]) AS k(stream_id, producer_id)
          ON p.stream_id = k.stream_id AND p.producer_id = k.producer_id`,
     ),
-    upsertProducers: named(
-      "upsert_producers",
-      `INSERT INTO ${s}.producers (stream_id, producer_id, epoch, last_seq)
-       SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
-       ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`,
-    ),
     deleteProducers: named("delete_producers", `DELETE FROM ${s}.producers WHERE stream_id = $1`),
-    notify: named("notify", "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"),
   };
 }
 
