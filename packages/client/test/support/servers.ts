@@ -41,6 +41,14 @@ export async function startOfficialServer(options: ServerOptions = {}): Promise<
 
 const rillEntry = fileURLToPath(new URL("../../../server/dist/index.js", import.meta.url));
 
+/** Whether Rill's server is built (its dist exists). */
+export const rillServerBuilt = existsSync(rillEntry);
+
+/** Rill's server, or undefined when it is not built. */
+export async function startRill(options: ServerOptions = {}): Promise<TestServer | undefined> {
+  return startRillServer(options);
+}
+
 async function startRillServer(options: ServerOptions): Promise<TestServer | undefined> {
   if (!existsSync(rillEntry)) return undefined;
   const mod = (await import(rillEntry)) as {
