@@ -174,7 +174,10 @@ export class DurableStream {
     const prepare = () => this.#prepare(body, opts);
     const direct = !this.#batcher || opts?.producerId !== undefined;
     if (direct) return prepare().then((item) => this.#sendBatch([item]));
-    return this.#batcher!.add(prepare, opts?.contentType ?? "");
+    // Appends share a POST only with the same content type and no signal of
+    // their own: aborting one append must not abort others.
+    const key = opts?.signal ? `signal:${signalId(opts.signal)}` : `type:${opts?.contentType ?? ""}`;
+    return this.#batcher!.add(prepare, key);
   }
 
   /**
@@ -332,6 +335,14 @@ export class DurableStream {
       dispose();
     }
   }
+}
+
+const signalIds = new WeakMap<AbortSignal, number>();
+let nextSignalId = 0;
+function signalId(signal: AbortSignal): number {
+  let id = signalIds.get(signal);
+  if (id === undefined) signalIds.set(signal, (id = nextSignalId++));
+  return id;
 }
 
 function randomProducerId(): string {

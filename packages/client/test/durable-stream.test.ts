@@ -149,6 +149,19 @@ describe("append", () => {
     expect(await readText(bytes)).toBe("abcd");
   });
 
+  it("aborting one append does not abort the ones batched around it", async () => {
+    const url = server.streamUrl("batch-abort");
+    const handle = await DurableStream.create({ url, contentType: "application/json" });
+    const controller = new AbortController();
+    const results = Promise.allSettled([handle.append(1), handle.append(2, { signal: controller.signal }), handle.append(3)]);
+    controller.abort();
+    const [first, second, third] = await results;
+    expect(first.status).toBe("fulfilled");
+    expect(second).toMatchObject({ status: "rejected", reason: { code: "ABORTED" } });
+    expect(third.status).toBe("fulfilled");
+    expect(await readJson(url)).toEqual([1, 3]);
+  });
+
   it("sends each append alone with batching off", async () => {
     const { fetch, requests } = recording();
     const url = server.streamUrl("nobatch");
