@@ -129,10 +129,14 @@ export class IdempotentProducer {
     const failure = this.#pipeline.failure;
     if (failure) throw failure;
     const bytes = this.#encode(body);
-    if (this.#pending.length > 0 && this.#pendingBytes + bytes.length > this.#maxBatchBytes) this.#seal();
+    // Count what the body will really weigh: in JSON mode each message brings
+    // a comma (or the closing bracket) and the batch an opening bracket.
+    const framing = this.#json ? 1 : 0;
+    const weight = bytes.length + framing;
+    if (this.#pending.length > 0 && framing + this.#pendingBytes + weight > this.#maxBatchBytes) this.#seal();
     this.#pending.push(bytes);
-    this.#pendingBytes += bytes.length;
-    if (this.#pendingBytes >= this.#maxBatchBytes) this.#seal();
+    this.#pendingBytes += weight;
+    if (framing + this.#pendingBytes >= this.#maxBatchBytes) this.#seal();
     else this.#linger ??= setTimeout(() => this.#seal(), this.#lingerMs);
   }
 
