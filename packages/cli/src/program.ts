@@ -17,17 +17,20 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXIT_CODES_HELP);
   program.addCommand(serveCommand());
-  for (const command of [
-    createCommand(),
-    appendCommand(),
-    readCommand(),
-    tailCommand(),
-    headCommand(),
-    closeCommand(),
-    deleteCommand(),
-    lsCommand(),
-  ]) {
-    program.addCommand(command.showHelpAfterError("(run with --help for usage)").addHelpText("after", EXIT_CODES_HELP));
+  const verbs: Array<[Command, string]> = [
+    [createCommand(), "Create a stream (content type, TTL or expiry, initial data)"],
+    [appendCommand(), "Append from an argument, files or stdin (resumable, exactly once)"],
+    [readCommand(), "Print a stream from an offset up to its current end"],
+    [tailCommand(), "Follow a stream live, like tail -f"],
+    [headCommand(), "Show a stream's metadata"],
+    [closeCommand(), "Close a stream, optionally with a final message"],
+    [deleteCommand(), "Delete a stream"],
+    [lsCommand(), "List the streams on a Rill server"],
+  ];
+  for (const [command, summary] of verbs) {
+    program.addCommand(
+      command.summary(summary).showHelpAfterError("(run with --help for usage)").addHelpText("after", EXIT_CODES_HELP),
+    );
   }
   return program;
 }
