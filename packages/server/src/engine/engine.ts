@@ -1,5 +1,5 @@
 import { concatBytes, framedMessagePrefixLength, isJsonContentType } from "@rill/protocol";
-import type { Store } from "../storage/store.js";
+import type { RemoteCommit, Store } from "../storage/store.js";
 import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "./commands.js";
 import { gone, notFound, ProtocolError } from "./errors.js";
 import { LiveHub } from "./live-hub.js";
@@ -43,6 +43,8 @@ export class Engine {
   private sweeper: NodeJS.Timeout | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly observers = new Set<StreamObserver>();
+  /** Per stream, the remote commit being published: they go out in the order they came. */
+  private readonly remoteQueue = new Map<string, Promise<void>>();
   private stopWatching: () => void = () => undefined;
 
   constructor(
@@ -52,8 +54,7 @@ export class Engine {
     this.now = options.now ?? Date.now;
     if (store.watchRemoteCommits) {
       this.stopWatching = store.watchRemoteCommits(
-        (change) =>
-          this.hub.publish({ path: change.path, start: change.tail, end: change.tail, data: null, closed: change.closed, gone: change.gone }),
+        (change) => this.remoteCommit(change),
         () => this.hub.watchedPaths(),
       );
     }
@@ -223,6 +224,32 @@ export class Engine {
     } catch (error) {
       console.error("rill: expiry sweep failed:", error);
     }
+  }
+
+  /**
+   * Another server committed to a stream. When this server has readers on it
+   * and the notice says which bytes were added, they are read once here and
+   * published like a local append, so readers at the old tail share them;
+   * otherwise the event carries no data and each reader re-reads the store.
+   */
+  private remoteCommit(change: RemoteCommit): void {
+    const { path } = change;
+    if (!this.hub.isWatched(path)) return;
+    const previous = this.remoteQueue.get(path) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      let data: Uint8Array | null = null;
+      const start = change.start ?? change.tail;
+      const size = change.tail - start;
+      if (!change.gone && size > 0 && size <= this.options.maxReadBytes) {
+        data = await this.store.readRange(path, start, change.tail, size, true).catch(() => null);
+        if (data && data.length !== size) data = null;
+      }
+      this.hub.publish({ path, start: data ? start : change.tail, end: change.tail, data, closed: change.closed, gone: change.gone });
+    }).catch((error: unknown) => console.error("rill: publishing a remote commit failed:", error));
+    this.remoteQueue.set(path, next);
+    void next.finally(() => {
+      if (this.remoteQueue.get(path) === next) this.remoteQueue.delete(path);
+    });
   }
 
   private track<T>(work: () => Promise<T>): Promise<T> {

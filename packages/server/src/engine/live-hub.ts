@@ -60,6 +60,11 @@ export class LiveHub {
     return n;
   }
 
+  /** True when the path has at least one live reader. */
+  isWatched(path: string): boolean {
+    return this.listeners.has(path);
+  }
+
   /** Paths that have at least one live reader. */
   watchedPaths(): string[] {
     return [...this.listeners.keys()];

@@ -24,7 +24,13 @@ export function encodeNotices(from: string, commits: Iterable<RemoteCommit>): st
   let size = Buffer.byteLength(head) + 2;
   let resync = false;
   for (const commit of commits) {
-    const item = JSON.stringify({ path: commit.path, tail: commit.tail, closed: commit.closed, gone: commit.gone });
+    const item = JSON.stringify({
+      path: commit.path,
+      start: commit.start,
+      tail: commit.tail,
+      closed: commit.closed,
+      gone: commit.gone,
+    });
     const bytes = Buffer.byteLength(item) + 1;
     if (Buffer.byteLength(head) + 2 + bytes > MAX_PAYLOAD_BYTES) {
       resync = true;

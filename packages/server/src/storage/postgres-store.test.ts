@@ -149,7 +149,11 @@ describe("PostgresStore across servers", () => {
     await a.append(appendCommand(path, "hello"), T0);
     const change = await waitFor("the notice", () => seenByB.find((c) => c.path === path && c.tail === 5));
     expect(performance.now() - started).toBeLessThan(1000);
-    expect(change).toEqual({ path, tail: 5, closed: false, gone: false });
+    expect(change).toEqual({ path, start: 0, tail: 5, closed: false, gone: false });
+
+    // Appends committed together make one notice, starting where the first one did.
+    await Promise.all([a.append(appendCommand(path, "ab"), T0), a.append(appendCommand(path, "cd"), T0)]);
+    expect(await waitFor("the joint notice", () => seenByB.find((c) => c.tail === 9))).toMatchObject({ start: 5, tail: 9 });
 
     await a.append(appendCommand(path, "!", { close: true }), T0);
     await waitFor("the close", () => seenByB.find((c) => c.path === path && c.closed));

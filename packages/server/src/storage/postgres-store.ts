@@ -589,7 +589,10 @@ class Round {
       this.dirtyProducers.set(key, { id, producerId, state: decision.producer });
     }
     const next = decision.next;
-    this.changes.set(next.path, { path: next.path, tail: next.tail, closed: next.closed, gone: false });
+    // The notice covers every append to this stream in the round: its bytes start where the first one did.
+    const earlier = this.changes.get(next.path);
+    const start = earlier ? earlier.start : decision.start;
+    this.changes.set(next.path, { path: next.path, start, tail: next.tail, closed: next.closed, gone: false });
     return { kind: "appended", stream: next, start: decision.start, producer: decision.echo };
   }
 

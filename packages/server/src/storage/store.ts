@@ -74,6 +74,11 @@ export interface Store {
 /** A commit made by another server: which stream, and its new tail and closed flag. */
 export interface RemoteCommit {
   path: string;
+  /**
+   * Where the bytes this commit added begin (the tail before it), when
+   * known: a server then reads them once and hands them to all its readers.
+   */
+  start?: number;
   tail: number;
   closed: boolean;
   /** The stream was deleted or expired. */
