@@ -46,6 +46,7 @@ const P = quick
         durationSec: 2,
         rate: 50,
         drainMs: 1000,
+        graceSec: 5,
         perProcess: 1000,
       },
       s5: { idleStreams: 2000, idleSubscribers: 1000, perProcess: 1000 },
@@ -60,6 +61,7 @@ const P = quick
         durationSec: 10,
         rate: 50,
         drainMs: 3000,
+        graceSec: 15,
         perProcess: 1000,
       },
       s5: { idleStreams: 10_000, idleSubscribers: 5000, perProcess: 1000 },
@@ -260,8 +262,11 @@ function buildReport(r) {
       const cell = (s) => {
         const x = get(s, mode, subscribers);
         if (!x) return "–";
-        const lost = x.deliveredPct !== null && x.deliveredPct < 99.99 ? ` ⚠ ${fmt(x.deliveredPct, 1)}% delivered` : "";
-        return `${sig(x.latency.p50)} / ${sig(x.latency.p99)} / ${sig(x.latency.max)}${lost}`;
+        const notes = [];
+        if (x.acknowledged < x.scheduled) notes.push(`only ${fmt(x.acknowledged)}/${fmt(x.scheduled)} appends acknowledged in time`);
+        if (x.deliveredPct !== null && x.deliveredPct < 99.99) notes.push(`${fmt(x.deliveredPct, 1)}% delivered`);
+        if (x.duplicates) notes.push(`${fmt(x.duplicates)} duplicates`);
+        return `${sig(x.latency.p50)} / ${sig(x.latency.p99)} / ${sig(x.latency.max)}${notes.length ? ` ⚠ ${notes.join(", ")}` : ""}`;
       };
       const rs = get("rill-sqlite", mode, subscribers)?.latency.p99;
       rows.push([`${mode}, ${fmt(subscribers)} subs`, ...names.map(cell), fmtRatio(ratio(rs, get("ref-memory", mode, subscribers)?.latency.p99)), fmtRatio(ratio(rs, get("ref-file", mode, subscribers)?.latency.p99))]);
@@ -286,7 +291,8 @@ function buildReport(r) {
       "",
       `One JSON stream; the subscribers connect first (from the tail offset, spread over generator processes of at most ${fmt(P.s4.perProcess)} subscribers each), ` +
         `then a writer process appends ${P.s4.rate} messages/s for ${P.s4.durationSec} s, each carrying its send time; a subscriber records now − send time for every ` +
-        `message it receives (so the figure includes the durable append itself). SSE subscribers parse \`event: data\` / \`event: control\` frames; long-poll subscribers loop ` +
+        `message it receives (so the figure includes the durable append itself). Appends still unanswered ${P.s4.graceSec} s after the schedule ends are abandoned, ` +
+        `and the subscribers are read once every acknowledged message has been delivered, or deliveries have stalled for ${fmt(P.s4.drainMs)} ms, or ${P.s4.graceSec} s have passed: a ⚠ marks cells where not every scheduled append was acknowledged or not every acknowledged one was delivered (latency figures then cover the delivered messages only). SSE subscribers parse \`event: data\` / \`event: control\` frames; long-poll subscribers loop ` +
         `\`GET ?offset=<o>&live=long-poll\` following \`Stream-Next-Offset\`. Cells: p50 / p99 / max delivery latency in ms. Ratios: Rill SQLite p99 ÷ reference p99 (lower is better).`,
       "",
       table(["subscribers", ...names.map(label), "Rill SQLite ÷ ref memory (p99)", "Rill SQLite ÷ ref file (p99)"], rows),

@@ -3,26 +3,46 @@
 // carries its send time `t` (wall clock, ms); the delivery latency is now - t.
 //   args: { url, stream, subscribers, mode: "sse" | "long-poll", offset, rampBatch }
 // Protocol with the orchestrator: sends { type: "ready", connected } once every
-// subscriber is connected; on { cmd: "report" } sends { type: "result", ... }.
+// subscriber is connected; answers { cmd: "progress" } with { type: "progress", delivered };
+// on { cmd: "report" } sends { type: "result", ... }.
+import { StringDecoder } from "node:string_decoder";
 import { Client } from "undici";
 import { streamUrl, wallNow, sleep } from "../lib/common.mjs";
 import { Histogram } from "../lib/histogram.mjs";
 import { args, command, run, send } from "./worker.mjs";
 
-const TIMESTAMP = /"t":([0-9.]+)/g;
+const STAMP = /"i":(\d+),"t":([0-9.]+)/g;
 const latency = new Histogram();
 let delivered = 0;
+let duplicates = 0;
 let reconnects = 0;
 let errors = 0;
 let stopped = false;
 let firstError = null;
 
-function recordTimestamps(text) {
+/**
+ * Records the latency of every message in `text`. `seen` is the subscriber's bitmap of
+ * sequence numbers already delivered (the writer's appends may commit out of order, so
+ * duplicates are told apart by number, not by order).
+ */
+function recordMessages(text, seen) {
   const now = wallNow();
-  TIMESTAMP.lastIndex = 0;
+  STAMP.lastIndex = 0;
   let match;
-  while ((match = TIMESTAMP.exec(text)) !== null) {
-    latency.record(now - Number(match[1]));
+  while ((match = STAMP.exec(text)) !== null) {
+    const i = Number(match[1]);
+    if (i >= seen.bits.length * 8) {
+      const grown = new Uint8Array(Math.max(seen.bits.length * 2, (i >> 3) + 1));
+      grown.set(seen.bits);
+      seen.bits = grown;
+    }
+    const mask = 1 << (i & 7);
+    if (seen.bits[i >> 3] & mask) {
+      duplicates++;
+      continue;
+    }
+    seen.bits[i >> 3] |= mask;
+    latency.record(now - Number(match[2]));
     delivered++;
   }
 }
@@ -35,14 +55,14 @@ function noteError(error) {
 const NEXT_OFFSET = /"streamNextOffset":"([^"]+)"/;
 
 /** Handles one SSE frame; returns the offset to resume from. */
-function handleFrame(frame, offset) {
+function handleFrame(frame, offset, seen) {
   let event = "message";
   let data = "";
   for (const line of frame.split("\n")) {
     if (line.startsWith("event:")) event = line.slice(6).trim();
     else if (line.startsWith("data:")) data += (data ? "\n" : "") + line.slice(line[5] === " " ? 6 : 5);
   }
-  if (event === "data") recordTimestamps(data);
+  if (event === "data") recordMessages(data, seen);
   else if (event === "control") {
     const match = NEXT_OFFSET.exec(data);
     if (match) offset = match[1];
@@ -56,6 +76,7 @@ async function sseSubscriber(url, name, offset, onConnected) {
   const client = new Client(url, { headersTimeout: 0, bodyTimeout: 0 });
   const path = new URL(streamUrl(url, name)).pathname;
   let connected = false;
+  const seen = { bits: new Uint8Array(64) };
   while (!stopped) {
     try {
       const res = await client.request({ path: `${path}?offset=${encodeURIComponent(offset)}&live=sse`, method: "GET" });
@@ -67,14 +88,15 @@ async function sseSubscriber(url, name, offset, onConnected) {
         connected = true;
         onConnected();
       }
-      res.body.setEncoding("utf8");
+      const decoder = new StringDecoder("utf8");
       let buffer = "";
       await new Promise((resolve, reject) => {
-        res.body.on("data", (chunk) => {
+        res.body.on("data", (bytes) => {
+          const chunk = decoder.write(bytes);
           buffer = buffer.length === 0 ? chunk : buffer + chunk;
           let end;
           while ((end = buffer.indexOf("\n\n")) >= 0) {
-            offset = handleFrame(buffer.slice(0, end), offset);
+            offset = handleFrame(buffer.slice(0, end), offset, seen);
             buffer = buffer.slice(end + 2);
           }
         });
@@ -101,6 +123,7 @@ async function longPollSubscriber(url, name, offset, onConnected) {
   const path = new URL(streamUrl(url, name)).pathname;
   let cursor = null;
   let first = true;
+  const seen = { bits: new Uint8Array(64) };
   while (!stopped) {
     try {
       const query = `offset=${encodeURIComponent(offset)}&live=long-poll${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
@@ -111,7 +134,7 @@ async function longPollSubscriber(url, name, offset, onConnected) {
       }
       const res = await pending;
       const text = await res.body.text();
-      if (res.statusCode === 200) recordTimestamps(text);
+      if (res.statusCode === 200) recordMessages(text, seen);
       else if (res.statusCode !== 204) throw new Error(`long-poll HTTP ${res.statusCode}`);
       offset = res.headers["stream-next-offset"] ?? offset;
       cursor = res.headers["stream-cursor"] ?? cursor;
@@ -142,8 +165,11 @@ run(async () => {
       }
     });
   }
+  process.on("message", (message) => {
+    if (message?.cmd === "progress") send("progress", { delivered });
+  });
   send("ready", { connected: subscribers, errors });
   await command("report");
   stopped = true;
-  return { subscribers, delivered, reconnects, errors, firstError, latency: latency.toJSON() };
+  return { subscribers, delivered, duplicates, reconnects, errors, firstError, latency: latency.toJSON() };
 });

@@ -22,7 +22,7 @@ export function machine() {
   }
   let free = null;
   try {
-    free = execFileSync("free", ["-m"], { encoding: "utf8" }).trim();
+    free = execFileSync("free", ["-m"], { encoding: "utf8" }).trimEnd();
   } catch {
     // not available
   }
