@@ -74,6 +74,15 @@ console.log(`Rill benchmark suite${quick ? " (quick)" : ""} — ${info.nproc} co
 console.log(`servers: ${servers.join(", ")}; scenarios: ${only.join(", ")}`);
 if (profileDir) console.log(`CPU profiles → ${profileDir}`);
 
+const fdLimit = Number(info.fdLimit);
+const needFds = Math.max(P.s5.idleSubscribers, ...P.s4.points.map((p) => p.subscribers)) + 1000;
+if (fdLimit && fdLimit < needFds) {
+  console.warn(
+    `\nwarning: \`ulimit -n\` is ${fdLimit}, but the fan-out scenarios hold ~${needFds} sockets in the server process; ` +
+      `raise it in the spawning shell first (e.g. \`ulimit -n 65536 && npm run bench\`), or expect connection errors.`,
+  );
+}
+
 const hasRillClient = await rillClientAvailable();
 const results = { quick, machine: info, params: P, hasRillClient };
 
