@@ -123,6 +123,26 @@ describe("live text and binary", () => {
     expect(received).toEqual(Array.from(all));
   });
 
+  it("SSE decodes base64 even when the encoding header is hidden (as cross-origin browsers may)", async () => {
+    const url = server.streamUrl("sse-bin-hidden");
+    const handle = await DurableStream.create({ url, contentType: "application/octet-stream" });
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await globalThis.fetch(input, init);
+      const headers = new Headers(response.headers);
+      headers.delete("stream-sse-data-encoding");
+      return new Response(response.body, { status: response.status, headers });
+    };
+    const res = await stream({ url, fetch, live: "sse", offset: "now" });
+    const received: number[] = [];
+    res.subscribeBytes((chunk) => {
+      received.push(...chunk.data);
+    });
+    await handle.append(new Uint8Array([0, 1, 254, 255]));
+    await handle.close();
+    await res.closed;
+    expect(received).toEqual([0, 1, 254, 255]);
+  });
+
   it("long-poll delivers binary bytes", async () => {
     const url = server.streamUrl("lp-bin");
     const handle = await DurableStream.create({ url, contentType: "application/octet-stream" });

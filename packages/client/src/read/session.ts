@@ -5,7 +5,7 @@
  * fetched until the consumer asks for the next batch, which is what gives
  * subscribers and streams their backpressure.
  */
-import { HEADER, LIVE_MODE, QUERY, isJsonContentType } from "@rill/protocol";
+import { HEADER, LIVE_MODE, QUERY, isJsonContentType, isTextContentType } from "@rill/protocol";
 import { DurableStreamError, isAbortError, networkError } from "../errors.js";
 import { backoffDelay, sleep, type BackoffOptions } from "../fetch/backoff.js";
 import {
@@ -116,7 +116,7 @@ export class ReadSession {
         if (!response.body || !/text\/event-stream/i.test(response.headers.get(HEADER.contentType) ?? "")) {
           throw new DurableStreamError(`Server did not answer with an event stream at ${this.#config.url}`, "SSE_NOT_SUPPORTED", response.status);
         }
-        const base64 = response.headers.get(HEADER.streamSseDataEncoding)?.toLowerCase() === "base64";
+        const base64 = this.#sseBase64(response);
         this.#sse = new SseBatchReader(response.body, { base64, json: this.jsonMode });
         this.#sseOpenedAt = Date.now();
         continue;
@@ -128,6 +128,18 @@ export class ReadSession {
       const batch = this.#commit(payload, reportOf(response));
       if (batch) return batch;
     }
+  }
+
+  /**
+   * Whether SSE data events carry base64. The server says so with a header,
+   * but a browser hides that header cross-origin unless the server exposes it
+   * (not every server does), so without it: base64 unless the stream's
+   * content type is one SSE carries as text.
+   */
+  #sseBase64(response: Response): boolean {
+    const encoding = response.headers.get(HEADER.streamSseDataEncoding);
+    if (encoding !== null) return encoding.trim().toLowerCase() === "base64";
+    return this.contentType !== undefined && !isTextContentType(this.contentType);
   }
 
   /** Stops any open SSE connection (the caller aborts in-flight fetches). */
