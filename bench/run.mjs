@@ -8,7 +8,8 @@
 //            --servers=rill-sqlite,ref-memory   (does not rewrite RESULTS.md)
 //            --profile    write V8 CPU profiles of every server process to a temp dir
 //            --no-write   print only
-import { mkdtempSync, writeFileSync } from "node:fs";
+//            --report-from=bench/results/suite.json   rebuild RESULTS.md and charts from a saved run
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { SERVERS } from "./lib/common.mjs";
@@ -32,7 +33,7 @@ const write = complete && !flag("no-write");
 const profileDir = flag("profile") ? mkdtempSync(join(tmpdir(), "rill-bench-profiles-")) : null;
 const cpuProf = profileDir ? () => profileDir : undefined;
 
-const P = quick
+let P = quick
   ? {
       s1: { connections: [64], streamCounts: [1, 1000], durationSec: 3, warmupSec: 0.5 },
       s2: { messages: 20_000, streamCounts: [1, 100], extras: false },
@@ -67,6 +68,19 @@ const P = quick
       s5: { idleStreams: 10_000, idleSubscribers: 5000, perProcess: 1000 },
       s6: { streams: 10_000, bulkBytes: 1e9 },
     };
+
+// --report-from=<results.json>: rebuild RESULTS.md and the charts from a saved run, without running anything.
+const reportFrom = option("report-from");
+if (reportFrom) {
+  const saved = JSON.parse(readFileSync(reportFrom, "utf8"));
+  P = saved.params;
+  const report = buildReport(saved);
+  writeSection("suite", report.markdown);
+  writeFileSync(join(BENCH_DIR, "append-throughput.svg"), report.throughputSvg);
+  writeFileSync(join(BENCH_DIR, "fanout-latency.svg"), report.fanoutSvg);
+  console.log(`${report.targetsTable}\nrewrote bench/RESULTS.md and the charts from ${reportFrom}`);
+  process.exit(0);
+}
 
 const info = machine();
 const started = performance.now();
@@ -164,9 +178,9 @@ function buildReport(r) {
       for (const conns of P.s1.connections) {
         const cell = (s) => {
           const x = get(s, streams, conns);
-          if (!x) return "–";
+          if (!x) return r.s1.some((f) => f.server === s && f.streams === streams && f.error) ? "failed (see below)" : "–";
           const errors = x.non2xx || x.errors ? ` ⚠ ${fmt(x.non2xx + x.errors)} failed` : "";
-          return `${fmt(x.appendsPerSec)} (${sig(x.latency.p50)} / ${sig(x.latency.p99)} ms)${errors}`;
+          return `${fmt(x.appendsPerSec)} (${sig(x.latency?.p50)} / ${sig(x.latency?.p99)} ms)${errors}`;
         };
         const rs = get("rill-sqlite", streams, conns)?.appendsPerSec;
         rows.push([
@@ -206,7 +220,7 @@ function buildReport(r) {
   let s2md = [];
   if (r.s2) {
     const get = (server, impl, streams) => r.s2.find((x) => x.server === server && x.impl === impl && x.streams === streams);
-    const cell = (x) => (!x ? "–" : x.error ? `failed: ${x.error.slice(0, 80)}` : `${fmt(x.msgsPerSec)} (${sig(x.seconds)} s)`);
+    const cell = (x) => (!x ? "–" : x.error ? "failed (see below)" : `${fmt(x.msgsPerSec)} (${sig(x.seconds)} s)`);
     const rows = [];
     for (const streams of P.s2.streamCounts) {
       const own = (s) => get(s, r.s2own[s], streams);
@@ -245,8 +259,8 @@ function buildReport(r) {
     const rows = [
       metric("aggregate MB/s", (x) => x?.aggregateMBps),
       metric("median reader MB/s", (x) => x?.readerMBpsMedian, 2),
-      metric("time to first byte p50 (ms)", (x) => x?.ttfb.p50),
-      metric("time to first byte p99 (ms)", (x) => x?.ttfb.p99),
+      metric("time to first byte p50 (ms)", (x) => x?.ttfb?.p50),
+      metric("time to first byte p99 (ms)", (x) => x?.ttfb?.p99),
       metric("all readers done (s)", (x) => x?.seconds, 2),
       metric("requests per reader", (x) => x?.requestsPerReader, 0),
     ];
@@ -271,17 +285,18 @@ function buildReport(r) {
       const cell = (s) => {
         const x = get(s, mode, subscribers);
         if (!x) return "–";
+        if (x.error) return "failed (see below)";
         const notes = [];
         if (x.acknowledged < x.scheduled) notes.push(`only ${fmt(x.acknowledged)}/${fmt(x.scheduled)} appends acknowledged in time`);
         if (x.deliveredPct !== null && x.deliveredPct < 99.99) notes.push(`${fmt(x.deliveredPct, 1)}% delivered`);
         if (x.duplicates) notes.push(`${fmt(x.duplicates)} duplicates`);
-        return `${sig(x.latency.p50)} / ${sig(x.latency.p99)} / ${sig(x.latency.max)}${notes.length ? ` ⚠ ${notes.join(", ")}` : ""}`;
+        return `${sig(x.latency?.p50)} / ${sig(x.latency?.p99)} / ${sig(x.latency?.max)}${notes.length ? ` ⚠ ${notes.join(", ")}` : ""}`;
       };
-      const rs = get("rill-sqlite", mode, subscribers)?.latency.p99;
-      rows.push([`${mode}, ${fmt(subscribers)} subs`, ...names.map(cell), fmtRatio(ratio(rs, get("ref-memory", mode, subscribers)?.latency.p99)), fmtRatio(ratio(rs, get("ref-file", mode, subscribers)?.latency.p99))]);
+      const rs = get("rill-sqlite", mode, subscribers)?.latency?.p99;
+      rows.push([`${mode}, ${fmt(subscribers)} subs`, ...names.map(cell), fmtRatio(ratio(rs, get("ref-memory", mode, subscribers)?.latency?.p99)), fmtRatio(ratio(rs, get("ref-file", mode, subscribers)?.latency?.p99))]);
       if (mode === "sse" && subscribers === 1000) {
-        const rm = ratio(rs, get("ref-memory", mode, subscribers)?.latency.p99);
-        const rf = ratio(rs, get("ref-file", mode, subscribers)?.latency.p99);
+        const rm = ratio(rs, get("ref-memory", mode, subscribers)?.latency?.p99);
+        const rf = ratio(rs, get("ref-file", mode, subscribers)?.latency?.p99);
         target("S4 SSE 1,000 subs: Rill SQLite p99 ≤ 1/3 of reference memory", fmtRatio(rm), rm === null ? null : rm <= 1 / 3);
         target("S4 SSE 1,000 subs: Rill SQLite p99 ≤ 1/3 of reference file", fmtRatio(rf), rf === null ? null : rf <= 1 / 3);
       }
@@ -351,6 +366,7 @@ function buildReport(r) {
     const rows = [
       metric("data on disk (MB)", (x) => x.onDiskBytes / 1e6, 1),
       metric("spawn → listening (ms)", (x) => x.readyMs),
+      metric("of which Node boot + loading the server code (ms)", (x) => x.bootMs),
       metric("opening the store and listening (ms)", (x) => x.openMs),
       metric("spawn → first read answered (ms)", (x) => x.firstReadMs),
       metric("RSS after start (MB)", (x) => x.rssAfterStart / 1e6, 1),
@@ -369,6 +385,10 @@ function buildReport(r) {
   const targetsTable = table(["target (issue 6)", "measured", "status", "note"], targets);
   md.push("", "### Targets", "", targetsTable);
   for (const section of [s1md, s2md, s3md, s4md, s5md, s6md]) if (section.length) md.push("", ...section);
+  const failures = ["s1", "s2", "s3", "s4", "s5", "s6"].flatMap((key) =>
+    (r[key] ?? []).filter((x) => x.error).map((x) => `- scenario ${key.slice(1)}, ${label(x.server)}${x.streams ? `, ${x.streams} stream(s)` : ""}${x.impl ? `, ${x.impl} client` : ""}${x.mode ? `, ${x.mode} ${x.subscribers} subs` : ""}: ${x.error}`),
+  );
+  if (failures.length) md.push("", "### Failed cells", "", ...failures);
   md.push("", "### Charts", "", "![Append throughput vs connections](append-throughput.svg)", "", "![Fan-out delivery latency vs subscribers](fanout-latency.svg)");
   md.push("", "### Limitations of this harness", "", ...limitations(r));
 
@@ -404,7 +424,7 @@ function buildReport(r) {
           name: `${label(s)}, ${mode}`,
           color: COLORS[s],
           dash: mode === "long-poll" ? "6 4" : undefined,
-          values: subsAxis.map((n) => r.s4.find((x) => x.server === s && x.mode === mode && x.subscribers === n)?.latency.p99 ?? null),
+          values: subsAxis.map((n) => r.s4.find((x) => x.server === s && x.mode === mode && x.subscribers === n)?.latency?.p99 ?? null),
         })),
     ),
   });

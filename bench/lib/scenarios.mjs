@@ -14,6 +14,16 @@ function fmt(n, digits = 0) {
   return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
+/** Runs one cell of a scenario; a failure is logged and recorded as a row instead of ending the run. */
+async function attempt(rows, base, body) {
+  try {
+    await body();
+  } catch (error) {
+    rows.push({ ...base, error: firstLine(error) });
+    log(`${base.server.padEnd(12)} FAILED: ${firstLine(error)}`);
+  }
+}
+
 async function withServer(name, options, body) {
   const server = await startServerProcess(name, options);
   try {
@@ -29,7 +39,7 @@ export async function appends(servers, { connections, streamCounts, durationSec,
   const rows = [];
   for (const name of servers) {
     for (const streams of streamCounts) {
-      await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+      await attempt(rows, { server: name, streams }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
         for (const conns of connections) {
           const result = await runGenerator("append-load", {
             url: server.url,
@@ -46,7 +56,7 @@ export async function appends(servers, { connections, streamCounts, durationSec,
               (result.non2xx || result.errors ? `  (non-2xx ${result.non2xx}, errors ${result.errors})` : ""),
           );
         }
-      });
+      }));
     }
   }
   return rows;
@@ -99,7 +109,7 @@ function firstLine(error) {
 export async function catchUp(servers, { streamBytes, readers, cpuProf }) {
   const rows = [];
   for (const name of servers) {
-    await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+    await attempt(rows, { server: name }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
       const fill = await runGenerator("fill", { url: server.url, stream: "catchup", totalBytes: streamBytes });
       const result = await runGenerator("catchup", { url: server.url, stream: "catchup", readers });
       const rss = server.rss();
@@ -108,7 +118,7 @@ export async function catchUp(servers, { streamBytes, readers, cpuProf }) {
         `${name.padEnd(12)} ${readers} readers × ${fmt(fill.bytes / 1e6, 1)} MB: ${fmt(result.aggregateMBps, 1)} MB/s aggregate, ` +
           `TTFB p50 ${fmt(result.ttfb.p50, 1)} ms p99 ${fmt(result.ttfb.p99, 1)} ms, ${fmt(result.seconds, 2)} s`,
       );
-    });
+    }));
   }
   return rows;
 }
@@ -177,7 +187,7 @@ export async function fanOut(servers, { points, durationSec, rate, drainMs, grac
   const rows = [];
   for (const name of servers) {
     for (const { mode, subscribers } of points) {
-      await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+      await attempt(rows, { server: name, mode, subscribers }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
         await createStream(server.url, "fanout");
         const generators = await startSubscribers(server.url, "fanout", subscribers, mode, perProcess);
         // Long-poll readers are "connected" once their first request is out: give the server time to park them.
@@ -226,7 +236,7 @@ export async function fanOut(servers, { points, durationSec, rate, drainMs, grac
             (collected.duplicates ? `  duplicates ${collected.duplicates}` : "") +
             (collected.errors ? `  errors ${collected.errors} (${collected.firstError})` : ""),
         );
-      });
+      }));
     }
   }
   return rows;
@@ -239,7 +249,8 @@ export async function footprint(servers, { idleStreams, idleSubscribers, perProc
   const initialBody = jsonMessage(0, 256);
   for (const name of servers) {
     const row = { server: name };
-    await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+    const failed = [];
+    await attempt(failed, { server: name }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
       await sleep(300);
       const base = await server.memory();
       const created = await runGenerator("create-streams", {
@@ -258,8 +269,8 @@ export async function footprint(servers, { idleStreams, idleSubscribers, perProc
         perStreamHeapBytes: (after.heapUsed - base.heapUsed) / idleStreams,
         createPerSec: created.perSec,
       });
-    });
-    await withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+    }));
+    await attempt(failed, { server: name }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
       await createStream(server.url, "idle-subs", { body: initialBody });
       await sleep(300);
       const base = await server.memory();
@@ -274,7 +285,8 @@ export async function footprint(servers, { idleStreams, idleSubscribers, perProc
         perSubscriberBytes: (after.rss - base.rss) / idleSubscribers,
         perSubscriberHeapBytes: (after.heapUsed - base.heapUsed) / idleSubscribers,
       });
-    });
+    }));
+    if (failed.length) row.error = failed.map((f) => f.error).join("; ");
     rows.push(row);
     log(
       `${name.padEnd(12)} base ${fmt(row.baseRss / 1e6, 1)} MB; ${fmt(idleStreams)} streams → +${fmt((row.streamsRss - row.baseRss) / 1e6, 1)} MB ` +
@@ -299,50 +311,52 @@ export async function restart(servers, { streams, bulkBytes, cpuProf }) {
   const rows = [];
   for (const name of servers) {
     const dataDir = makeTempDir(`restart-${name}`);
-    try {
-      const setup = await withServer(name, { dataDir }, async (server) => {
-        // Empty streams: the reference's file store loses creates-with-body under concurrency.
-        const created = await runGenerator("create-streams", { url: server.url, count: streams, prefix: "r", concurrency: 32 });
-        const fill = bulkBytes > 0
-          ? await runGenerator("fill", {
-              url: server.url,
-              stream: "bulk",
-              contentType: "application/octet-stream",
-              totalBytes: bulkBytes,
-              batchBytes: 4 * 1024 * 1024,
-              connections: 2,
-            })
-          : { bytes: 0 };
-        return { created, fill };
-      });
-      const onDisk = diskUsage(dataDir);
-      const spawnedAt = performance.now();
-      const result = await withServer(name, { dataDir, cpuProf: cpuProf?.(name) }, async (server) => {
-        const readyMs = server.startup.spawnToReadyMs;
-        // First useful answer: the last stream created, read from the start.
-        const res = await request(`${streamUrl(server.url, `r-${streams - 1}`)}?offset=-1`);
-        await res.body.text();
-        const firstReadMs = performance.now() - spawnedAt;
-        if (res.statusCode !== 200) throw new Error(`${name}: stream r-${streams - 1} after restart: HTTP ${res.statusCode}`);
-        const head = await request(streamUrl(server.url, "bulk"), { method: "HEAD" });
-        await head.body.dump();
-        return { readyMs, openMs: server.startup.openMs, firstReadMs, bulkStatus: head.statusCode, rssAfterStart: server.rss() };
-      });
-      rows.push({
-        server: name,
-        streams,
-        bulkBytes: setup.fill.bytes,
-        onDiskBytes: onDisk,
-        createPerSec: setup.created.perSec,
-        ...result,
-      });
-      log(
-        `${name.padEnd(12)} ${fmt(streams)} streams + ${fmt(setup.fill.bytes / 1e6)} MB (${fmt(onDisk / 1e6)} MB on disk): ` +
-          `ready in ${fmt(result.readyMs)} ms (open ${fmt(result.openMs)} ms), first read at ${fmt(result.firstReadMs)} ms`,
-      );
-    } finally {
-      removeTempDir(dataDir);
-    }
+    await attempt(rows, { server: name }, async () => {
+      try {
+        const setup = await withServer(name, { dataDir }, async (server) => {
+          // Empty streams: the reference's file store loses creates-with-body under concurrency.
+          const created = await runGenerator("create-streams", { url: server.url, count: streams, prefix: "r", concurrency: 32 });
+          const fill = bulkBytes > 0
+            ? await runGenerator("fill", {
+                url: server.url,
+                stream: "bulk",
+                contentType: "application/octet-stream",
+                totalBytes: bulkBytes,
+                batchBytes: 4 * 1024 * 1024,
+                connections: 2,
+              })
+            : { bytes: 0 };
+          return { created, fill };
+        });
+        const onDisk = diskUsage(dataDir);
+        const spawnedAt = performance.now();
+        const result = await withServer(name, { dataDir, cpuProf: cpuProf?.(name) }, async (server) => {
+          const readyMs = server.startup.spawnToReadyMs;
+          // First useful answer: the last stream created, read from the start.
+          const res = await request(`${streamUrl(server.url, `r-${streams - 1}`)}?offset=-1`);
+          await res.body.text();
+          const firstReadMs = performance.now() - spawnedAt;
+          if (res.statusCode !== 200) throw new Error(`${name}: stream r-${streams - 1} after restart: HTTP ${res.statusCode}`);
+          const head = await request(streamUrl(server.url, "bulk"), { method: "HEAD" });
+          await head.body.dump();
+          return { readyMs, bootMs: server.startup.bootMs, openMs: server.startup.openMs, firstReadMs, bulkStatus: head.statusCode, rssAfterStart: server.rss() };
+        });
+        rows.push({
+          server: name,
+          streams,
+          bulkBytes: setup.fill.bytes,
+          onDiskBytes: onDisk,
+          createPerSec: setup.created.perSec,
+          ...result,
+        });
+        log(
+          `${name.padEnd(12)} ${fmt(streams)} streams + ${fmt(setup.fill.bytes / 1e6)} MB (${fmt(onDisk / 1e6)} MB on disk): ` +
+            `ready in ${fmt(result.readyMs)} ms (open ${fmt(result.openMs)} ms), first read at ${fmt(result.firstReadMs)} ms`,
+        );
+      } finally {
+        removeTempDir(dataDir);
+      }
+    });
   }
   return rows;
 }

@@ -29,9 +29,9 @@ function ticks(min, max, log) {
  *   log?: boolean, series: { name: string, color: string, dash?: string, values: (number|null)[] }[] }} spec
  */
 export function lineChart(spec) {
-  const width = 860;
+  const width = 900;
   const height = 460;
-  const margin = { top: 56, right: 250, bottom: 56, left: 78 };
+  const margin = { top: 56, right: 290, bottom: 56, left: 78 };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const values = spec.series.flatMap((s) => s.values).filter((v) => typeof v === "number" && v > 0);
