@@ -14,8 +14,8 @@ export function buildProgram(): Command {
   const program = new Command("rill")
     .description("Rill: durable, URL-addressed, append-only streams over HTTP (the Durable Streams protocol)")
     .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXIT_CODES_HELP);
+  oneLineErrors(program, "rill --help");
   program.addCommand(serveCommand());
   const verbs: Array<[Command, string]> = [
     [createCommand(), "Create a stream (content type, TTL or expiry, initial data)"],
@@ -28,9 +28,17 @@ export function buildProgram(): Command {
     [lsCommand(), "List the streams on a Rill server"],
   ];
   for (const [command, summary] of verbs) {
-    program.addCommand(
-      command.summary(summary).showHelpAfterError("(run with --help for usage)").addHelpText("after", EXIT_CODES_HELP),
-    );
+    program.addCommand(oneLineErrors(command.summary(summary).addHelpText("after", EXIT_CODES_HELP), `rill ${command.name()} --help`));
   }
   return program;
+}
+
+/** Usage errors as one line, like every other error: `rill: unknown option '--x' (see rill head --help)`. */
+function oneLineErrors(command: Command, help: string): Command {
+  return command.configureOutput({
+    outputError: (text, write) => {
+      const message = text.trim().replace(/^error: /, "");
+      write(`rill: ${message} (see ${help})\n`);
+    },
+  });
 }

@@ -43,7 +43,10 @@ describe("help and usage", () => {
   it("exits 1 on usage errors, with one line on stderr", async () => {
     const unknown = await cli(["head", "x", "--bogus"]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain("unknown option '--bogus'");
+    expect(unknown.stderr).toBe("rill: unknown option '--bogus' (see rill head --help)\n");
+    const missing = await cli(["tail"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("rill: missing required argument 'stream' (see rill tail --help)\n");
 
     const badHeader = await cli(["head", "x", "-H", "no colon here"]);
     expect(badHeader.code).toBe(1);
