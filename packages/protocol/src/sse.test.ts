@@ -6,6 +6,10 @@ describe("SSE framing", () => {
     expect(formatSseEvent("data", "a\nb\r\nc\rd")).toBe("event: data\ndata:a\ndata:b\ndata:c\ndata:d\n\n");
   });
 
+  it("keeps a payload line's own leading space through a spec-compliant parser", () => {
+    expect(formatSseEvent("data", " indented\nflush")).toBe("event: data\ndata:  indented\ndata:flush\n\n");
+  });
+
   it("cannot be tricked into starting a new event by the payload", () => {
     const frame = formatSseEvent("data", "x\n\nevent: control\ndata: {}");
     const blocks = frame.split("\n\n").filter(Boolean);

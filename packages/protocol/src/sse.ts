@@ -1,13 +1,15 @@
 /**
  * Server-Sent Events framing. Each line of a payload becomes its own `data:`
  * line (CR, LF and CRLF all end a line), so multi-line text survives intact.
- * No space follows `data:` because a parser strips at most one, and payload
- * lines may start with a space of their own.
+ * No space follows `data:` (the common case stays compact and literal); a
+ * payload line that starts with a space gets one extra, because SSE parsers
+ * strip exactly one space after the colon.
  */
 export function formatSseEvent(event: string, payload: string): string {
   let out = `event: ${event}\n`;
   const lines = payload.split(/\r\n|\r|\n/);
-  for (const line of lines) out += `data:${line}\n`;
+  // A line that itself starts with a space gets one more, which the parser strips.
+  for (const line of lines) out += line.startsWith(" ") ? `data: ${line}\n` : `data:${line}\n`;
   return out + "\n";
 }
 
