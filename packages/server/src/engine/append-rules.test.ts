@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AppendCommand } from "./commands.js";
 import { decideAppend } from "./append-rules.js";
-import { ProtocolError } from "./errors.js";
-import { streamState } from "./test-fixtures.js";
+import { statusOf, streamState } from "./test-fixtures.js";
 
 const data = new TextEncoder().encode("hello");
 
@@ -10,15 +9,6 @@ function command(overrides: Partial<AppendCommand> = {}): AppendCommand {
   return { path: "s", contentType: "text/plain", data, streamSeq: null, producer: null, close: false, ...overrides };
 }
 
-function statusOf(run: () => unknown): number {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error.status;
-    throw error;
-  }
-  return 0;
-}
 
 describe("append rules", () => {
   it("appends at the tail and moves it by the stored bytes", () => {

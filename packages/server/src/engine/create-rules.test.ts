@@ -1,22 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { ResolvedCreateCommand } from "../storage/store.js";
 import { decideCreate } from "./create-rules.js";
-import { ProtocolError } from "./errors.js";
-import { streamState } from "./test-fixtures.js";
+import { statusOf, streamState } from "./test-fixtures.js";
 
 function command(overrides: Partial<ResolvedCreateCommand> = {}): ResolvedCreateCommand {
   return { path: "s", contentType: "text/plain", ttlSeconds: null, expiresAt: null, closed: false, data: new Uint8Array(0), fork: null, ...overrides };
 }
 
-function statusOf(run: () => unknown): number {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ProtocolError) return error.status;
-    throw error;
-  }
-  return 0;
-}
 
 describe("create rules", () => {
   it("creates with the default content type when none is given", () => {

@@ -1,3 +1,4 @@
+import { ProtocolError } from "./errors.js";
 import type { StreamState } from "./model.js";
 
 /** A stream state with sensible defaults, for rule tests. */
@@ -19,4 +20,15 @@ export function streamState(overrides: Partial<StreamState> = {}): StreamState {
     closedBy: null,
     ...overrides,
   };
+}
+
+/** Runs a rule and returns the status of the ProtocolError it throws (0 when it does not throw). */
+export function statusOf(run: () => unknown): number {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ProtocolError) return error.status;
+    throw error;
+  }
+  return 0;
 }
