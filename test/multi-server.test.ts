@@ -253,6 +253,20 @@ it(
     await producers;
     const producedMs = performance.now() - began;
     expect(failures).toEqual([]);
+
+    // Late retries of acknowledged appends (as after a lost response), through every server: all duplicates.
+    for (const node of nodes) {
+      for (const id of PRODUCERS) {
+        const seq = Math.floor(Math.random() * MESSAGES_PER_PRODUCER);
+        const res = await fetch(streamUrl(node), {
+          method: "POST",
+          headers: { "content-type": "text/plain", "producer-id": id, "producer-epoch": "0", "producer-seq": String(seq) },
+          body: `${id}:${seq};`,
+        });
+        await res.arrayBuffer();
+        expect(res.status).toBe(204);
+      }
+    }
     const closed = await fetch(streamUrl(pick(nodes)), { method: "POST", headers: { "stream-closed": "true" } });
     expect([200, 204]).toContain(closed.status);
     finished = true;

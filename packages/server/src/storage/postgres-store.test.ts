@@ -180,6 +180,26 @@ describe("PostgresStore across servers", () => {
     await waitFor("a notice after reconnecting", () => seen.find((c) => c.tail === 4));
   });
 
+  it("replaces pooled connections the database dropped", async () => {
+    await twoServers();
+    await a.append(appendCommand(path, "before"), T0);
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()",
+      [`rill:${SCHEMA}`],
+    );
+    // Requests caught on a dying connection fail (the client retries); the pool then reconnects.
+    let done = false;
+    for (let attempt = 0; attempt < 20 && !done; attempt++) {
+      done = await a.append(appendCommand(path, "!"), T0).then(
+        () => true,
+        () => false,
+      );
+      if (!done) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(done).toBe(true);
+    expect((await contents(a, path)).startsWith("before!")).toBe(true);
+  });
+
   it("lets only one of two servers create a path, and confirms it to the other", async () => {
     await twoServers();
     const fresh = `${path}-new`;

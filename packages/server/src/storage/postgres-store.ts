@@ -287,10 +287,10 @@ export class PostgresStore implements Store {
     this.touchTimer = null;
     if (this.scheduled !== null) clearImmediate(this.scheduled);
     this.scheduled = null;
-    // Requests already queued, and touches, are committed before the pool goes.
-    while (this.pumping || this.queue.length > 0 || this.touches.size > 0) {
-      await (this.pumping ?? this.pump());
-    }
+    // Requests already queued, and touches, are committed before the pool goes
+    // (or fail, if the database is unreachable: then the touches are lost).
+    if (this.pumping) await this.pumping;
+    if (this.queue.length > 0 || this.touches.size > 0) await this.pump();
     await this.listener.stop();
     await this.pool.end();
   }
@@ -353,12 +353,17 @@ export class PostgresStore implements Store {
     this.touchTimer.unref();
   }
 
-  /** Runs rounds until nothing is queued; requests arriving during a round make up the next. */
+  /**
+   * Runs rounds until nothing is queued; requests arriving during a round make
+   * up the next. After a failed round, touches put back wait for their timer
+   * rather than being retried at once.
+   */
   private pump(): Promise<void> {
     if (this.pumping) return this.pumping;
     this.pumping = (async () => {
       try {
-        while (this.queue.length > 0 || this.touches.size > 0) {
+        let ok = true;
+        while (this.queue.length > 0 || (ok && this.touches.size > 0)) {
           const batch = this.queue;
           this.queue = [];
           const touches = this.touches;
@@ -367,7 +372,7 @@ export class PostgresStore implements Store {
             clearTimeout(this.touchTimer);
             this.touchTimer = null;
           }
-          await this.runRound(batch, touches);
+          ok = await this.runRound(batch, touches);
         }
       } finally {
         this.pumping = null;
@@ -376,7 +381,8 @@ export class PostgresStore implements Store {
     return this.pumping;
   }
 
-  private async runRound(batch: Pending[], touches: Map<string, number>): Promise<void> {
+  /** One round, retried when it lost a race; false when it failed. */
+  private async runRound(batch: Pending[], touches: Map<string, number>): Promise<boolean> {
     this.flushingTouches = touches;
     let attempt = 0;
     for (;;) {
@@ -395,7 +401,7 @@ export class PostgresStore implements Store {
           if (result.ok) pending.resolve(result.value as never);
           else pending.reject(result.error);
         });
-        return;
+        return true;
       } catch (error) {
         broken = isConnectionError(error) ? error : undefined;
         if (client) await client.query("ROLLBACK").catch((e: unknown) => void (broken ??= e));
@@ -412,7 +418,7 @@ export class PostgresStore implements Store {
         }
         if (this.touches.size > 0) this.armTouchTimer();
         for (const pending of batch) pending.reject(error);
-        return;
+        return false;
       } finally {
         client?.release(broken instanceof Error ? broken : undefined);
       }
