@@ -248,6 +248,19 @@ describe("PostgresStore schema", () => {
     await expect(PostgresStore.open({ connectionString: DATABASE_URL, schema })).rejects.toThrow(/version/);
   });
 
+  it("works with the longest schema name it accepts", async () => {
+    const schema = `rill_long_${process.pid}_`.padEnd(48, "x");
+    schemas.add(schema);
+    const [one, two] = await Promise.all([0, 1].map(() => PostgresStore.open({ connectionString: DATABASE_URL, schema })));
+    const seen: RemoteCommit[] = [];
+    two!.watchRemoteCommits((change) => seen.push(change), () => []);
+    await one!.create(createCommand("s"), T0);
+    await one!.append(appendCommand("s", "abc", { producer: { id: "p", epoch: 0, seq: 0 } }), T0);
+    expect(await contents(two!, "s")).toBe("abc");
+    await waitFor("the notice", () => seen.find((c) => c.tail === 3));
+    await Promise.all([one!.close(), two!.close()]);
+  });
+
   it("refuses schema names that are not plain identifiers", async () => {
     await expect(PostgresStore.open({ connectionString: DATABASE_URL, schema: 'x"; drop' })).rejects.toThrow(/schema name/);
   });

@@ -724,11 +724,12 @@ class Round {
 type Statements = ReturnType<typeof statements>;
 
 /**
- * Named (prepared once per connection) statements. Names carry the schema,
- * so stores on different schemas never clash on a connection.
+ * Named (prepared once per connection) statements. Each store has a pool of
+ * its own, so names need not carry the schema (and stay well under
+ * PostgreSQL's 63-byte limit, past which names would be cut and clash).
  */
 function statements(s: string) {
-  const named = (name: string, text: string) => ({ name: `rill_${s.replaceAll('"', "")}_${name}`, text });
+  const named = (name: string, text: string) => ({ name: `rill_${name}`, text });
   return {
     selectStream: named("select_stream", `SELECT ${STREAM_COLUMNS} FROM ${s}.streams WHERE path = $1`),
     selectTails: named(
