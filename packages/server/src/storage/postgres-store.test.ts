@@ -220,11 +220,28 @@ describe("PostgresStore across servers", () => {
     expect(await b.getStream(ttl)).toBeUndefined();
   });
 
-  it("commits the appends that arrive in one turn in one transaction", async () => {
+  it("commits the appends that arrive in one turn in one transaction, in as few rows as fit", async () => {
     await twoServers();
     const before = a.stats.rounds;
-    await Promise.all(Array.from({ length: 50 }, (_, i) => a.append(appendCommand(path, `${i};`), T0)));
+    const parts = Array.from({ length: 50 }, (_, i) => `${i};`);
+    await Promise.all(parts.map((part) => a.append(appendCommand(path, part), T0)));
     expect(a.stats.rounds - before).toBe(1);
+    const rows = await admin.query(
+      `SELECT count(*)::int AS n FROM "${SCHEMA}".batches b JOIN "${SCHEMA}".streams s ON s.id = b.stream_id WHERE s.path = $1`,
+      [path],
+    );
+    expect(rows.rows[0].n).toBe(1);
+    expect(await contents(b, path)).toBe(parts.join(""));
+    // Rows stay under 64 KiB: a round of 40 appends of 4 KiB makes three rows.
+    const big = "y".repeat(4096);
+    await Promise.all(Array.from({ length: 40 }, () => a.append(appendCommand(path, big), T0)));
+    const after = await admin.query(
+      `SELECT octet_length(bytes) AS size FROM "${SCHEMA}".batches b JOIN "${SCHEMA}".streams s ON s.id = b.stream_id
+       WHERE s.path = $1 ORDER BY start`,
+      [path],
+    );
+    expect(after.rows.map((r: { size: number }) => r.size)).toEqual([parts.join("").length, 65536, 65536, 32768]);
+    expect(await contents(b, path)).toBe(parts.join("") + big.repeat(40));
   });
 });
 

@@ -38,6 +38,13 @@ const RETRYABLE = new Set(["40P01", "40001", "23505"]);
  * with the bytes as a binary parameter.
  */
 const INLINE_BATCH_BYTES = 64 * 1024;
+/**
+ * A round's contiguous appends to one stream are merged into rows of at most
+ * this many bytes, so a busy stream stores (and catch-up reads) a few large
+ * rows per round instead of one per append. No boundary a reader depends on
+ * moves: in JSON streams every row still ends on a message boundary.
+ */
+const MERGE_LIMIT = 64 * 1024;
 /** Batches one read query returns at most; a read needing more pages on. */
 const READ_PAGE_ROWS = 1024;
 
@@ -680,7 +687,7 @@ class Round {
    */
   async flush(channel: string, payloads: string[]): Promise<void> {
     const inline = [];
-    for (const batch of this.batches) {
+    for (const batch of mergeContiguous(this.batches)) {
       if (batch.bytes.length <= INLINE_BATCH_BYTES) inline.push(batch);
       else await this.db.query({ ...this.sql.insertBatch, values: [batch.id, batch.start, batch.bytes] });
     }
@@ -719,6 +726,28 @@ class Round {
       ],
     });
   }
+}
+
+/** Merges each stream's consecutive batches that continue one another, up to MERGE_LIMIT bytes a row. */
+function mergeContiguous(batches: { id: number; start: number; bytes: Uint8Array }[]) {
+  const rows: { id: number; start: number; parts: Uint8Array[]; size: number }[] = [];
+  const open = new Map<number, (typeof rows)[number]>();
+  for (const batch of batches) {
+    const row = open.get(batch.id);
+    if (row && row.start + row.size === batch.start && row.size + batch.bytes.length <= MERGE_LIMIT) {
+      row.parts.push(batch.bytes);
+      row.size += batch.bytes.length;
+      continue;
+    }
+    const fresh = { id: batch.id, start: batch.start, parts: [batch.bytes], size: batch.bytes.length };
+    rows.push(fresh);
+    open.set(batch.id, fresh);
+  }
+  return rows.map((row) => ({
+    id: row.id,
+    start: row.start,
+    bytes: row.parts.length === 1 ? row.parts[0]! : Buffer.concat(row.parts, row.size),
+  }));
 }
 
 type Statements = ReturnType<typeof statements>;
