@@ -93,7 +93,7 @@ const HEADER = `# Rill benchmark results
 Written by the benchmark scripts — do not edit by hand; rerun them instead.
 
 - \`npm run bench:append\` — the first side-by-side append benchmark (issue 2): section "Append benchmark".
-- \`npm run bench\` (\`npm run bench -- --quick\` for a ~2-minute subset) — every scenario of issue 6:
+- \`npm run bench\` (\`npm run bench -- --quick\` for a ~3-minute subset) — every scenario of issue 6:
   section "Benchmark suite".
 
 Each server runs in its own process (\`bench/lib/server-process.mjs\`); load generators run in their own processes
