@@ -340,7 +340,7 @@ function buildReport(r) {
       `${mode}, ${fmt(subscribers)} subs`,
       ...names.map((s) => {
         const x = get(s, mode, subscribers);
-        return x ? `${fmt(x.serverCores, 2)} / ${fmt(x.subscriberCores, 2)}` : "–";
+        return x && !x.error ? `${fmt(x.serverCores, 2)} / ${fmt(x.subscriberCores, 2)}${x.serverCpuWait !== undefined ? ` (${fmt(100 * x.serverCpuWait, 0)}%)` : ""}` : "–";
       }),
     ]);
     s4md = [
@@ -355,7 +355,7 @@ function buildReport(r) {
       "",
       table(["subscribers", ...names.map(label), "Rill SQLite ÷ ref memory (p99)", "Rill SQLite ÷ ref file (p99)"], rows),
       "",
-      "CPU used during the write phase, in cores (server / all subscriber processes; the machine has " + r.machine.nproc + "):",
+      "CPU used during the write phase, in cores (server / all subscriber processes; the machine has " + r.machine.nproc + "), and in parentheses the share of the phase the server's main thread was runnable but waiting for a CPU (from /proc/<pid>/schedstat: high values mean the server was starved by the generators or other work):",
       "",
       table(["subscribers", ...names.map(label)], cpuRows),
     ];

@@ -101,6 +101,16 @@ export function cpuSecondsOf(pid) {
   }
 }
 
+/** Time a process has spent runnable but waiting for a CPU (run-queue delay), in seconds. */
+export function runQueueSecondsOf(pid) {
+  try {
+    // /proc/<pid>/schedstat covers the main thread: "<on-cpu ns> <waiting ns> <timeslices>"
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e9;
+  } catch {
+    return null;
+  }
+}
+
 /** Resolves with the first IPC message matching `predicate`, rejects if the child exits first. */
 function waitForMessage(child, predicate, what, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -188,6 +198,7 @@ export async function startServerProcess(name, options = {}) {
     /** RSS straight from /proc, no GC. */
     rss: () => rssOf(child.pid),
     cpu: () => cpuSecondsOf(child.pid),
+    runQueue: () => runQueueSecondsOf(child.pid),
     stderrLines: () => stderrLines,
     /** RSS after two full GCs in the server process (plus a short settle). */
     async memory() {

@@ -194,6 +194,7 @@ export async function fanOut(servers, { points, durationSec, rate, drainMs, grac
         await sleep(mode === "long-poll" ? 1000 + subscribers / 5 : 500);
         const rssConnected = server.rss();
         const serverCpu0 = server.cpu();
+        const serverWait0 = server.runQueue();
         const subsCpu0 = generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0);
         const phaseStart = performance.now();
         const writer = await runGenerator("fanout-writer", { url: server.url, stream: "fanout", rate, durationSec, graceSec });
@@ -204,6 +205,8 @@ export async function fanOut(servers, { points, durationSec, rate, drainMs, grac
         const phaseSeconds = (performance.now() - phaseStart) / 1000;
         // Share of one core used during the write + drain phase (2.0 = both cores).
         const serverCores = (server.cpu() - serverCpu0) / phaseSeconds;
+        // Share of the phase the server's main thread was ready to run but waited for a CPU.
+        const serverCpuWait = (server.runQueue() - serverWait0) / phaseSeconds;
         const subscriberCores = (generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0) - subsCpu0) / phaseSeconds;
         const collected = await collectSubscribers(generators);
         const summary = collected.latency.summary();
@@ -226,12 +229,13 @@ export async function fanOut(servers, { points, durationSec, rate, drainMs, grac
           latency: summary,
           rssConnected,
           serverCores,
+          serverCpuWait,
           subscriberCores,
         });
         log(
           `${name.padEnd(12)} ${mode.padEnd(9)} ${String(subscribers).padStart(5)} subs: p50 ${fmt(summary.p50, 1)} ms  ` +
             `p99 ${fmt(summary.p99, 1)} ms  max ${fmt(summary.max, 1)} ms  delivered ${fmt(rows.at(-1).deliveredPct, 1)}%  ` +
-            `CPU server ${fmt(serverCores, 2)} subscribers ${fmt(subscriberCores, 2)} cores; ` +
+            `CPU server ${fmt(serverCores, 2)} (waited for a CPU ${fmt(100 * serverCpuWait, 0)}% of the time) subscribers ${fmt(subscriberCores, 2)} cores; ` +
             `appends acked ${writer.acknowledged}/${writer.scheduled} (p99 ${fmt(writer.appendLatency.p99, 1)} ms)` +
             (collected.duplicates ? `  duplicates ${collected.duplicates}` : "") +
             (collected.errors ? `  errors ${collected.errors} (${collected.firstError})` : ""),
