@@ -44,19 +44,24 @@ export function serveCommand(): Command {
         .argParser(parseSize),
     )
     .option("--no-console", "do not serve the web console at /console/")
-    .action(async (flags: ServeFlags) => {
-      await serve(flags);
+    .action(async (flags: ServeFlags, command: Command) => {
+      await serve(flags, command.getOptionValueSource("dataDir") !== "default");
     });
 }
 
-async function serve(flags: ServeFlags): Promise<void> {
+async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
+  const store = flags.store ?? (flags.memory ? "memory" : "sqlite");
+  // Servers sharing PostgreSQL keep nothing on local disk unless --data-dir says
+  // where (their subscriptions, which are per server); several of them may run
+  // in one directory.
+  const dataDir = store === "postgres" && !dataDirGiven ? undefined : resolve(flags.dataDir);
   const options: ServerOptions = {
     port: flags.port,
     host: flags.host,
     memory: flags.memory,
-    store: flags.store ?? (flags.memory ? "memory" : "sqlite"),
+    store,
     databaseUrl: flags.databaseUrl,
-    dataDir: resolve(flags.dataDir),
+    dataDir,
     basePath: flags.basePath,
     longPollTimeoutMs: flags.longPollTimeout,
     maxBodyBytes: flags.maxBody,
@@ -67,7 +72,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     options.store === "memory"
       ? "memory (nothing is kept after exit)"
       : options.store === "postgres"
-        ? `postgres at ${redact(flags.databaseUrl ?? "")}`
+        ? `postgres at ${redact(flags.databaseUrl ?? "")}; subscriptions ${dataDir ? `in ${dataDir}` : "in memory"}`
         : `sqlite in ${options.dataDir}`;
   const consoleLine = flags.console ? `  console: ${server.url}/console/\n` : "";
   process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n${consoleLine}  storage: ${storage}\n`);
