@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  frameJsonBody,
   framedMessageCount,
   framedMessagePrefixLength,
   framedToJsonArray,
@@ -48,5 +49,30 @@ describe("JSON mode", () => {
     expect(text(framed.subarray(first, two))).toBe(`"q\\",r",`);
     expect(framedMessagePrefixLength(framed, 4)).toBeUndefined();
     expect(framedMessagePrefixLength(framed, 0)).toBe(0);
+  });
+
+  describe("frameJsonBody", () => {
+    const frame = (body: string, allowEmptyArray = false) => text(frameJsonBody(bytes(body), { allowEmptyArray }));
+
+    it("keeps each message's bytes as sent and drops only the whitespace around them", () => {
+      expect(frame(`[{"a": 1}, "x,y" ,[1, [2]],\n null]`)).toBe(`{"a": 1},"x,y",[1, [2]],null,`);
+      expect(frame(`  {"single": "value"}\n`)).toBe(`{"single": "value"},`);
+      expect(frame(`42`)).toBe(`42,`);
+      expect(frame(`["a\\"b", "c]d", {"e":"{"}]`)).toBe(`"a\\"b","c]d",{"e":"{"},`);
+    });
+
+    it("produces what parse-then-frame would, message for message", () => {
+      for (const body of [`[1,2,3]`, `[[1,2],[3,4]]`, `[{"id":1},{"id":2}]`, `{"m":"hello"}`, `["\u00e9", "ü"]`]) {
+        const viaParse = frameJsonMessages(parseJsonMessages(body));
+        expect(JSON.parse(`[${frame(body).slice(0, -1)}]`)).toEqual(JSON.parse(`[${viaParse.slice(0, -1)}]`));
+      }
+    });
+
+    it("rejects invalid JSON, invalid UTF-8 and (unless allowed) empty arrays", () => {
+      expect(() => frame(`{ invalid json }`)).toThrow(JsonModeError);
+      expect(() => frameJsonBody(new Uint8Array([0x22, 0xff, 0x22]))).toThrow(/UTF-8/);
+      expect(() => frame(`[]`)).toThrow(/empty JSON array/);
+      expect(frame(` [ ] `, true)).toBe("");
+    });
   });
 });

@@ -29,6 +29,84 @@ export function parseJsonMessages(body: string, options: { allowEmptyArray?: boo
   return value.map((item) => (item === undefined ? "null" : JSON.stringify(item)));
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function isJsonSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
+/**
+ * Validates an append body and frames it for storage in one step, keeping
+ * each message's bytes exactly as sent (only the whitespace around messages
+ * is dropped). Native JSON.parse does the validation; a byte scan finds the
+ * top-level array elements, so nothing is re-serialized. Throws JsonModeError.
+ */
+export function frameJsonBody(body: Uint8Array, options: { allowEmptyArray?: boolean } = {}): Uint8Array {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new JsonModeError("body is not valid UTF-8");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new JsonModeError(`body is not valid JSON: ${(error as Error).message}`);
+  }
+  let start = 0;
+  let end = body.length;
+  while (start < end && isJsonSpace(body[start]!)) start++;
+  while (end > start && isJsonSpace(body[end - 1]!)) end--;
+
+  if (!Array.isArray(value)) {
+    const out = new Uint8Array(end - start + 1);
+    out.set(body.subarray(start, end));
+    out[out.length - 1] = COMMA;
+    return out;
+  }
+  if (value.length === 0) {
+    if (!options.allowEmptyArray) throw new JsonModeError("an empty JSON array appends no messages");
+    return new Uint8Array(0);
+  }
+  // Inside the outer brackets: copy each element, trimmed, followed by a comma.
+  const out = new Uint8Array(end - start);
+  let written = 0;
+  let elementStart = -1;
+  let elementEnd = -1;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  const flush = () => {
+    out.set(body.subarray(elementStart, elementEnd), written);
+    written += elementEnd - elementStart;
+    out[written++] = COMMA;
+    elementStart = -1;
+  };
+  for (let i = start + 1; i < end - 1; i++) {
+    const byte = body[i]!;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (byte === 0x5c) escaped = true;
+      else if (byte === 0x22) inString = false;
+      elementEnd = i + 1;
+      continue;
+    }
+    if (isJsonSpace(byte)) continue;
+    if (byte === COMMA && depth === 0) {
+      flush();
+      continue;
+    }
+    if (elementStart === -1) elementStart = i;
+    if (byte === 0x22) inString = true;
+    else if (byte === 0x5b || byte === 0x7b) depth++;
+    else if (byte === 0x5d || byte === 0x7d) depth--;
+    elementEnd = i + 1;
+  }
+  flush();
+  return out.subarray(0, written);
+}
+
 /** Frames message texts for storage: `m1,m2,`. */
 export function frameJsonMessages(messages: readonly string[]): string {
   let framed = "";

@@ -1,4 +1,4 @@
-import { frameJsonMessages, HEADER, isJsonContentType, JsonModeError, parseJsonMessages } from "@rill/protocol";
+import { frameJsonBody, HEADER, isJsonContentType, JsonModeError } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest } from "../engine/errors.js";
 import { readBody } from "./body.js";
@@ -15,14 +15,11 @@ import {
 import { send, type Headers } from "./respond.js";
 import { headHeaders, metadataHeaders } from "./stream-headers.js";
 
-/** JSON streams store framed messages; everything else is stored as sent. */
+/** JSON streams store framed messages, validated once here; everything else is stored as sent. */
 function frameBody(body: Uint8Array, contentType: string | null, allowEmptyArray: boolean): Uint8Array {
   if (body.length === 0 || !isJsonContentType(contentType)) return body;
   try {
-    const messages = parseJsonMessages(Buffer.from(body.buffer, body.byteOffset, body.length).toString("utf8"), {
-      allowEmptyArray,
-    });
-    return Buffer.from(frameJsonMessages(messages), "utf8");
+    return frameJsonBody(body, { allowEmptyArray });
   } catch (error) {
     if (error instanceof JsonModeError) throw badRequest(error.message, "INVALID_JSON");
     throw error;
