@@ -175,10 +175,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
 
+  // One ticker for every live reader, instead of timers per connection.
+  const tickMs = Math.max(50, Math.min(1_000, ctx.options.sseKeepAliveMs / 2, ctx.options.sseRecycleMs / 2));
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    for (const session of sessions) session.tick?.(now);
+  }, tickMs);
+  ticker.unref();
+
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+      clearInterval(ticker);
       for (const session of [...sessions]) session.end();
       http.closeIdleConnections();
       // Subscriptions stop after in-flight appends (whose observers they are) and before the engine (wake events are appends).

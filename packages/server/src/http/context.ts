@@ -15,6 +15,8 @@ export interface HttpOptions {
 /** A live reader the server can end on shutdown. */
 export interface LiveSession {
   end(): void;
+  /** Periodic housekeeping from the server's shared ticker (keep-alives, recycling). */
+  tick?(now: number): void;
 }
 
 /**

@@ -14,7 +14,8 @@ import { startStream } from "./respond.js";
  *   exactly where this reader is, its pre-encoded frame (shared by every
  *   reader of the stream) is written; otherwise the reader catches up from
  *   the store again. A closed stream ends after its final control event;
- *   every connection is recycled after `sseRecycleMs`.
+ *   every connection is recycled after `sseRecycleMs` (checked by the
+ *   server's shared ticker, so a reader costs no timers of its own).
  */
 export class SseSession implements LiveSession {
   private position: number;
@@ -23,7 +24,8 @@ export class SseSession implements LiveSession {
   private again = false;
   private ended = false;
   private unsubscribe: () => void = () => undefined;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly startedAt = Date.now();
+  private lastWriteAt = this.startedAt;
 
   constructor(
     private readonly ctx: HttpContext,
@@ -43,16 +45,18 @@ export class SseSession implements LiveSession {
     this.unsubscribe = this.ctx.engine.hub.subscribe(this.stream.path, (event) => this.onEvent(event));
     this.req.on("close", () => this.end());
     this.res.on("error", () => this.end());
-    const keepAlive = setInterval(() => this.write(": keep-alive\n\n"), this.ctx.options.sseKeepAliveMs);
-    const recycle = setTimeout(() => this.end(), this.ctx.options.sseRecycleMs);
-    this.timers.push(keepAlive, recycle);
     void this.pump(true);
+  }
+
+  /** Called by the server's one shared ticker: recycle old connections, keep idle ones alive. */
+  tick(now: number): void {
+    if (now - this.startedAt >= this.ctx.options.sseRecycleMs) this.end();
+    else if (now - this.lastWriteAt >= this.ctx.options.sseKeepAliveMs) this.write(": keep-alive\n\n");
   }
 
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    for (const timer of this.timers) clearTimeout(timer);
     this.unsubscribe();
     this.ctx.sessions.delete(this);
     if (!this.res.writableEnded) this.res.end();
@@ -68,12 +72,19 @@ export class SseSession implements LiveSession {
       void this.pump(false);
       return;
     }
-    this.stream = { ...this.stream, tail: event.end, closed: event.closed };
-    const cursor = this.cursor();
-    // Frames are shared: encoded once per event (and cursor value) for every reader.
-    const frame = event.memo(`sse:${cursor}`, () =>
-      sseDataEvent(this.stream, event.data!) + sseControlEvent(event.end, true, event.closed, cursor),
-    );
+    // The hot path of fan-out: no per-reader encoding and no per-reader copies.
+    // Frames are built once per event (and per cursor value, which is the same
+    // for every reader that did not echo a cursor of its own) and shared.
+    const frames = event.memo("sse-frames", () => new Map<string | null, Buffer>());
+    let frame = frames.get(this.clientCursor);
+    if (frame === undefined) {
+      const cursor = this.cursor();
+      frame = Buffer.from(
+        sseDataEvent(this.stream, event.data) + sseControlEvent(event.end, true, event.closed, cursor),
+        "utf8",
+      );
+      frames.set(this.clientCursor, frame);
+    }
     this.position = event.end;
     this.write(frame);
     if (event.closed) this.end();
@@ -115,7 +126,9 @@ export class SseSession implements LiveSession {
     return nextCursor(this.clientCursor);
   }
 
-  private write(text: string): void {
-    if (!this.ended && !this.res.writableEnded) this.res.write(text);
+  private write(text: string | Buffer): void {
+    if (this.ended || this.res.writableEnded) return;
+    this.lastWriteAt = Date.now();
+    this.res.write(text);
   }
 }
