@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DurableStream, DurableStreamError, StreamClosedError, stream } from "../src/index.js";
 import { recording } from "./support/fetch-tools.js";
-import { startTestServer, type TestServer } from "./support/servers.js";
+import { useTestServer } from "./support/servers.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ longPollTimeoutMs: 300 });
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useTestServer({ longPollTimeoutMs: 300 });
 
 const readJson = async (url: string) => (await stream({ url, live: false })).json();
 const readText = async (url: string) => (await stream({ url, live: false })).text();

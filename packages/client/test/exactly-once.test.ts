@@ -6,18 +6,12 @@
  * append. With thousands of messages and five batches in flight, the stream
  * must end up with every message exactly once, in order.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DurableStream, IdempotentProducer, stream } from "../src/index.js";
 import { seeded, truncate } from "./support/fetch-tools.js";
-import { startTestServer, type TestServer } from "./support/servers.js";
+import { useTestServer } from "./support/servers.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ longPollTimeoutMs: 300 });
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useTestServer({ longPollTimeoutMs: 300 });
 
 interface FaultStats {
   requests: number;

@@ -3,7 +3,7 @@
  * (@durable-streams/server), with its default gzip compression on. Reads in
  * every live mode, closure, appends, errors and the idempotent producer.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   DurableStream,
   IdempotentProducer,
@@ -14,15 +14,9 @@ import {
   type JsonBatch,
 } from "../src/index.js";
 import { deferred, seeded } from "./support/fetch-tools.js";
-import { startOfficialServer, type TestServer } from "./support/servers.js";
+import { startOfficialServer, useTestServer } from "./support/servers.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startOfficialServer({ longPollTimeoutMs: 300, compression: true });
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useTestServer({ longPollTimeoutMs: 300, compression: true }, startOfficialServer);
 
 describe("Rill client ↔ official server: reads", () => {
   it("catch-up in JSON, text and bytes", async () => {

@@ -1,27 +1,14 @@
 /** Live reads: long-poll, SSE and auto, closure in each mode, backpressure and cancellation. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DurableStream, stream, type JsonBatch } from "../src/index.js";
 import { deferred, until } from "./support/fetch-tools.js";
-import { startTestServer, type TestServer } from "./support/servers.js";
+import { jsonStream, useTestServer } from "./support/servers.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ longPollTimeoutMs: 400 });
-});
-afterAll(async () => {
-  await server.close();
-});
-
-async function jsonStream(items: unknown[] = []) {
-  const url = server.streamUrl("read");
-  const handle = await DurableStream.create({ url, contentType: "application/json" });
-  for (const item of items) await handle.append(item);
-  return { url, handle };
-}
+const server = useTestServer({ longPollTimeoutMs: 400 });
 
 describe.each(["long-poll", "sse", "auto"] as const)("live %s", (live) => {
   it("delivers appends as they happen and ends at closure", async () => {
-    const { url, handle } = await jsonStream([0]);
+    const { url, handle } = await jsonStream(server, [0]);
     const res = await stream<number>({ url, live });
     const batches: Array<JsonBatch<number>> = [];
     const caughtUp = deferred();
@@ -47,7 +34,7 @@ describe.each(["long-poll", "sse", "auto"] as const)("live %s", (live) => {
   });
 
   it("starting from now only sees new data", async () => {
-    const { url, handle } = await jsonStream([{ v: "old" }]);
+    const { url, handle } = await jsonStream(server, [{ v: "old" }]);
     const res = await stream<{ v: string }>({ url, live, offset: "now" });
     const items: Array<{ v: string }> = [];
     const done = deferred();
@@ -63,7 +50,7 @@ describe.each(["long-poll", "sse", "auto"] as const)("live %s", (live) => {
   });
 
   it("reading a stream that is already closed ends at once", async () => {
-    const { url, handle } = await jsonStream([1]);
+    const { url, handle } = await jsonStream(server, [1]);
     await handle.close();
     const res = await stream({ url, live });
     const batches: JsonBatch[] = [];
@@ -76,7 +63,7 @@ describe.each(["long-poll", "sse", "auto"] as const)("live %s", (live) => {
   });
 
   it("jsonStream ends when the stream closes", async () => {
-    const { url, handle } = await jsonStream([1]);
+    const { url, handle } = await jsonStream(server, [1]);
     const res = await stream<number>({ url, live });
     const iterate = (async () => {
       const items: number[] = [];
@@ -160,7 +147,7 @@ describe("live text and binary", () => {
 
 describe("backpressure and cancellation", () => {
   it("does not fetch while a subscriber is busy", async () => {
-    const { url, handle } = await jsonStream([0]);
+    const { url, handle } = await jsonStream(server, [0]);
     let busy = false;
     let fetchedWhileBusy = 0;
     const inner = globalThis.fetch;
@@ -193,7 +180,7 @@ describe("backpressure and cancellation", () => {
   });
 
   it("cancel() aborts a pending long-poll and resolves closed", async () => {
-    const { url } = await jsonStream([1]);
+    const { url } = await jsonStream(server, [1]);
     const signals: AbortSignal[] = [];
     const fetch: typeof globalThis.fetch = (input, init) => {
       if (init?.signal) signals.push(init.signal);
@@ -212,7 +199,7 @@ describe("backpressure and cancellation", () => {
   });
 
   it("an aborted user signal ends an SSE read", async () => {
-    const { url } = await jsonStream([1]);
+    const { url } = await jsonStream(server, [1]);
     const controller = new AbortController();
     const res = await stream({ url, live: "sse", signal: controller.signal });
     const seen = deferred();
@@ -242,7 +229,7 @@ describe("backpressure and cancellation", () => {
   });
 
   it("unsubscribe stops delivery", async () => {
-    const { url, handle } = await jsonStream([1]);
+    const { url, handle } = await jsonStream(server, [1]);
     const res = await stream<number>({ url, live: "long-poll" });
     const items: number[] = [];
     const first = deferred();
@@ -258,7 +245,7 @@ describe("backpressure and cancellation", () => {
   });
 
   it("a throwing subscriber ends the session and rejects closed", async () => {
-    const { url } = await jsonStream([1]);
+    const { url } = await jsonStream(server, [1]);
     const res = await stream({ url, live: "long-poll" });
     res.subscribeJson(() => {
       throw new Error("consumer broke");

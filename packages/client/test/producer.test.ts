@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   DurableStream,
   DurableStreamError,
@@ -8,15 +8,9 @@ import {
   stream,
 } from "../src/index.js";
 import { deferred, recording, until } from "./support/fetch-tools.js";
-import { startTestServer, type TestServer } from "./support/servers.js";
+import { useTestServer } from "./support/servers.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ longPollTimeoutMs: 300 });
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useTestServer({ longPollTimeoutMs: 300 });
 
 const quick = { initialDelay: 1, maxDelay: 10, multiplier: 2 };
 

@@ -1,27 +1,14 @@
 /** Catch-up reads, the promise helpers and ReadableStream consumers, and how requests are built. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DurableStream, DurableStreamError, stream, type LiveMode } from "../src/index.js";
 import { deferred, recording, until } from "./support/fetch-tools.js";
-import { startTestServer, type TestServer } from "./support/servers.js";
+import { jsonStream, useTestServer } from "./support/servers.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ longPollTimeoutMs: 400 });
-});
-afterAll(async () => {
-  await server.close();
-});
-
-async function jsonStream(items: unknown[] = []) {
-  const url = server.streamUrl("read");
-  const handle = await DurableStream.create({ url, contentType: "application/json" });
-  for (const item of items) await handle.append(item);
-  return { url, handle };
-}
+const server = useTestServer({ longPollTimeoutMs: 400 });
 
 describe("catch-up reads", () => {
   it("json() returns every message and leaves the position at the tail", async () => {
-    const { url, handle } = await jsonStream([{ n: 1 }, { n: 2 }, [3, "three"]]);
+    const { url, handle } = await jsonStream(server, [{ n: 1 }, { n: 2 }, [3, "three"]]);
     const res = await stream<{ n: number }>({ url, live: false });
     expect(res.contentType).toBe("application/json");
     expect(res.startOffset).toBe("-1");
@@ -47,14 +34,14 @@ describe("catch-up reads", () => {
   });
 
   it("an empty stream reads as nothing, up to date", async () => {
-    const { url } = await jsonStream();
+    const { url } = await jsonStream(server);
     const res = await stream({ url, live: false });
     expect(await res.json()).toEqual([]);
     expect(res.upToDate).toBe(true);
   });
 
   it("resumes from a saved offset, and offset now skips what exists", async () => {
-    const { url, handle } = await jsonStream([1, 2]);
+    const { url, handle } = await jsonStream(server, [1, 2]);
     const first = await stream({ url, live: false });
     expect(await first.json()).toEqual([1, 2]);
     await handle.append(3);
@@ -67,7 +54,7 @@ describe("catch-up reads", () => {
   });
 
   it("promise helpers stop at up-to-date in every live mode", async () => {
-    const { url } = await jsonStream([1]);
+    const { url } = await jsonStream(server, [1]);
     for (const live of ["auto", true, "long-poll", "sse"] as LiveMode[]) {
       expect(await (await stream({ url, live })).json()).toEqual([1]);
     }
@@ -94,7 +81,7 @@ describe("catch-up reads", () => {
   });
 
   it("allows one consumption method per response", async () => {
-    const { url } = await jsonStream([1]);
+    const { url } = await jsonStream(server, [1]);
     const res = await stream({ url, live: false });
     await res.json();
     expect(() => res.subscribeJson(() => undefined)).toThrow(expect.objectContaining({ code: "ALREADY_CONSUMED" }));
@@ -106,7 +93,7 @@ describe("catch-up reads", () => {
   });
 
   it("exposes the first response's status and headers", async () => {
-    const { url } = await jsonStream([1]);
+    const { url } = await jsonStream(server, [1]);
     const res = await stream({ url, live: false });
     expect(res.status).toBe(200);
     expect(res.ok).toBe(true);
@@ -118,7 +105,7 @@ describe("catch-up reads", () => {
 
 describe("ReadableStream consumers", () => {
   it("bodyStream, jsonStream and textStream iterate with for await", async () => {
-    const { url } = await jsonStream([{ a: 1 }, { a: 2 }]);
+    const { url } = await jsonStream(server, [{ a: 1 }, { a: 2 }]);
     const items: unknown[] = [];
     for await (const item of (await stream({ url, live: false })).jsonStream()) items.push(item);
     expect(items).toEqual([{ a: 1 }, { a: 2 }]);
@@ -136,7 +123,7 @@ describe("ReadableStream consumers", () => {
   });
 
   it("breaking out of a live iteration cancels the session", async () => {
-    const { url } = await jsonStream([1, 2, 3]);
+    const { url } = await jsonStream(server, [1, 2, 3]);
     const res = await stream({ url, live: "long-poll" });
     const seen: unknown[] = [];
     for await (const item of res.jsonStream()) {
@@ -150,7 +137,7 @@ describe("ReadableStream consumers", () => {
 
 describe("requests", () => {
   it("evaluates header and param functions per request and keeps protocol params", async () => {
-    const { url, handle } = await jsonStream([1]);
+    const { url, handle } = await jsonStream(server, [1]);
     const { fetch, requests } = recording();
     let calls = 0;
     const res = await stream({
@@ -178,7 +165,7 @@ describe("requests", () => {
   });
 
   it("catches up without live params and echoes the cursor on live requests", async () => {
-    const { url, handle } = await jsonStream([1]);
+    const { url, handle } = await jsonStream(server, [1]);
     const { fetch, requests } = recording();
     const res = await stream({ url, fetch, live: "long-poll" });
     let count = 0;

@@ -1,22 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DurableStream, FetchError, stream, type RetryOpts } from "../src/index.js";
 import { deferred, truncate, until } from "./support/fetch-tools.js";
-import { startTestServer, type TestServer } from "./support/servers.js";
+import { jsonStream, useTestServer } from "./support/servers.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ longPollTimeoutMs: 300 });
-});
-afterAll(async () => {
-  await server.close();
-});
+const server = useTestServer({ longPollTimeoutMs: 300 });
 
 const quick = { initialDelay: 2, maxDelay: 20, multiplier: 2 };
-
-async function jsonStream() {
-  const url = server.streamUrl("rc");
-  return { url, handle: await DurableStream.create({ url, contentType: "application/json" }) };
-}
 
 /** Appends 0..count-1 in small groups while a reader runs. */
 async function produce(handle: DurableStream, count: number) {
@@ -28,7 +17,7 @@ async function produce(handle: DurableStream, count: number) {
 
 describe("SSE reconnection", () => {
   it.each(["error", "end"] as const)("connections cut mid-event (%s) lose and repeat nothing", async (mode) => {
-    const { url, handle } = await jsonStream();
+    const { url, handle } = await jsonStream(server, [], "rc");
     let connections = 0;
     const fetch: typeof globalThis.fetch = async (input, init) => {
       const response = await globalThis.fetch(input, init);
@@ -49,7 +38,7 @@ describe("SSE reconnection", () => {
   });
 
   it("reconnects from the last control event when the server ends the connection", async () => {
-    const { url, handle } = await jsonStream();
+    const { url, handle } = await jsonStream(server, [], "rc");
     const offsets: string[] = [];
     const fetch: typeof globalThis.fetch = async (input, init) => {
       const target = new URL(String(input));
@@ -88,7 +77,7 @@ describe("SSE reconnection", () => {
 
 describe("SSE resilience", () => {
   it("falls back to long-poll after repeated short connections", async () => {
-    const { url, handle } = await jsonStream();
+    const { url, handle } = await jsonStream(server, [], "rc");
     const modes: string[] = [];
     const fetch: typeof globalThis.fetch = async (input, init) => {
       const live = new URL(String(input)).searchParams.get("live");
@@ -126,7 +115,7 @@ describe("SSE resilience", () => {
 
 describe("long-poll and catch-up faults", () => {
   it("retries network errors and broken bodies without gaps or repeats", async () => {
-    const { url, handle } = await jsonStream();
+    const { url, handle } = await jsonStream(server, [], "rc");
     let calls = 0;
     const fetch: typeof globalThis.fetch = async (input, init) => {
       calls++;
@@ -145,7 +134,7 @@ describe("long-poll and catch-up faults", () => {
   });
 
   it("waits at least Retry-After on 503", async () => {
-    const { url, handle } = await jsonStream();
+    const { url, handle } = await jsonStream(server, [], "rc");
     await handle.append(1);
     let refused = 0;
     const fetch: typeof globalThis.fetch = async (input, init) => {
@@ -175,7 +164,7 @@ describe("onError", () => {
   }
 
   it("refreshes headers after a 401 on the first request", async () => {
-    const { url, handle } = await jsonStream();
+    const { url, handle } = await jsonStream(server, [], "rc");
     await handle.append("1");
     const gate = authGate();
     const errors: unknown[] = [];
@@ -195,7 +184,7 @@ describe("onError", () => {
   });
 
   it.each(["sse", "long-poll"] as const)("refreshes headers when a %s reconnect is refused", async (live) => {
-    const { url, handle } = await jsonStream();
+    const { url, handle } = await jsonStream(server, [], "rc");
     const gate = authGate();
     let token = "t1";
     const fetch: typeof globalThis.fetch = async (input, init) => {
@@ -233,7 +222,7 @@ describe("onError", () => {
   });
 
   it("giving up rejects stream() with the error, and a later failure rejects closed", async () => {
-    const { url, handle } = await jsonStream();
+    const { url, handle } = await jsonStream(server, [], "rc");
     const gate = authGate();
     await expect(stream({ url, fetch: gate.fetch, headers: { authorization: "Bearer nope" }, onError: () => undefined })).rejects.toMatchObject({
       status: 401,
@@ -251,7 +240,7 @@ describe("onError", () => {
   });
 
   it("is consulted for 5xx once retries are spent", async () => {
-    const { url } = await jsonStream();
+    const { url } = await jsonStream(server, [], "rc");
     let failures = 0;
     const fetch: typeof globalThis.fetch = async (input, init) => {
       if (failures < 3) {
@@ -276,7 +265,7 @@ describe("onError", () => {
   });
 
   it("retries mid-session network failures on its own before asking", async () => {
-    const { url, handle } = await jsonStream();
+    const { url, handle } = await jsonStream(server, [], "rc");
     let broken = false;
     let failed = 0;
     const fetch: typeof globalThis.fetch = async (input, init) => {

@@ -7,6 +7,8 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DurableStreamTestServer } from "@durable-streams/server";
+import { afterAll, beforeAll } from "vitest";
+import { DurableStream } from "../../src/index.js";
 
 export interface TestServer {
   kind: "rill" | "official";
@@ -74,4 +76,45 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
     if (choice === "rill") throw new Error(`RILL_CLIENT_TEST_SERVER=rill but ${rillEntry} does not export startServer`);
   }
   return startOfficialServer(options);
+}
+
+/**
+ * One server for the calling test file: started before its tests (by
+ * startTestServer unless another start is given), closed after them. Call it
+ * at the top level of a test file; what it returns stands for that server
+ * inside the tests.
+ */
+export function useTestServer(
+  options: ServerOptions = {},
+  start: (options: ServerOptions) => Promise<TestServer> = startTestServer,
+): TestServer {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await start(options);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const current = (): TestServer => {
+    if (!server) throw new Error("the test server is only there inside tests, after beforeAll");
+    return server;
+  };
+  return {
+    get kind() {
+      return current().kind;
+    },
+    get url() {
+      return current().url;
+    },
+    streamUrl: (label) => current().streamUrl(label),
+    close: () => current().close(),
+  };
+}
+
+/** Creates a fresh JSON stream on server and appends items to it one by one. */
+export async function jsonStream(server: TestServer, items: unknown[] = [], label = "read") {
+  const url = server.streamUrl(label);
+  const handle = await DurableStream.create({ url, contentType: "application/json" });
+  for (const item of items) await handle.append(item);
+  return { url, handle };
 }
