@@ -1,5 +1,5 @@
+import { formatBytes } from "@rill/protocol";
 import cliProgress from "cli-progress";
-import { formatBytes } from "./common.js";
 
 /** Counts shown while appending: acknowledged messages and bytes, and their rate. */
 export interface ProgressView {

@@ -4,18 +4,9 @@
  * URL fragment: `#/stream/<name>?offset=<offset>`.
  */
 import { DurableStream } from "@rill/client";
-import { el, formatBytes, relativeTime } from "./render.js";
+import { formatBytes, type ListedStream, type ListedStreamPage } from "@rill/protocol";
+import { el, relativeTime } from "./render.js";
 import { describe, StreamView } from "./stream-view.js";
-
-interface ListedStream {
-  path: string;
-  contentType: string;
-  nextOffset: string;
-  bytes: number;
-  closed: boolean;
-  ttlSeconds: number | null;
-  expiresAt: string | null;
-}
 
 const LIST_LIMIT = 500;
 const REFRESH_MS = 5000;
@@ -64,7 +55,7 @@ async function loadList(): Promise<void> {
   try {
     const response = await fetch(url, { cache: "no-store" });
     if (!response.ok) throw new Error(`listing failed: HTTP ${response.status}`);
-    const page = (await response.json()) as { streams: ListedStream[]; next: string | null };
+    const page = (await response.json()) as ListedStreamPage;
     if (request !== listRequest) return;
     renderList(page.streams, page.next !== null);
   } catch (error) {

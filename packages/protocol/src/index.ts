@@ -5,3 +5,5 @@ export * from "./cursor.js";
 export * from "./json-mode.js";
 export * from "./sse.js";
 export * from "./bytes.js";
+export * from "./format.js";
+export * from "./listing.js";

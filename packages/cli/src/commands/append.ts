@@ -1,5 +1,5 @@
 import { DurableStream, IdempotentProducer } from "@rill/client";
-import { isJsonContentType, mediaType } from "@rill/protocol";
+import { formatBytes, isJsonContentType, mediaType } from "@rill/protocol";
 import { Command, Option } from "commander";
 import {
   defaultStateDir,
@@ -10,7 +10,7 @@ import {
   stateFilePath,
   type AppendState,
 } from "../append-state.js";
-import { formatBytes, target, withClientOptions, writeOut, type ClientFlags, type Target } from "../common.js";
+import { target, withClientOptions, writeOut, type ClientFlags, type Target } from "../common.js";
 import { CliError, describeError, EXIT } from "../errors.js";
 import { openInputs, readAll, splitRecords, type InputRecord, type InputSource } from "../input.js";
 import { startProgress, wantProgress } from "../progress.js";

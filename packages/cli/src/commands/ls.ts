@@ -1,24 +1,12 @@
 import { Command, Option } from "commander";
-import { formatBytes, parseHeaders, streamsBase, withClientOptions, writeOut, type ClientFlags } from "../common.js";
+import { formatBytes, type ListedStream, type ListedStreamPage } from "@rill/protocol";
+import { parseHeaders, streamsBase, withClientOptions, writeOut, type ClientFlags } from "../common.js";
 import { CliError, EXIT } from "../errors.js";
 import { runVerb } from "../run.js";
 
 interface LsFlags extends ClientFlags {
   json?: boolean;
   limit?: number;
-}
-
-/** One entry of the listing extension (`GET <base>/__ds/streams`, see docs/listing.md). */
-export interface ListedStream {
-  path: string;
-  contentType: string;
-  nextOffset: string;
-  bytes: number;
-  closed: boolean;
-  ttlSeconds: number | null;
-  expiresAt: string | null;
-  createdAt: string;
-  forkedFrom: string | null;
 }
 
 const PAGE = 1000;
@@ -82,7 +70,7 @@ async function ls(prefix: string, flags: LsFlags): Promise<void> {
   await writeOut(`${lines.join("\n")}\n`);
 }
 
-async function fetchPage(url: URL, headers: Record<string, string>): Promise<{ streams: ListedStream[]; next: string | null }> {
+async function fetchPage(url: URL, headers: Record<string, string>): Promise<ListedStreamPage> {
   let response: Response;
   try {
     response = await fetch(url, { headers });
@@ -103,5 +91,5 @@ async function fetchPage(url: URL, headers: Record<string, string>): Promise<{ s
     }
     throw new CliError(EXIT.failure, `server answered ${response.status}: ${message}`);
   }
-  return JSON.parse(text) as { streams: ListedStream[]; next: string | null };
+  return JSON.parse(text) as ListedStreamPage;
 }

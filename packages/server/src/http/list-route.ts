@@ -1,4 +1,4 @@
-import { formatOffset } from "@rill/protocol";
+import { formatOffset, type ListedStream } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, ProtocolError } from "../engine/errors.js";
 import { isExpired, type StreamState } from "../engine/model.js";
@@ -38,7 +38,7 @@ export function listRoute(ctx: HttpContext): ControlRoute {
   };
 }
 
-function describe(stream: StreamState) {
+function describe(stream: StreamState): ListedStream {
   return {
     path: stream.path,
     contentType: stream.contentType,

@@ -1,0 +1,24 @@
+/**
+ * Rill's stream listing extension (not part of the Durable Streams protocol):
+ * `GET <base>/__ds/streams?prefix=&after=&limit=`, see docs/listing.md. The
+ * server answers it; the rill command (`rill ls`) and the web console read it.
+ */
+
+/** One listed stream. */
+export interface ListedStream {
+  path: string;
+  contentType: string;
+  nextOffset: string;
+  bytes: number;
+  closed: boolean;
+  ttlSeconds: number | null;
+  expiresAt: string | null;
+  createdAt: string;
+  forkedFrom: string | null;
+}
+
+/** One page of the listing; `next` is the `after` value of the following page, or null on the last. */
+export interface ListedStreamPage {
+  streams: ListedStream[];
+  next: string | null;
+}
