@@ -9,8 +9,8 @@ import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, serve } from "./support/serve.js";
 
-const BIN = fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
 
 let server: ChildProcess;
@@ -19,31 +19,13 @@ let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
-function startServe(): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, [BIN, "serve", "--memory", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`rill serve did not start: ${output}`)), 15_000);
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-      output += chunk;
-      const match = /rill listening on (http:\/\/\S+)/.exec(output);
-      if (match && output.includes("console:")) {
-        clearTimeout(timer);
-        resolve({ child, origin: match[1]! });
-      }
-    });
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-    child.on("exit", (code) => reject(new Error(`rill serve exited with ${code}: ${output}`)));
-  });
-}
-
 function runCli(args: string[]): Promise<number | null> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: "ignore", env: { ...process.env, RILL_URL: origin } });
   return new Promise((resolve) => child.on("close", resolve));
 }
 
 beforeAll(async () => {
-  ({ child: server, origin } = await startServe());
+  ({ child: server, origin } = await serve(["--memory", "--port", "0"]));
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],

@@ -1,18 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
+import { BIN, freePort, serve } from "./support/serve.js";
 
 // Durability under SIGKILL: idempotent producers append to a server on the
 // SQLite store while the test kills it at random moments and restarts it on
 // the same data directory. Whatever the server acknowledged must survive,
 // exactly once, in each producer's order, at the offsets it reported.
 
-const BIN = fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url));
 const KILLS = 6;
 const PRODUCERS = [
   { id: "A", stream: "crash-one" },
@@ -48,37 +46,8 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 async function start(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [BIN, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dir],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 10s:\n${output}`)), 10_000);
-    const check = () => {
-      if (output.includes("listening on")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on("data", check);
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`));
-    });
-  });
+  const { child } = await serve(["--port", String(port), "--host", "127.0.0.1", "--data-dir", dir], { timeoutMs: 10_000 });
   return child;
 }
 

@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, expect, it } from "vitest";
+import { BIN, freePort, serve } from "./support/serve.js";
 
 // Scale-out: three `rill serve --store postgres` processes share one
 // database. Idempotent producers write through random servers (a failed
@@ -13,7 +12,6 @@ import { afterAll, expect, it } from "vitest";
 // is in the stream exactly once, in its producer's order, and every reader
 // saw exactly the stream's bytes.
 
-const BIN = fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url));
 const ADMIN_URL = process.env.RILL_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const DATABASE = `rill_multi_${process.pid}`;
 const DATABASE_URL = (() => {
@@ -53,39 +51,12 @@ afterAll(async () => {
   if (databaseCreated) await admin((c) => c.query(`DROP DATABASE IF EXISTS "${DATABASE}" WITH (FORCE)`));
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 async function start(node: Node): Promise<void> {
-  const child = spawn(
-    process.execPath,
-    [BIN, "serve", "--host", "127.0.0.1", "--port", String(node.port), "--store", "postgres", "--database-url", DATABASE_URL,
-      "--long-poll-timeout", "2s"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const { child } = await serve([
+    "--host", "127.0.0.1", "--port", String(node.port), "--store", "postgres", "--database-url", DATABASE_URL,
+    "--long-poll-timeout", "2s",
+  ]);
   node.child = child;
-  let output = "";
-  const collect = (chunk: Buffer) => (output += chunk.toString());
-  child.stdout!.on("data", collect);
-  child.stderr!.on("data", collect);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 15s:\n${output}`)), 15_000);
-    child.stdout!.on("data", () => {
-      if (output.includes("listening on")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`));
-    });
-  });
   node.lives++;
 }
 

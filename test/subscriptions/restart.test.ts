@@ -1,9 +1,9 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "@rill/server";
+import { freePort } from "../support/serve.js";
 import { bearer, call, startReceiver, waitFor, type Receiver } from "./helpers.js";
 
 // Subscription state on the durable store survives a restart: subscriptions,
@@ -23,14 +23,6 @@ afterEach(async () => {
 afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 async function fixture() {
   const dataDir = await mkdtemp(join(tmpdir(), "rill-subs-"));

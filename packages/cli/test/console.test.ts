@@ -1,31 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serve, type Serve } from "../../../test/support/serve.js";
 import { safeRelativePath } from "../dist/console-route.js";
-import { BIN, cleanEnv } from "./helpers.js";
+import { cleanEnv } from "./helpers.js";
 
-interface Serve {
-  child: ChildProcess;
-  origin: string;
-}
-
-function serve(args: string[]): Promise<Serve> {
-  const child = spawn(process.execPath, [BIN, "serve", "--memory", "--port", "0", ...args], { env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`rill serve did not start: ${output}`)), 15_000);
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-      output += chunk;
-      const match = /rill listening on (http:\/\/\S+)/.exec(output);
-      if (match && output.includes("storage:")) {
-        clearTimeout(timer);
-        resolve({ child, origin: match[1]! });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`rill serve exited with ${code}: ${output}`)));
-  });
-}
+/** `rill serve --memory` on a free port, without the caller's RILL_* settings. */
+const serveInMemory = (args: string[]) => serve(["--memory", "--port", "0", ...args], { env: cleanEnv() });
 
 /** A GET with the path sent exactly as written (fetch would normalise `..`). */
 function rawGet(origin: string, path: string): Promise<{ status: number; body: string }> {
@@ -46,7 +27,7 @@ let custom: Serve;
 let off: Serve;
 
 beforeAll(async () => {
-  [main, custom, off] = await Promise.all([serve([]), serve(["--base-path", "/api/streams"]), serve(["--no-console"])]);
+  [main, custom, off] = await Promise.all([serveInMemory([]), serveInMemory(["--base-path", "/api/streams"]), serveInMemory(["--no-console"])]);
 }, 30_000);
 afterAll(() => {
   for (const server of [main, custom, off]) server?.child.kill("SIGTERM");
