@@ -1,5 +1,6 @@
 import type { StreamResponse } from "@rill/client";
 import { isJsonContentType, mediaType } from "@rill/protocol";
+import type { Command } from "commander";
 import { writeOut } from "./common.js";
 import { CliError, EXIT } from "./errors.js";
 
@@ -15,6 +16,14 @@ export interface ReadFlags {
   json?: boolean;
   raw?: boolean;
   offsets?: boolean;
+}
+
+/** Adds the options behind ReadFlags (--json, --raw, --offsets) to `read` or `tail`. */
+export function withReadOptions(command: Command): Command {
+  return command
+    .option("--json", "pretty-print JSON messages")
+    .option("--raw", "print the bytes exactly as the server sends them")
+    .option("--offsets", "print the offset after each chunk on stderr (resume from it with --offset)");
 }
 
 export function printMode(flags: ReadFlags): PrintMode {

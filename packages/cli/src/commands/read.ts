@@ -1,7 +1,7 @@
 import { stream } from "@rill/client";
 import { Command } from "commander";
 import { target, withClientOptions, type ClientFlags } from "../common.js";
-import { consume, printMode, type ReadFlags } from "../reading.js";
+import { consume, printMode, withReadOptions, type ReadFlags } from "../reading.js";
 import { runVerb } from "../run.js";
 
 interface ReadCommandFlags extends ClientFlags, ReadFlags {
@@ -9,18 +9,16 @@ interface ReadCommandFlags extends ClientFlags, ReadFlags {
 }
 
 export function readCommand(): Command {
-  return withClientOptions(new Command("read"))
-    .description(
-      "Print what a stream holds, from an offset up to its current end, then exit.\n" +
-        "JSON streams print one message per line (--json: indented, --raw: as sent);\n" +
-        "other streams print their bytes as they are.",
-    )
-    .argument("<stream>", "stream name (resolved against --server) or full URL")
-    .option("-o, --offset <offset>", "where to start: an offset from an earlier read, or -1 for the beginning", "-1")
-    .option("--json", "pretty-print JSON messages")
-    .option("--raw", "print the bytes exactly as the server sends them")
-    .option("--offsets", "print the offset after each chunk on stderr (resume from it with --offset)")
-    .action((name: string, flags: ReadCommandFlags) => runVerb(() => read(name, flags)));
+  return withReadOptions(
+    withClientOptions(new Command("read"))
+      .description(
+        "Print what a stream holds, from an offset up to its current end, then exit.\n" +
+          "JSON streams print one message per line (--json: indented, --raw: as sent);\n" +
+          "other streams print their bytes as they are.",
+      )
+      .argument("<stream>", "stream name (resolved against --server) or full URL")
+      .option("-o, --offset <offset>", "where to start: an offset from an earlier read, or -1 for the beginning", "-1"),
+  ).action((name: string, flags: ReadCommandFlags) => runVerb(() => read(name, flags)));
 }
 
 async function read(name: string, flags: ReadCommandFlags): Promise<void> {

@@ -1,7 +1,7 @@
 import { stream } from "@rill/client";
 import { Command, Option } from "commander";
 import { target, withClientOptions, type ClientFlags } from "../common.js";
-import { consume, printMode, type ReadFlags } from "../reading.js";
+import { consume, printMode, withReadOptions, type ReadFlags } from "../reading.js";
 import { runVerb } from "../run.js";
 
 interface TailFlags extends ClientFlags, ReadFlags {
@@ -10,19 +10,17 @@ interface TailFlags extends ClientFlags, ReadFlags {
 }
 
 export function tailCommand(): Command {
-  return withClientOptions(new Command("tail"))
-    .description(
-      "Follow a stream live, like tail -f: print new data as it is appended.\n" +
-        "Starts at the current end (now) unless --offset says otherwise; stops on\n" +
-        "Ctrl-C (exit 0) or when the stream is closed (exit 0).",
-    )
-    .argument("<stream>", "stream name (resolved against --server) or full URL")
-    .option("-o, --offset <offset>", "where to start: now, -1 (the beginning), or an offset from an earlier read", "now")
-    .addOption(new Option("--live <mode>", "how to wait for new data").choices(["sse", "long-poll"]).default("sse"))
-    .option("--json", "pretty-print JSON messages")
-    .option("--raw", "print the bytes exactly as the server sends them")
-    .option("--offsets", "print the offset after each chunk on stderr (resume from it with --offset)")
-    .action((name: string, flags: TailFlags) => runVerb(() => tail(name, flags)));
+  return withReadOptions(
+    withClientOptions(new Command("tail"))
+      .description(
+        "Follow a stream live, like tail -f: print new data as it is appended.\n" +
+          "Starts at the current end (now) unless --offset says otherwise; stops on\n" +
+          "Ctrl-C (exit 0) or when the stream is closed (exit 0).",
+      )
+      .argument("<stream>", "stream name (resolved against --server) or full URL")
+      .option("-o, --offset <offset>", "where to start: now, -1 (the beginning), or an offset from an earlier read", "now")
+      .addOption(new Option("--live <mode>", "how to wait for new data").choices(["sse", "long-poll"]).default("sse")),
+  ).action((name: string, flags: TailFlags) => runVerb(() => tail(name, flags)));
 }
 
 async function tail(name: string, flags: TailFlags): Promise<void> {
