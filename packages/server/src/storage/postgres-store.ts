@@ -10,6 +10,7 @@ import { sliceBatches } from "./batches.js";
 import { CommitListener, encodeNotices } from "./postgres-listener.js";
 import { checkSchemaName, migrate } from "./postgres-schema.js";
 import type { RemoteCommit, ResolvedCreateCommand, Store } from "./store.js";
+import { INSERT_COLUMNS, INSERT_PARAMS, rowToState, stateParams, STREAM_COLUMNS, type StateParams, type StreamRow } from "./stream-row.js";
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database (node-postgres also reads PG* environment variables). */
@@ -48,26 +49,6 @@ const MERGE_LIMIT = 64 * 1024;
 /** Batches one read query returns at most; a read needing more pages on. */
 const READ_PAGE_ROWS = 1024;
 
-interface StreamRow {
-  id: number;
-  path: string;
-  content_type: string;
-  ttl_seconds: number | null;
-  expires_at: number | null;
-  created_at: number;
-  last_access_at: number;
-  tail: number;
-  closed: boolean;
-  last_stream_seq: string | null;
-  forked_from: string | null;
-  fork_offset: number;
-  fork_count: number;
-  soft_deleted: boolean;
-  closed_by_id: string | null;
-  closed_by_epoch: number | null;
-  closed_by_seq: number | null;
-}
-
 /** A stream row locked by the current transaction: its id (batches and producers hang off it) and state. */
 interface Locked {
   id: number;
@@ -87,10 +68,6 @@ interface Pending {
 }
 
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-const STREAM_COLUMNS =
-  "id, path, content_type, ttl_seconds, expires_at, created_at, last_access_at, tail, closed, last_stream_seq, " +
-  "forked_from, fork_offset, fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq";
 
 /** bigint columns come back as JavaScript numbers: positions and times stay far below 2^53. */
 const INT8_OID = 20;
@@ -213,7 +190,7 @@ export class PostgresStore implements Store {
   }
 
   async getStream(path: string): Promise<StreamState | undefined> {
-    const { rows } = await this.pool.query<StreamRow>({ ...this.sql.selectStream, values: [path] });
+    const { rows } = await this.pool.query<StreamRow<boolean>>({ ...this.sql.selectStream, values: [path] });
     return rows[0] ? this.withTouch(rowToState(rows[0])) : undefined;
   }
 
@@ -268,7 +245,7 @@ export class PostgresStore implements Store {
 
   async list(prefix: string, after: string | null, limit: number): Promise<StreamState[]> {
     if (limit <= 0) return [];
-    const { rows } = await this.pool.query<StreamRow>({ ...this.sql.list, values: [prefix, after, limit] });
+    const { rows } = await this.pool.query<StreamRow<boolean>>({ ...this.sql.list, values: [prefix, after, limit] });
     return rows.map((row) => this.withTouch(rowToState(row)));
   }
 
@@ -504,7 +481,7 @@ class Round {
   async lock(paths: string[]): Promise<void> {
     const wanted = [...new Set(paths.filter((p) => !this.rows.has(p)))];
     if (wanted.length === 0) return;
-    const { rows } = await this.db.query<StreamRow>({ ...this.sql.lockStreams, values: [wanted] });
+    const { rows } = await this.db.query<StreamRow<boolean>>({ ...this.sql.lockStreams, values: [wanted] });
     for (const path of wanted) this.rows.set(path, null);
     for (const row of rows) this.rows.set(row.path, { id: row.id, state: rowToState(row) });
   }
@@ -697,7 +674,8 @@ class Round {
     const streams = [...this.dirtyStreams];
     this.dirtyStreams.clear();
     if (inline.length === 0 && producers.length === 0 && streams.length === 0 && payloads.length === 0) return;
-    const column = <T>(pick: (state: StreamState) => T) => streams.map(([, state]) => pick(state));
+    const params = streams.map(([, state]) => stateParams(state, (value) => value));
+    const column = (key: keyof StateParams<boolean>) => params.map((p) => p[key]);
     await this.db.query({
       ...this.sql.writeRound,
       values: [
@@ -709,18 +687,18 @@ class Round {
         producers.map((p) => p.state.epoch),
         producers.map((p) => p.state.lastSeq),
         streams.map(([id]) => id),
-        column((s) => s.contentType),
-        column((s) => s.ttlSeconds),
-        column((s) => s.expiresAt),
-        column((s) => s.lastAccessAt),
-        column((s) => s.tail),
-        column((s) => s.closed),
-        column((s) => s.lastStreamSeq),
-        column((s) => s.forkCount),
-        column((s) => s.softDeleted),
-        column((s) => s.closedBy?.id ?? null),
-        column((s) => s.closedBy?.epoch ?? null),
-        column((s) => s.closedBy?.seq ?? null),
+        column("contentType"),
+        column("ttlSeconds"),
+        column("expiresAt"),
+        column("lastAccessAt"),
+        column("tail"),
+        column("closed"),
+        column("lastStreamSeq"),
+        column("forkCount"),
+        column("softDeleted"),
+        column("closedById"),
+        column("closedByEpoch"),
+        column("closedBySeq"),
         channel,
         payloads,
       ],
@@ -771,9 +749,8 @@ function statements(s: string) {
     ),
     insertStream: named(
       "insert_stream",
-      `INSERT INTO ${s}.streams (path, content_type, ttl_seconds, expires_at, created_at, last_access_at, tail, closed,
-         last_stream_seq, forked_from, fork_offset, fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+      `INSERT INTO ${s}.streams (${INSERT_COLUMNS})
+       VALUES (${INSERT_PARAMS.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING id`,
     ),
     // Data-modifying CTEs all run, whether or not the final SELECT reads them;
     // empty arrays make them no-ops. NOTIFY is delivered on COMMIT.
@@ -847,47 +824,10 @@ function statements(s: string) {
   };
 }
 
+/** A state as `insertStream`'s positional parameters. */
 function insertValues(state: StreamState): unknown[] {
-  return [
-    state.path,
-    state.contentType,
-    state.ttlSeconds,
-    state.expiresAt,
-    state.createdAt,
-    state.lastAccessAt,
-    state.tail,
-    state.closed,
-    state.lastStreamSeq,
-    state.forkedFrom,
-    state.forkOffset,
-    state.forkCount,
-    state.softDeleted,
-    state.closedBy?.id ?? null,
-    state.closedBy?.epoch ?? null,
-    state.closedBy?.seq ?? null,
-  ];
-}
-
-function rowToState(row: StreamRow): StreamState {
-  return {
-    path: row.path,
-    contentType: row.content_type,
-    ttlSeconds: row.ttl_seconds,
-    expiresAt: row.expires_at,
-    createdAt: row.created_at,
-    lastAccessAt: row.last_access_at,
-    tail: row.tail,
-    closed: row.closed,
-    lastStreamSeq: row.last_stream_seq,
-    forkedFrom: row.forked_from,
-    forkOffset: row.fork_offset,
-    forkCount: row.fork_count,
-    softDeleted: row.soft_deleted,
-    closedBy:
-      row.closed_by_id === null
-        ? null
-        : { id: row.closed_by_id, epoch: row.closed_by_epoch ?? 0, seq: row.closed_by_seq ?? 0 },
-  };
+  const params = stateParams(state, (value) => value);
+  return INSERT_PARAMS.map((key) => params[key]);
 }
 
 function sqlState(error: unknown): string {

@@ -9,6 +9,7 @@ import { ProtocolError } from "../engine/errors.js";
 import { isExpired, type ProducerState, type StreamState } from "../engine/model.js";
 import { sliceBatches } from "./batches.js";
 import type { ResolvedCreateCommand, Store } from "./store.js";
+import { INSERT_COLUMNS, INSERT_PARAMS, rowToState, stateParams, STREAM_COLUMNS, type StreamRow } from "./stream-row.js";
 
 export interface SqliteStoreOptions {
   /** Directory holding `rill.db` (and its WAL); created when missing. */
@@ -76,26 +77,6 @@ const migrations: readonly string[] = [
   `,
 ];
 
-interface StreamRow {
-  id: number;
-  path: string;
-  content_type: string;
-  ttl_seconds: number | null;
-  expires_at: number | null;
-  created_at: number;
-  last_access_at: number;
-  tail: number;
-  closed: number;
-  last_stream_seq: string | null;
-  forked_from: string | null;
-  fork_offset: number;
-  fork_count: number;
-  soft_deleted: number;
-  closed_by_id: string | null;
-  closed_by_epoch: number | null;
-  closed_by_seq: number | null;
-}
-
 /** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
 type BatchRow = [number, Uint8Array];
 
@@ -118,10 +99,6 @@ interface Pending {
 }
 
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-const STREAM_COLUMNS =
-  "id, path, content_type, ttl_seconds, expires_at, created_at, last_access_at, tail, closed, last_stream_seq, " +
-  "forked_from, fork_offset, fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq";
 
 /**
  * The durable store: one SQLite database in WAL mode with `synchronous=FULL`,
@@ -260,7 +237,7 @@ export class SqliteStore implements Store {
 
   async list(prefix: string, after: string | null, limit: number): Promise<StreamState[]> {
     if (limit <= 0) return [];
-    const rows = this.sql.list.all({ prefix, after, limit }) as StreamRow[];
+    const rows = this.sql.list.all({ prefix, after, limit }) as StreamRow<number>[];
     return rows.map((row) => this.withTouch(rowToState(row)));
   }
 
@@ -396,13 +373,13 @@ export class SqliteStore implements Store {
     if (existing) this.applyPlan(planDelete(existing.state.path, (p) => this.entry(p)?.state));
 
     const stream = decision.stream;
-    const id = Number(this.sql.insertStream.run(stateParams(stream)).lastInsertRowid);
+    const id = Number(this.sql.insertStream.run(streamParams(stream)).lastInsertRowid);
     if (command.data.length > 0) this.sql.insertBatch.run(id, stream.forkOffset, command.data);
     let forkSource: Entry | null = null;
     if (command.fork) {
       const current = this.entry(command.fork.source)!;
       forkSource = { id: current.id, state: { ...current.state, forkCount: current.state.forkCount + 1 } };
-      this.sql.updateStream.run({ ...stateParams(forkSource.state), id: forkSource.id });
+      this.sql.updateStream.run({ ...streamParams(forkSource.state), id: forkSource.id });
     }
 
     this.remember(stream.path, { id, state: stream });
@@ -421,7 +398,7 @@ export class SqliteStore implements Store {
     }
     const { id } = entry!;
     const row = command.data.length > 0 ? this.writeBatch(id, decision.start, command.data) : null;
-    this.sql.updateStream.run({ ...stateParams(decision.next), id });
+    this.sql.updateStream.run({ ...streamParams(decision.next), id });
     if (producerId !== undefined && decision.producer) {
       this.sql.upsertProducer.run(id, producerId, decision.producer.epoch, decision.producer.lastSeq);
     }
@@ -481,7 +458,7 @@ export class SqliteStore implements Store {
     for (const state of plan.update) {
       const entry = this.entry(state.path);
       if (!entry) continue;
-      this.sql.updateStream.run({ ...stateParams(state), id: entry.id });
+      this.sql.updateStream.run({ ...streamParams(state), id: entry.id });
       updated.push({ id: entry.id, state });
     }
     for (const entry of removed) {
@@ -511,7 +488,7 @@ export class SqliteStore implements Store {
       this.cache.set(path, cached);
       return cached;
     }
-    const row = this.sql.selectStream.get(path) as StreamRow | undefined;
+    const row = this.sql.selectStream.get(path) as StreamRow<number> | undefined;
     const entry = row ? { id: row.id, state: rowToState(row) } : null;
     this.cache.set(path, entry);
     if (this.cache.size > this.maxCached) this.trimCache();
@@ -582,10 +559,7 @@ function prepareStatements(db: Database.Database) {
 
     selectStream: db.prepare(`SELECT ${STREAM_COLUMNS} FROM streams WHERE path = ?`),
     insertStream: db.prepare(
-      `INSERT INTO streams (path, content_type, ttl_seconds, expires_at, created_at, last_access_at, tail, closed,
-         last_stream_seq, forked_from, fork_offset, fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq)
-       VALUES (:path, :contentType, :ttlSeconds, :expiresAt, :createdAt, :lastAccessAt, :tail, :closed,
-         :lastStreamSeq, :forkedFrom, :forkOffset, :forkCount, :softDeleted, :closedById, :closedByEpoch, :closedBySeq)`,
+      `INSERT INTO streams (${INSERT_COLUMNS}) VALUES (${INSERT_PARAMS.map((key) => `:${key}`).join(", ")})`,
     ),
     updateStream: db.prepare(
       `UPDATE streams SET content_type = :contentType, ttl_seconds = :ttlSeconds, expires_at = :expiresAt,
@@ -627,45 +601,7 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-function stateParams(state: StreamState) {
-  return {
-    path: state.path,
-    contentType: state.contentType,
-    ttlSeconds: state.ttlSeconds,
-    expiresAt: state.expiresAt,
-    createdAt: state.createdAt,
-    lastAccessAt: state.lastAccessAt,
-    tail: state.tail,
-    closed: state.closed ? 1 : 0,
-    lastStreamSeq: state.lastStreamSeq,
-    forkedFrom: state.forkedFrom,
-    forkOffset: state.forkOffset,
-    forkCount: state.forkCount,
-    softDeleted: state.softDeleted ? 1 : 0,
-    closedById: state.closedBy?.id ?? null,
-    closedByEpoch: state.closedBy?.epoch ?? null,
-    closedBySeq: state.closedBy?.seq ?? null,
-  };
-}
-
-function rowToState(row: StreamRow): StreamState {
-  return {
-    path: row.path,
-    contentType: row.content_type,
-    ttlSeconds: row.ttl_seconds,
-    expiresAt: row.expires_at,
-    createdAt: row.created_at,
-    lastAccessAt: row.last_access_at,
-    tail: row.tail,
-    closed: row.closed !== 0,
-    lastStreamSeq: row.last_stream_seq,
-    forkedFrom: row.forked_from,
-    forkOffset: row.fork_offset,
-    forkCount: row.fork_count,
-    softDeleted: row.soft_deleted !== 0,
-    closedBy:
-      row.closed_by_id === null
-        ? null
-        : { id: row.closed_by_id, epoch: row.closed_by_epoch ?? 0, seq: row.closed_by_seq ?? 0 },
-  };
+/** A state as the named parameters of `insertStream` and `updateStream` (SQLite stores flags as 0/1). */
+function streamParams(state: StreamState) {
+  return stateParams(state, (value) => (value ? 1 : 0));
 }

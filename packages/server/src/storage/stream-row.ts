@@ -1,0 +1,128 @@
+import type { StreamState } from "../engine/model.js";
+
+/**
+ * How a stream's state is laid out in the SQL stores' `streams` table
+ * (SQLite and PostgreSQL share the layout; only column types differ). Each
+ * store keeps its own SQL; the columns, and the mapping between a row and a
+ * StreamState, live here once.
+ */
+
+/** A `streams` row as read. Flags come back as booleans from PostgreSQL and as 0/1 from SQLite. */
+export interface StreamRow<Flag extends boolean | number = boolean | number> {
+  id: number;
+  path: string;
+  content_type: string;
+  ttl_seconds: number | null;
+  expires_at: number | null;
+  created_at: number;
+  last_access_at: number;
+  tail: number;
+  closed: Flag;
+  last_stream_seq: string | null;
+  forked_from: string | null;
+  fork_offset: number;
+  fork_count: number;
+  soft_deleted: Flag;
+  closed_by_id: string | null;
+  closed_by_epoch: number | null;
+  closed_by_seq: number | null;
+}
+
+/** A state's column values, keyed as named parameters; `Flag` is how the dialect binds booleans. */
+export interface StateParams<Flag> {
+  path: string;
+  contentType: string;
+  ttlSeconds: number | null;
+  expiresAt: number | null;
+  createdAt: number;
+  lastAccessAt: number;
+  tail: number;
+  closed: Flag;
+  lastStreamSeq: string | null;
+  forkedFrom: string | null;
+  forkOffset: number;
+  forkCount: number;
+  softDeleted: Flag;
+  closedById: string | null;
+  closedByEpoch: number | null;
+  closedBySeq: number | null;
+}
+
+/**
+ * The columns a new stream's INSERT fills (all but the generated id and
+ * expiry_at), in table order, each with the StateParams key it takes.
+ */
+const INSERTED = [
+  ["path", "path"],
+  ["content_type", "contentType"],
+  ["ttl_seconds", "ttlSeconds"],
+  ["expires_at", "expiresAt"],
+  ["created_at", "createdAt"],
+  ["last_access_at", "lastAccessAt"],
+  ["tail", "tail"],
+  ["closed", "closed"],
+  ["last_stream_seq", "lastStreamSeq"],
+  ["forked_from", "forkedFrom"],
+  ["fork_offset", "forkOffset"],
+  ["fork_count", "forkCount"],
+  ["soft_deleted", "softDeleted"],
+  ["closed_by_id", "closedById"],
+  ["closed_by_epoch", "closedByEpoch"],
+  ["closed_by_seq", "closedBySeq"],
+] as const satisfies readonly (readonly [string, keyof StateParams<unknown>])[];
+
+/** The column list of an INSERT into `streams`. */
+export const INSERT_COLUMNS = INSERTED.map(([column]) => column).join(", ");
+
+/** The StateParams keys in INSERT_COLUMNS order. */
+export const INSERT_PARAMS: readonly (keyof StateParams<unknown>)[] = INSERTED.map(([, key]) => key);
+
+/** Every column a StreamRow is read with. */
+export const STREAM_COLUMNS = `id, ${INSERT_COLUMNS}`;
+
+export function stateParams<Flag>(state: StreamState, flag: (value: boolean) => Flag): StateParams<Flag> {
+  return {
+    path: state.path,
+    contentType: state.contentType,
+    ttlSeconds: state.ttlSeconds,
+    expiresAt: state.expiresAt,
+    createdAt: state.createdAt,
+    lastAccessAt: state.lastAccessAt,
+    tail: state.tail,
+    closed: flag(state.closed),
+    lastStreamSeq: state.lastStreamSeq,
+    forkedFrom: state.forkedFrom,
+    forkOffset: state.forkOffset,
+    forkCount: state.forkCount,
+    softDeleted: flag(state.softDeleted),
+    closedById: state.closedBy?.id ?? null,
+    closedByEpoch: state.closedBy?.epoch ?? null,
+    closedBySeq: state.closedBy?.seq ?? null,
+  };
+}
+
+export function rowToState(row: StreamRow): StreamState {
+  return {
+    path: row.path,
+    contentType: row.content_type,
+    ttlSeconds: row.ttl_seconds,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    lastAccessAt: row.last_access_at,
+    tail: row.tail,
+    closed: flag(row.closed),
+    lastStreamSeq: row.last_stream_seq,
+    forkedFrom: row.forked_from,
+    forkOffset: row.fork_offset,
+    forkCount: row.fork_count,
+    softDeleted: flag(row.soft_deleted),
+    closedBy:
+      row.closed_by_id === null
+        ? null
+        : { id: row.closed_by_id, epoch: row.closed_by_epoch ?? 0, seq: row.closed_by_seq ?? 0 },
+  };
+}
+
+function flag(value: boolean | number): boolean {
+  return typeof value === "number" ? value !== 0 : value;
+}
