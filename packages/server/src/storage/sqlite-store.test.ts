@@ -8,7 +8,8 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AppendCommand } from "../engine/commands.js";
 import { ProtocolError } from "../engine/errors.js";
-import { SCHEMA_VERSION, SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
+import { SCHEMA_VERSION } from "./sqlite-schema.js";
+import { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 import { runStoreSuite } from "./store-suite.js";
 import type { ResolvedCreateCommand } from "./store.js";
 

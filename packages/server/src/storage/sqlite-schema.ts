@@ -1,0 +1,135 @@
+import type Database from "better-sqlite3";
+import type { StreamState } from "../engine/model.js";
+import { INSERT_COLUMNS, INSERT_PARAMS, stateParams, STREAM_COLUMNS } from "./stream-row.js";
+
+/**
+ * The SQLite store's database: its tables, how an older `rill.db` is brought
+ * up to date, and the statements the store runs (prepared once per store).
+ */
+
+/** Bumped whenever the schema changes; `migrations[v]` brings version v to v+1. */
+export const SCHEMA_VERSION = 1;
+
+const migrations: readonly string[] = [
+  `
+  CREATE TABLE streams (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    path            TEXT    NOT NULL UNIQUE,
+    content_type    TEXT    NOT NULL,
+    ttl_seconds     INTEGER,
+    expires_at      INTEGER,
+    created_at      INTEGER NOT NULL,
+    last_access_at  INTEGER NOT NULL,
+    tail            INTEGER NOT NULL,
+    closed          INTEGER NOT NULL,
+    last_stream_seq TEXT,
+    forked_from     TEXT,
+    fork_offset     INTEGER NOT NULL,
+    fork_count      INTEGER NOT NULL,
+    soft_deleted    INTEGER NOT NULL,
+    closed_by_id    TEXT,
+    closed_by_epoch INTEGER,
+    closed_by_seq   INTEGER,
+    -- expiryTime() from engine/model.ts, so the sweeper is an index range scan.
+    expiry_at       INTEGER GENERATED ALWAYS AS (
+      CASE WHEN ttl_seconds IS NULL THEN expires_at
+           WHEN expires_at IS NULL THEN last_access_at + ttl_seconds * 1000
+           ELSE min(expires_at, last_access_at + ttl_seconds * 1000) END) VIRTUAL
+  );
+  CREATE INDEX streams_expiry ON streams (expiry_at) WHERE expiry_at IS NOT NULL AND soft_deleted = 0;
+
+  -- One row per append (or initial PUT body): a stream's bytes from start to start + length(bytes).
+  -- Not WITHOUT ROWID: rows carry large blobs.
+  CREATE TABLE batches (
+    stream_id INTEGER NOT NULL,
+    start     INTEGER NOT NULL,
+    bytes     BLOB    NOT NULL,
+    PRIMARY KEY (stream_id, start)
+  );
+
+  CREATE TABLE producers (
+    stream_id   INTEGER NOT NULL,
+    producer_id TEXT    NOT NULL,
+    epoch       INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    PRIMARY KEY (stream_id, producer_id)
+  ) WITHOUT ROWID;
+  `,
+];
+
+/** Brings `rill.db` to SCHEMA_VERSION (kept in `PRAGMA user_version`), in one transaction. */
+export function migrate(db: Database.Database): void {
+  const version = Number(db.pragma("user_version", { simple: true }));
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`rill.db has schema version ${version}; this Rill understands up to ${SCHEMA_VERSION}`);
+  }
+  if (version === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(migrations[v]!);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+/** better-sqlite3's statement type, under a name this module's declarations can use (its own is internal). */
+export interface Statement extends Database.Statement {}
+
+export type SqliteStatements = ReturnType<typeof prepareStatements>;
+
+export function prepareStatements(db: Database.Database) {
+  const prepare = (source: string): Statement => db.prepare(source);
+  /** Returns rows as arrays, which skips building an object per row. */
+  const prepareRaw = (source: string): Statement => db.prepare(source).raw(true);
+  return {
+    begin: prepare("BEGIN IMMEDIATE"),
+    commit: prepare("COMMIT"),
+    rollback: prepare("ROLLBACK"),
+    savepoint: prepare("SAVEPOINT request"),
+    release: prepare("RELEASE request"),
+    rollbackToSavepoint: prepare("ROLLBACK TO request"),
+
+    selectStream: prepare(`SELECT ${STREAM_COLUMNS} FROM streams WHERE path = ?`),
+    insertStream: prepare(
+      `INSERT INTO streams (${INSERT_COLUMNS}) VALUES (${INSERT_PARAMS.map((key) => `:${key}`).join(", ")})`,
+    ),
+    updateStream: prepare(
+      `UPDATE streams SET content_type = :contentType, ttl_seconds = :ttlSeconds, expires_at = :expiresAt,
+         last_access_at = :lastAccessAt, tail = :tail, closed = :closed, last_stream_seq = :lastStreamSeq,
+         fork_count = :forkCount, soft_deleted = :softDeleted,
+         closed_by_id = :closedById, closed_by_epoch = :closedByEpoch, closed_by_seq = :closedBySeq
+       WHERE id = :id`,
+    ),
+    touchStream: prepare("UPDATE streams SET last_access_at = ? WHERE id = ?"),
+    deleteStream: prepare("DELETE FROM streams WHERE id = ?"),
+    // Prefix range as an index range: every valid UTF-8 continuation of the
+    // prefix sorts below the prefix followed by byte 0xFF.
+    list: prepare(
+      `SELECT ${STREAM_COLUMNS} FROM streams
+       WHERE path >= :prefix AND path < :prefix || CAST(x'FF' AS TEXT) AND (:after IS NULL OR path > :after)
+       ORDER BY path LIMIT :limit`,
+    ),
+    expiredPaths: prepare(
+      `SELECT path FROM streams WHERE expiry_at IS NOT NULL AND soft_deleted = 0 AND expiry_at <= ?
+       ORDER BY expiry_at LIMIT ?`,
+    ),
+
+    insertBatch: prepare("INSERT INTO batches (stream_id, start, bytes) VALUES (?, ?, ?)"),
+    replaceBatch: prepare("UPDATE batches SET bytes = ? WHERE stream_id = ? AND start = ?"),
+    batchAtOrBefore: prepareRaw(
+      "SELECT start, bytes FROM batches WHERE stream_id = ? AND start <= ? ORDER BY start DESC LIMIT 1",
+    ),
+    batchesAfter: prepareRaw("SELECT start, bytes FROM batches WHERE stream_id = ? AND start > ? AND start < ? ORDER BY start"),
+    deleteBatches: prepare("DELETE FROM batches WHERE stream_id = ?"),
+
+    selectProducer: prepare("SELECT epoch, last_seq FROM producers WHERE stream_id = ? AND producer_id = ?"),
+    upsertProducer: prepare(
+      `INSERT INTO producers (stream_id, producer_id, epoch, last_seq) VALUES (?, ?, ?, ?)
+       ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`,
+    ),
+    deleteProducers: prepare("DELETE FROM producers WHERE stream_id = ?"),
+  };
+}
+
+/** A state as the named parameters of `insertStream` and `updateStream` (SQLite stores flags as 0/1). */
+export function streamParams(state: StreamState) {
+  return stateParams(state, (value) => (value ? 1 : 0));
+}
