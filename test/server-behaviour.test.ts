@@ -94,6 +94,22 @@ describe("live readers", () => {
     }
   });
 
+  it("keeps a long-poll waiting through a wake-up that brings nothing new", async () => {
+    const running = await start({ longPollTimeoutMs: 10_000 });
+    const url = `${running.streamsUrl}/spurious`;
+    await create(url);
+    const tail = (await fetch(url, { method: "HEAD" })).headers.get("stream-next-offset")!;
+    const poll = fetch(`${url}?offset=${tail}&live=long-poll`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // What another server's resync notice looks like: the stream may have changed, no data attached.
+    running.engine.hub.publish({ path: "spurious", start: 0, end: 0, data: null, closed: false, gone: false });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await fetch(url, { method: "POST", headers: { "content-type": "text/plain" }, body: "real news" });
+    const res = await poll;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("real news");
+  });
+
   it("ends SSE connections after the recycle interval at a resumable offset", async () => {
     const { streamsUrl } = await start({ sseRecycleMs: 300 });
     const url = `${streamsUrl}/recycle`;

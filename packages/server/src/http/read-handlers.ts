@@ -92,50 +92,45 @@ async function longPoll(
         .catch((error: unknown) => sendError(res, error))
         .finally(resolve);
     };
-    const onEvent = (event: LiveEvent) => finish(() => answerEvent(ctx, res, stream, position, event, cursor()));
-    const unsubscribe = ctx.engine.hub.subscribe(stream.path, onEvent);
-    const recheck = async () => {
-      const fresh = await ctx.engine.live(stream.path);
-      if (fresh.tail > position) return sendRead(ctx, res, fresh, position, cursor());
-      return sendTimeout(res, fresh, cursor());
+    const onEvent = (event: LiveEvent) => {
+      if (event.gone) return finish(() => ctx.engine.live(stream.path).then(() => undefined)); // throws the right 404/410
+      if (event.data && event.start === position) {
+        // The common case: every waiter at the old tail gets the same body, built once.
+        return finish(() => {
+          const current = { ...stream, tail: event.end, closed: event.closed };
+          const body = event.memo("long-poll-body", () => responseBody(current, event.data!));
+          send(res, 200, readHeaders(current, { next: event.end, upToDate: true }, cursor()), body);
+        });
+      }
+      void recheck();
     };
-    const timer = setTimeout(() => finish(recheck), ctx.options.longPollTimeoutMs);
+    const unsubscribe = ctx.engine.hub.subscribe(stream.path, onEvent);
+    // Looks at the stream again: answers when there is something to say, else
+    // keeps waiting (an event without data, e.g. another server's resync
+    // notice, may well announce nothing new for this reader).
+    const recheck = async () => {
+      try {
+        const fresh = await ctx.engine.live(stream.path);
+        if (fresh.tail > position) finish(() => sendRead(ctx, res, fresh, position, cursor()));
+        else if (fresh.closed) finish(() => sendTimeout(res, fresh, cursor()));
+      } catch (error) {
+        finish(() => sendError(res, error));
+      }
+    };
+    const answerNow = () =>
+      finish(async () => {
+        const fresh = await ctx.engine.live(stream.path);
+        if (fresh.tail > position) return sendRead(ctx, res, fresh, position, cursor());
+        return sendTimeout(res, fresh, cursor());
+      });
+    const timer = setTimeout(answerNow, ctx.options.longPollTimeoutMs);
     const onClose = () => finish(() => undefined);
     req.on("close", onClose);
-    const session = { end: () => finish(recheck) };
+    const session = { end: answerNow };
     ctx.sessions.add(session);
     // The tail may have moved between the first look and the subscription.
-    ctx.engine
-      .live(stream.path)
-      .then((fresh) => {
-        if (fresh.tail > position || fresh.closed) finish(recheck);
-      })
-      .catch((error: unknown) => finish(() => sendError(res, error)));
+    void recheck();
   });
-}
-
-async function answerEvent(
-  ctx: HttpContext,
-  res: ServerResponse,
-  stream: StreamState,
-  position: number,
-  event: LiveEvent,
-  cursor: string,
-) {
-  if (event.gone) {
-    await ctx.engine.live(stream.path); // throws the right 404/410
-    return;
-  }
-  if (event.data && event.start === position) {
-    // The common case: every waiter at the old tail gets the same body, built once.
-    const current = { ...stream, tail: event.end, closed: event.closed };
-    const body = event.memo("long-poll-body", () => responseBody(current, event.data!));
-    send(res, 200, readHeaders(current, { next: event.end, upToDate: true }, cursor), body);
-    return;
-  }
-  const fresh = await ctx.engine.live(stream.path);
-  if (fresh.tail > position) return sendRead(ctx, res, fresh, position, cursor);
-  return sendTimeout(res, fresh, cursor);
 }
 
 async function sendRead(ctx: HttpContext, res: ServerResponse, stream: StreamState, position: number, cursor: string) {
