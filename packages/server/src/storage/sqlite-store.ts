@@ -6,8 +6,9 @@ import { decideAppend } from "../engine/append-rules.js";
 import { decideCreate } from "../engine/create-rules.js";
 import { planDelete } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
-import { isExpired, type ProducerState, type StreamState } from "../engine/model.js";
+import { isExpired, type StreamState } from "../engine/model.js";
 import { sliceBatches } from "./batches.js";
+import { StreamCache, type Entry } from "./sqlite-cache.js";
 import { migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
 import type { ResolvedCreateCommand, Store } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
@@ -30,12 +31,6 @@ const MERGE_LIMIT = 64 * 1024;
 
 /** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
 type BatchRow = [number, Uint8Array];
-
-/** A stream as cached: its row id (batches and producers hang off it) and its state. */
-interface Entry {
-  id: number;
-  state: StreamState;
-}
 
 type Op =
   | { kind: "create"; command: ResolvedCreateCommand; now: number }
@@ -83,13 +78,8 @@ export class SqliteStore implements Store {
 
   private readonly db: Database.Database;
   private readonly touchFlushMs: number;
-  private readonly maxCached: number;
   private readonly sweepLimit: number;
 
-  /** path → entry, or null when known to be absent. Iteration order is least recently used first. */
-  private readonly cache = new Map<string, Entry | null>();
-  /** stream id → producer id → state, or null when known to be absent. */
-  private readonly producerCache = new Map<number, Map<string, ProducerState | null>>();
   /** Last-access times newer than the stored ones, not yet persisted. */
   private touches = new Map<string, number>();
 
@@ -107,10 +97,10 @@ export class SqliteStore implements Store {
   private closed = false;
 
   private readonly sql: SqliteStatements;
+  private readonly cache: StreamCache;
 
   constructor(options: SqliteStoreOptions) {
     this.touchFlushMs = options.touchFlushMs ?? 1000;
-    this.maxCached = options.maxCachedStreams ?? 10_000;
     this.sweepLimit = options.sweepLimit ?? 1000;
     mkdirSync(options.dataDir, { recursive: true });
     this.db = new Database(join(options.dataDir, "rill.db"));
@@ -121,6 +111,7 @@ export class SqliteStore implements Store {
       this.db.pragma("synchronous = FULL");
       migrate(this.db);
       this.sql = prepareStatements(this.db);
+      this.cache = new StreamCache(this.sql, options.maxCachedStreams ?? 10_000);
     } catch (error) {
       this.db.close();
       throw error;
@@ -133,7 +124,7 @@ export class SqliteStore implements Store {
   }
 
   async getStream(path: string): Promise<StreamState | undefined> {
-    const entry = this.entry(path);
+    const entry = this.cache.entry(path);
     return entry ? this.withTouch(entry.state) : undefined;
   }
 
@@ -146,7 +137,7 @@ export class SqliteStore implements Store {
   }
 
   async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array> {
-    const entry = this.entry(path);
+    const entry = this.cache.entry(path);
     if (!entry || from >= to) return new Uint8Array(0);
     // Load the window sliceBatches can use: the batch holding `from`, then
     // following batches until the bytes loaded reach maxBytes or `to`.
@@ -171,7 +162,7 @@ export class SqliteStore implements Store {
   }
 
   async touch(path: string, now: number): Promise<void> {
-    const entry = this.entry(path);
+    const entry = this.cache.entry(path);
     if (!entry || entry.state.ttlSeconds === null) return;
     if (now <= (this.touches.get(path) ?? entry.state.lastAccessAt)) return;
     this.touches.set(path, now);
@@ -257,7 +248,6 @@ export class SqliteStore implements Store {
         // when the next transaction begins or the connection closes.
       }
       this.cache.clear();
-      this.producerCache.clear();
       for (const [path, at] of touches) {
         if (at > (this.touches.get(path) ?? 0)) this.touches.set(path, at);
       }
@@ -272,7 +262,7 @@ export class SqliteStore implements Store {
       if (result.ok) pending.resolve(result.value as never);
       else pending.reject(result.error);
     });
-    this.trimCache();
+    this.cache.trim();
   }
 
   /**
@@ -294,7 +284,6 @@ export class SqliteStore implements Store {
       if (!(error instanceof ProtocolError)) {
         // The request may have failed between its SQL and its cache update.
         this.cache.clear();
-        this.producerCache.clear();
       }
       return { ok: false, error };
     }
@@ -314,35 +303,35 @@ export class SqliteStore implements Store {
   }
 
   private applyCreate(command: ResolvedCreateCommand, now: number): CreateOutcome {
-    const existing = this.entry(command.path);
-    const source = command.fork ? this.entry(command.fork.source) : null;
+    const existing = this.cache.entry(command.path);
+    const source = command.fork ? this.cache.entry(command.fork.source) : null;
     const decision = decideCreate(existing?.state, source?.state, command, now);
     if (decision.kind === "exists") return { created: false, stream: decision.stream };
 
     // The rules let a create replace only an expired stream no fork reads
     // through; it goes the way a delete would, so its source loses a fork.
-    if (existing) this.applyPlan(planDelete(existing.state.path, (p) => this.entry(p)?.state));
+    if (existing) this.applyPlan(planDelete(existing.state.path, (p) => this.cache.entry(p)?.state));
 
     const stream = decision.stream;
     const id = Number(this.sql.insertStream.run(streamParams(stream)).lastInsertRowid);
     if (command.data.length > 0) this.sql.insertBatch.run(id, stream.forkOffset, command.data);
     let forkSource: Entry | null = null;
     if (command.fork) {
-      const current = this.entry(command.fork.source)!;
+      const current = this.cache.entry(command.fork.source)!;
       forkSource = { id: current.id, state: { ...current.state, forkCount: current.state.forkCount + 1 } };
       this.sql.updateStream.run({ ...streamParams(forkSource.state), id: forkSource.id });
     }
 
-    this.remember(stream.path, { id, state: stream });
-    this.producerCache.set(id, new Map());
-    if (forkSource) this.remember(forkSource.state.path, forkSource);
+    this.cache.remember(stream.path, { id, state: stream });
+    this.cache.rememberNoProducers(id);
+    if (forkSource) this.cache.remember(forkSource.state.path, forkSource);
     return { created: true, stream };
   }
 
   private applyAppend(command: AppendCommand, now: number): AppendOutcome {
-    const entry = this.entry(command.path);
+    const entry = this.cache.entry(command.path);
     const producerId = command.producer?.id;
-    const known = entry && producerId !== undefined ? this.producer(entry.id, producerId) : undefined;
+    const known = entry && producerId !== undefined ? this.cache.producer(entry.id, producerId) : undefined;
     const decision = decideAppend(entry?.state, known, command, now);
     if (decision.kind === "duplicate") {
       return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
@@ -354,9 +343,9 @@ export class SqliteStore implements Store {
       this.sql.upsertProducer.run(id, producerId, decision.producer.epoch, decision.producer.lastSeq);
     }
 
-    this.remember(command.path, { id, state: decision.next });
+    this.cache.remember(command.path, { id, state: decision.next });
     if (row) this.roundRows.set(id, row);
-    if (producerId !== undefined && decision.producer) this.producersOf(id).set(producerId, decision.producer);
+    if (producerId !== undefined && decision.producer) this.cache.rememberProducer(id, producerId, decision.producer);
     return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
   }
 
@@ -373,7 +362,7 @@ export class SqliteStore implements Store {
   }
 
   private applyDelete(path: string): DeleteOutcome {
-    const plan = planDelete(path, (p) => this.entry(p)?.state);
+    const plan = planDelete(path, (p) => this.cache.entry(p)?.state);
     this.applyPlan(plan);
     return { soft: plan.soft };
   }
@@ -382,9 +371,9 @@ export class SqliteStore implements Store {
     const candidates = this.sql.expiredPaths.all(now, this.sweepLimit) as { path: string }[];
     const removed: string[] = [];
     for (const { path } of candidates) {
-      const entry = this.entry(path);
+      const entry = this.cache.entry(path);
       if (!entry || entry.state.softDeleted || !isExpired(entry.state, now)) continue;
-      this.applyPlan(planDelete(path, (p) => this.entry(p)?.state));
+      this.applyPlan(planDelete(path, (p) => this.cache.entry(p)?.state));
       removed.push(path);
     }
     return removed;
@@ -398,7 +387,7 @@ export class SqliteStore implements Store {
   private applyPlan(plan: { remove: string[]; update: StreamState[] }): void {
     const removed: Entry[] = [];
     for (const path of plan.remove) {
-      const entry = this.entry(path);
+      const entry = this.cache.entry(path);
       if (!entry) continue;
       this.sql.deleteBatches.run(entry.id);
       this.sql.deleteProducers.run(entry.id);
@@ -407,77 +396,25 @@ export class SqliteStore implements Store {
     }
     const updated: Entry[] = [];
     for (const state of plan.update) {
-      const entry = this.entry(state.path);
+      const entry = this.cache.entry(state.path);
       if (!entry) continue;
       this.sql.updateStream.run({ ...streamParams(state), id: entry.id });
       updated.push({ id: entry.id, state });
     }
     for (const entry of removed) {
-      this.remember(entry.state.path, null);
-      this.producerCache.delete(entry.id);
+      this.cache.remember(entry.state.path, null);
+      this.cache.forgetProducers(entry.id);
     }
-    for (const entry of updated) this.remember(entry.state.path, entry);
+    for (const entry of updated) this.cache.remember(entry.state.path, entry);
   }
 
   /** Writes the touches taken at the start of a round; they are in the cache once the round commits. */
   private persistTouches(touches: Map<string, number>): void {
     for (const [path, at] of touches) {
-      const entry = this.entry(path);
+      const entry = this.cache.entry(path);
       if (!entry || at <= entry.state.lastAccessAt) continue;
       this.sql.touchStream.run(at, entry.id);
-      this.remember(path, { id: entry.id, state: { ...entry.state, lastAccessAt: at } });
-    }
-  }
-
-  // ---------------------------------------------------------------- cache
-
-  /** The stream's entry, from the cache or (then cached) from the database. */
-  private entry(path: string): Entry | null {
-    const cached = this.cache.get(path);
-    if (cached !== undefined) {
-      this.cache.delete(path);
-      this.cache.set(path, cached);
-      return cached;
-    }
-    const row = this.sql.selectStream.get(path) as StreamRow<number> | undefined;
-    const entry = row ? { id: row.id, state: rowToState(row) } : null;
-    this.cache.set(path, entry);
-    if (this.cache.size > this.maxCached) this.trimCache();
-    return entry;
-  }
-
-  private remember(path: string, entry: Entry | null): void {
-    this.cache.delete(path);
-    this.cache.set(path, entry);
-  }
-
-  private producersOf(streamId: number): Map<string, ProducerState | null> {
-    let byId = this.producerCache.get(streamId);
-    if (!byId) this.producerCache.set(streamId, (byId = new Map()));
-    return byId;
-  }
-
-  private producer(streamId: number, producerId: string): ProducerState | undefined {
-    const byId = this.producersOf(streamId);
-    const cached = byId.get(producerId);
-    if (cached !== undefined) return cached ?? undefined;
-    const row = this.sql.selectProducer.get(streamId, producerId) as { epoch: number; last_seq: number } | undefined;
-    const state = row ? { epoch: row.epoch, lastSeq: row.last_seq } : null;
-    byId.set(producerId, state);
-    return state ?? undefined;
-  }
-
-  /**
-   * Evicts least recently used streams beyond the cache size. Safe at any
-   * point, even mid-round: an evicted stream reloads from the database, which
-   * inside a round already holds the round's earlier writes.
-   */
-  private trimCache(): void {
-    if (this.cache.size <= this.maxCached) return;
-    for (const [path, entry] of this.cache) {
-      if (this.cache.size <= this.maxCached) break;
-      this.cache.delete(path);
-      if (entry) this.producerCache.delete(entry.id);
+      this.cache.remember(path, { id: entry.id, state: { ...entry.state, lastAccessAt: at } });
     }
   }
 
