@@ -1,6 +1,15 @@
 import { concatBytes } from "@rill/protocol";
 
 /**
+ * A commit round's contiguous appends to one stream are merged into stored
+ * batches of at most this many bytes, so a busy stream stores (and catch-up
+ * reads) a few large rows per round instead of one per append. No boundary a
+ * reader depends on moves: in JSON streams every batch still ends on a
+ * message boundary.
+ */
+export const MERGE_LIMIT = 64 * 1024;
+
+/**
  * Cuts a read out of a stream's append batches, given each batch's start
  * position (ascending) and bytes. Shared by stores that hold batches in
  * memory or load a window of them from disk.

@@ -6,11 +6,12 @@ import { decideCreate } from "../engine/create-rules.js";
 import { planDelete, type DeletePlan } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
 import { isExpired, type ProducerState, type StreamState } from "../engine/model.js";
-import { sliceBatches } from "./batches.js";
+import { MERGE_LIMIT, sliceBatches } from "./batches.js";
 import { CommitListener, encodeNotices } from "./postgres-listener.js";
 import { checkSchemaName, migrate } from "./postgres-schema.js";
 import type { RemoteCommit, ResolvedCreateCommand, Store } from "./store.js";
 import { INSERT_COLUMNS, INSERT_PARAMS, rowToState, stateParams, STREAM_COLUMNS, type StateParams, type StreamRow } from "./stream-row.js";
+import { settle, type Op, type Pending, type Settled } from "./write-queue.js";
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database (node-postgres also reads PG* environment variables). */
@@ -39,13 +40,6 @@ const RETRYABLE = new Set(["40P01", "40001", "23505"]);
  * with the bytes as a binary parameter.
  */
 const INLINE_BATCH_BYTES = 64 * 1024;
-/**
- * A round's contiguous appends to one stream are merged into rows of at most
- * this many bytes, so a busy stream stores (and catch-up reads) a few large
- * rows per round instead of one per append. No boundary a reader depends on
- * moves: in JSON streams every row still ends on a message boundary.
- */
-const MERGE_LIMIT = 64 * 1024;
 /** Batches one read query returns at most; a read needing more pages on. */
 const READ_PAGE_ROWS = 1024;
 
@@ -54,20 +48,6 @@ interface Locked {
   id: number;
   state: StreamState;
 }
-
-type Op =
-  | { kind: "create"; command: ResolvedCreateCommand; now: number }
-  | { kind: "append"; command: AppendCommand; now: number }
-  | { kind: "delete"; path: string }
-  | { kind: "sweep"; now: number };
-
-interface Pending {
-  op: Op;
-  resolve: (value: never) => void;
-  reject: (error: unknown) => void;
-}
-
-type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** bigint columns come back as JavaScript numbers: positions and times stay far below 2^53. */
 const INT8_OID = 20;
@@ -380,11 +360,7 @@ export class PostgresStore implements Store {
         this.flushingTouches = new Map();
         this.stats.rounds++;
         this.stats.requests += batch.length;
-        batch.forEach((pending, i) => {
-          const result = results[i]!;
-          if (result.ok) pending.resolve(result.value as never);
-          else pending.reject(result.error);
-        });
+        settle(batch, results);
         return true;
       } catch (error) {
         broken = isConnectionError(error) ? error : undefined;

@@ -7,11 +7,12 @@ import { decideCreate } from "../engine/create-rules.js";
 import { planDelete } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
 import { isExpired, type StreamState } from "../engine/model.js";
-import { sliceBatches } from "./batches.js";
+import { MERGE_LIMIT, sliceBatches } from "./batches.js";
 import { StreamCache, type Entry } from "./sqlite-cache.js";
 import { migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
 import type { ResolvedCreateCommand, Store } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
+import { settle, type Op, type Pending, type Settled } from "./write-queue.js";
 
 export interface SqliteStoreOptions {
   /** Directory holding `rill.db` (and its WAL); created when missing. */
@@ -26,25 +27,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** Appends to one stream within a commit round are merged into rows of at most this many bytes. */
-const MERGE_LIMIT = 64 * 1024;
-
 /** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
 type BatchRow = [number, Uint8Array];
-
-type Op =
-  | { kind: "create"; command: ResolvedCreateCommand; now: number }
-  | { kind: "append"; command: AppendCommand; now: number }
-  | { kind: "delete"; path: string }
-  | { kind: "sweep"; now: number };
-
-interface Pending {
-  op: Op;
-  resolve: (value: never) => void;
-  reject: (error: unknown) => void;
-}
-
-type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
  * The durable store: one SQLite database in WAL mode with `synchronous=FULL`,
@@ -257,11 +241,7 @@ export class SqliteStore implements Store {
     }
     this.stats.rounds++;
     this.stats.requests += batch.length;
-    batch.forEach((pending, i) => {
-      const result = results[i]!;
-      if (result.ok) pending.resolve(result.value as never);
-      else pending.reject(result.error);
-    });
+    settle(batch, results);
     this.cache.trim();
   }
 

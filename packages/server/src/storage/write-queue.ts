@@ -1,0 +1,30 @@
+import type { AppendCommand } from "../engine/commands.js";
+import type { ResolvedCreateCommand } from "./store.js";
+
+/**
+ * The write requests a SQL store's commit queue holds until a round applies
+ * them, shared by the SQLite and PostgreSQL stores (their rounds differ).
+ */
+export type Op =
+  | { kind: "create"; command: ResolvedCreateCommand; now: number }
+  | { kind: "append"; command: AppendCommand; now: number }
+  | { kind: "delete"; path: string }
+  | { kind: "sweep"; now: number };
+
+export interface Pending {
+  op: Op;
+  resolve: (value: never) => void;
+  reject: (error: unknown) => void;
+}
+
+/** How one request of a committed round came out: each fails or succeeds on its own. */
+export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** Answers a committed round's requests, in order: `results[i]` belongs to `batch[i]`. */
+export function settle(batch: readonly Pending[], results: readonly Settled[]): void {
+  batch.forEach((pending, i) => {
+    const result = results[i]!;
+    if (result.ok) pending.resolve(result.value as never);
+    else pending.reject(result.error);
+  });
+}
