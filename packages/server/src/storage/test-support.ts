@@ -1,0 +1,66 @@
+import { expect } from "vitest";
+import type { AppendCommand } from "../engine/commands.js";
+import { ProtocolError } from "../engine/errors.js";
+import type { ResolvedCreateCommand, Store } from "./store.js";
+
+/**
+ * Helpers for the storage tests: request builders with every field defaulted,
+ * and readers that give a stream's bytes back as text. (Test support only:
+ * excluded from the build by its name.)
+ */
+
+export const T0 = 1_700_000_000_000;
+export const SECOND = 1000;
+/** A maxBytes that never limits a read. */
+export const BIG = 1 << 30;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+export const bytes = (text: string): Uint8Array => encoder.encode(text);
+export const text = (data: Uint8Array): string => decoder.decode(data);
+
+export function createCommand(path: string, fields: Partial<ResolvedCreateCommand> = {}): ResolvedCreateCommand {
+  return {
+    path,
+    contentType: "application/octet-stream",
+    ttlSeconds: null,
+    expiresAt: null,
+    closed: false,
+    data: new Uint8Array(0),
+    fork: null,
+    ...fields,
+  };
+}
+
+export function appendCommand(path: string, data: string, fields: Partial<AppendCommand> = {}): AppendCommand {
+  return { path, contentType: null, data: bytes(data), streamSeq: null, producer: null, close: false, ...fields };
+}
+
+export function fork(source: string, position: number): ResolvedCreateCommand["fork"] {
+  return { source, position, explicit: true };
+}
+
+export function producer(id: string, epoch: number, seq: number): AppendCommand["producer"] {
+  return { id, epoch, seq };
+}
+
+/** Everything the stream itself stores, from `from` to its tail, as text ("" when it is absent). */
+export async function contents(store: Store, path: string, from = 0): Promise<string> {
+  const stream = await store.getStream(path);
+  if (!stream) return "";
+  return text(await store.readRange(path, from, stream.tail, BIG, true));
+}
+
+/** Awaits a rejection and checks it is the protocol error a client would get. */
+export async function refused(promise: Promise<unknown>, status: number, code: string): Promise<ProtocolError> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught, `expected a ${status} ${code} refusal`).toBeInstanceOf(ProtocolError);
+  const error = caught as ProtocolError;
+  expect({ status: error.status, code: error.code }).toEqual({ status, code });
+  return error;
+}
