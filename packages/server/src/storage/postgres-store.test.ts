@@ -1,12 +1,12 @@
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { AppendCommand } from "../engine/commands.js";
 import { ProtocolError } from "../engine/errors.js";
 import { encodeNotices, MAX_PAYLOAD_BYTES } from "./postgres-listener.js";
 import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
 import { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
 import { runStoreSuite } from "./store-suite.js";
-import type { RemoteCommit, ResolvedCreateCommand } from "./store.js";
+import type { RemoteCommit } from "./store.js";
+import { appendCommand, bytes, contents, createCommand, T0 } from "./test-support.js";
 
 // PostgreSQL runs on every development and CI machine (see .ci/run). Each
 // test file works in schemas of its own and drops them at the end.
@@ -41,23 +41,6 @@ runStoreSuite("PostgresStore", async () => {
     cleanup: () => current.close(),
   };
 });
-
-const T0 = 1_700_000_000_000;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function createCommand(path: string, fields: Partial<ResolvedCreateCommand> = {}): ResolvedCreateCommand {
-  return { path, contentType: "text/plain", ttlSeconds: null, expiresAt: null, closed: false, data: new Uint8Array(0), fork: null, ...fields };
-}
-
-function appendCommand(path: string, data: string, fields: Partial<AppendCommand> = {}): AppendCommand {
-  return { path, contentType: null, data: encoder.encode(data), streamSeq: null, producer: null, close: false, ...fields };
-}
-
-async function contents(store: PostgresStore, path: string): Promise<string> {
-  const stream = await store.getStream(path);
-  return stream ? decoder.decode(await store.readRange(path, 0, stream.tail, 1 << 30, true)) : "";
-}
 
 function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -204,8 +187,8 @@ describe("PostgresStore across servers", () => {
     await twoServers();
     const fresh = `${path}-new`;
     const [x, y] = await Promise.all([
-      a.create(createCommand(fresh, { data: encoder.encode("one") }), T0),
-      b.create(createCommand(fresh, { data: encoder.encode("one") }), T0),
+      a.create(createCommand(fresh, { data: bytes("one") }), T0),
+      b.create(createCommand(fresh, { data: bytes("one") }), T0),
     ]);
     expect([x.created, y.created].sort()).toEqual([false, true]);
     expect(await contents(b, fresh)).toBe("one");

@@ -6,12 +6,11 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AppendCommand } from "../engine/commands.js";
 import { ProtocolError } from "../engine/errors.js";
 import { SCHEMA_VERSION } from "./sqlite-schema.js";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 import { runStoreSuite } from "./store-suite.js";
-import type { ResolvedCreateCommand } from "./store.js";
+import { appendCommand, bytes, contents, createCommand, T0, text } from "./test-support.js";
 
 runStoreSuite("SqliteStore", async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "rill-sqlite-"));
@@ -30,30 +29,20 @@ runStoreSuite("SqliteStore", async () => {
   };
 });
 
-const T0 = 1_700_000_000_000;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function createCommand(path: string, fields: Partial<ResolvedCreateCommand> = {}): ResolvedCreateCommand {
-  return {
-    path,
-    contentType: "text/plain",
-    ttlSeconds: null,
-    expiresAt: null,
-    closed: false,
-    data: new Uint8Array(0),
-    fork: null,
-    ...fields,
+/**
+ * Makes SQLite refuse, with `RAISE(action, message)`, every batch row whose
+ * bytes contain `marker`. Appends within a round may be merged into one row,
+ * so the triggers watch updates as well as inserts. Returns what drops them.
+ */
+function failBatchesContaining(db: Database.Database, marker: string, action: "ABORT" | "ROLLBACK", message: string) {
+  const events = ["INSERT", "UPDATE"];
+  for (const event of events) {
+    db.exec(`CREATE TRIGGER ${marker}_${event} BEFORE ${event} ON batches WHEN instr(NEW.bytes, CAST('${marker}' AS BLOB)) > 0
+             BEGIN SELECT RAISE(${action}, '${message}'); END`);
+  }
+  return () => {
+    for (const event of events) db.exec(`DROP TRIGGER ${marker}_${event}`);
   };
-}
-
-function appendCommand(path: string, data: string, fields: Partial<AppendCommand> = {}): AppendCommand {
-  return { path, contentType: null, data: encoder.encode(data), streamSeq: null, producer: null, close: false, ...fields };
-}
-
-async function contents(store: SqliteStore, path: string): Promise<string> {
-  const stream = await store.getStream(path);
-  return stream ? decoder.decode(await store.readRange(path, 0, stream.tail, 1 << 30, true)) : "";
 }
 
 describe("SqliteStore specifics", () => {
@@ -120,11 +109,7 @@ describe("SqliteStore specifics", () => {
     await s.create(createCommand("a"), T0);
     const db = raw();
     try {
-      // Appends within a round may be merged into one row, so watch updates as well as inserts.
-      for (const event of ["INSERT", "UPDATE"]) {
-        db.exec(`CREATE TRIGGER poison_${event} BEFORE ${event} ON batches WHEN instr(NEW.bytes, CAST('poison' AS BLOB)) > 0
-                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
-      }
+      failBatchesContaining(db, "poison", "ABORT", "injected failure");
       const results = await Promise.allSettled([
         s.append(appendCommand("a", "one"), T0),
         s.append(appendCommand("a", "poison", { producer: { id: "p", epoch: 0, seq: 0 } }), T0),
@@ -146,7 +131,7 @@ describe("SqliteStore specifics", () => {
 
   it("forgets the partial effects of a request that fails midway", async () => {
     const s = open();
-    await s.create(createCommand("src", { data: encoder.encode("abc") }), T0);
+    await s.create(createCommand("src", { data: bytes("abc") }), T0);
     await s.create(createCommand("old", { fork: { source: "src", position: 3, explicit: true }, ttlSeconds: 1 }), T0);
     const db = raw();
     try {
@@ -166,13 +151,10 @@ describe("SqliteStore specifics", () => {
 
   it("fails the whole round when SQLite abandons the transaction, and forgets its effects", async () => {
     const s = open();
-    await s.create(createCommand("a", { data: encoder.encode("base") }), T0);
+    await s.create(createCommand("a", { data: bytes("base") }), T0);
     const db = raw();
     try {
-      for (const event of ["INSERT", "UPDATE"]) {
-        db.exec(`CREATE TRIGGER doom_${event} BEFORE ${event} ON batches WHEN instr(NEW.bytes, CAST('doom' AS BLOB)) > 0
-                 BEGIN SELECT RAISE(ROLLBACK, 'injected rollback'); END`);
-      }
+      const dropTriggers = failBatchesContaining(db, "doom", "ROLLBACK", "injected rollback");
       const results = await Promise.allSettled([
         s.create(createCommand("b"), T0),
         s.append(appendCommand("a", "x"), T0),
@@ -182,8 +164,7 @@ describe("SqliteStore specifics", () => {
       expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected", "rejected"]);
       expect(await s.getStream("b")).toBeUndefined();
       expect((await s.getStream("a"))?.tail).toBe(4);
-      db.exec("DROP TRIGGER doom_INSERT");
-      db.exec("DROP TRIGGER doom_UPDATE");
+      dropTriggers();
       expect((await s.append(appendCommand("a", "z"), T0)).start).toBe(4);
       expect(await contents(s, "a")).toBe("basez");
     } finally {
@@ -202,8 +183,8 @@ describe("SqliteStore specifics", () => {
     } finally {
       db.close();
     }
-    expect(decoder.decode(await s.readRange("m", 3, 1e9, 1e9, false))).toBe("cccdddd");
-    expect(decoder.decode(await s.readRange("m", 1, 6, 1e9, true))).toBe("bbccc");
+    expect(text(await s.readRange("m", 3, 1e9, 1e9, false))).toBe("cccdddd");
+    expect(text(await s.readRange("m", 1, 6, 1e9, true))).toBe("bbccc");
     await s.append(appendCommand("m", "e"), T0);
     expect(await contents(s, "m")).toBe("abbcccdddde");
   });
