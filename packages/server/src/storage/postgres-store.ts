@@ -128,6 +128,10 @@ export class PostgresStore implements Store {
     });
     // An idle connection's failure must not crash the process; the pool drops it.
     pool.on("error", (error) => console.error("rill: idle PostgreSQL connection failed:", error.message));
+    // Nor may a checked-out one's: pg emits 'error' on the client as well as
+    // failing its query, and an 'error' event nobody listens to is fatal. The
+    // query's rejection is what the caller handles.
+    pool.on("connect", (client) => client.on("error", () => undefined));
     let store: PostgresStore | undefined;
     try {
       store = new PostgresStore(options, pool);
