@@ -73,7 +73,6 @@ export function sseHeaders(stream: StreamState): Headers {
   const headers: Headers = {
     [HEADER.contentType]: "text/event-stream",
     [HEADER.cacheControl]: "no-cache",
-    connection: "keep-alive",
     "x-accel-buffering": "no",
   };
   if (!isTextContentType(stream.contentType)) headers[HEADER.streamSseDataEncoding] = "base64";

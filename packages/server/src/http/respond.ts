@@ -53,8 +53,16 @@ export function send(res: ServerResponse, status: number, headers: Headers, body
   }
 }
 
-/** Starts a streamed response (SSE): headers now, body later, no length. */
+/**
+ * Starts a streamed response (SSE): headers now, body later, no length.
+ * The body is delimited by closing the connection rather than by chunked
+ * encoding: an SSE response only ends when the connection does anyway, and
+ * each write is then the shared frame itself — one socket write per reader,
+ * with no per-reader chunk framing.
+ */
 export function startStream(res: ServerResponse, status: number, headers: Headers): void {
+  res.useChunkedEncodingByDefault = false;
+  res.shouldKeepAlive = false;
   res.writeHead(status, { ...COMMON_HEADERS, ...headers });
   res.flushHeaders();
 }
