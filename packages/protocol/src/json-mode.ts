@@ -14,21 +14,6 @@ export class JsonModeError extends Error {
 
 const COMMA = 0x2c;
 
-/** Splits an append body into its messages' JSON texts. Throws JsonModeError. */
-export function parseJsonMessages(body: string, options: { allowEmptyArray?: boolean } = {}): string[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch (error) {
-    throw new JsonModeError(`body is not valid JSON: ${(error as Error).message}`);
-  }
-  if (!Array.isArray(value)) return [JSON.stringify(value)];
-  if (value.length === 0 && !options.allowEmptyArray) {
-    throw new JsonModeError("an empty JSON array appends no messages");
-  }
-  return value.map((item) => (item === undefined ? "null" : JSON.stringify(item)));
-}
-
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function isJsonSpace(byte: number): boolean {
