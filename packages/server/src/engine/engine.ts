@@ -198,7 +198,7 @@ export class Engine {
     }
     if (fork.subOffset === 0) return base;
     const json = isJsonContentType(source.contentType);
-    const rest = await this.read({ ...source }, base);
+    const rest = await this.read(source, base);
     let extra: number | undefined;
     if (json) extra = framedMessagePrefixLength(rest.data, fork.subOffset);
     else if (fork.subOffset <= rest.data.length) extra = fork.subOffset;

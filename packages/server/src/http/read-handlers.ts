@@ -143,7 +143,6 @@ async function sendRead(ctx: HttpContext, res: ServerResponse, stream: StreamSta
 /** 204: nothing new (or the stream is closed and fully read). */
 function sendTimeout(res: ServerResponse, stream: StreamState, cursor: string) {
   const headers = readHeaders(stream, { next: stream.tail, upToDate: true }, cursor);
-  delete headers[HEADER.contentType];
   headers[HEADER.cacheControl] = "no-store";
   send(res, 204, headers);
 }

@@ -46,8 +46,10 @@ export function send(res: ServerResponse, status: number, headers: Headers, body
     res.writeHead(status, all);
     res.end(body);
   } else {
-    // An explicit zero length keeps empty responses from being sent chunked.
-    if (status !== 204 && status !== 304) all["content-length"] = 0;
+    // An explicit zero length keeps empty responses from being sent chunked;
+    // a 204 has no content, so it names no content type either.
+    if (status === 204) delete all["content-type"];
+    else if (status !== 304) all["content-length"] = 0;
     res.writeHead(status, all);
     res.end();
   }

@@ -2,14 +2,16 @@ import { formatOffset, HEADER } from "@rill/protocol";
 import type { StreamState } from "../engine/model.js";
 import type { Headers } from "./respond.js";
 
-/** Metadata headers shared by HEAD, PUT and POST responses. */
-export function metadataHeaders(stream: StreamState): Headers {
-  const headers: Headers = {
-    [HEADER.contentType]: stream.contentType,
-    [HEADER.streamNextOffset]: formatOffset(stream.tail),
-  };
+/** Where the stream ends and whether it is closed: what an append's response reports. */
+export function tailHeaders(stream: StreamState): Headers {
+  const headers: Headers = { [HEADER.streamNextOffset]: formatOffset(stream.tail) };
   if (stream.closed) headers[HEADER.streamClosed] = "true";
   return headers;
+}
+
+/** The stream's description, for PUT and HEAD: its content type and its tail. */
+export function metadataHeaders(stream: StreamState): Headers {
+  return { [HEADER.contentType]: stream.contentType, ...tailHeaders(stream) };
 }
 
 /** HEAD adds the expiry configuration. Stream-TTL is the configured window, not the time left. */

@@ -13,7 +13,7 @@ import {
   parseTtl,
 } from "./parse.js";
 import { send, type Headers } from "./respond.js";
-import { headHeaders, metadataHeaders } from "./stream-headers.js";
+import { headHeaders, metadataHeaders, tailHeaders } from "./stream-headers.js";
 
 /** JSON streams store framed messages, validated once here; everything else is stored as sent. */
 function frameBody(body: Uint8Array, contentType: string | null, allowEmptyArray: boolean): Uint8Array {
@@ -68,8 +68,7 @@ export async function handlePost(ctx: HttpContext, req: IncomingMessage, res: Se
   const data = frameBody(body, contentType, false);
   const outcome = await ctx.engine.append({ path, contentType, data, streamSeq, producer, close });
 
-  const headers: Headers = metadataHeaders(outcome.stream);
-  delete headers[HEADER.contentType];
+  const headers: Headers = tailHeaders(outcome.stream);
   if (outcome.producer) {
     headers[HEADER.producerEpoch] = String(outcome.producer.epoch);
     headers[HEADER.producerSeq] = String(outcome.producer.seq);
