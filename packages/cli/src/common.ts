@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { CliError, EXIT, setErrorContext } from "./errors.js";
+import { encodeStreamName } from "@rill/protocol";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:4437";
 const DEFAULT_BASE_PATH = "/v1/stream";
@@ -62,11 +63,7 @@ export function resolveStreamUrl(target: string, server: string): string {
   if (name.split("/").some((segment) => segment === "" || segment === "." || segment === "..")) {
     throw new CliError(EXIT.usage, `not a valid stream name: "${target}" (empty, "." and ".." segments are not allowed)`);
   }
-  return `${streamsBase(server)}/${encodePath(name)}`;
-}
-
-function encodePath(name: string): string {
-  return name.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@%/]/g, (char) => encodeURIComponent(char));
+  return `${streamsBase(server)}/${encodeStreamName(name)}`;
 }
 
 /** Turns repeated `-H "Name: value"` flags into a header record. */

@@ -4,7 +4,7 @@
  * URL fragment: `#/stream/<name>?offset=<offset>`.
  */
 import { DurableStream } from "@rill/client";
-import { formatBytes, type ListedStream, type ListedStreamPage } from "@rill/protocol";
+import { encodeStreamName, formatBytes, type ListedStream, type ListedStreamPage } from "@rill/protocol";
 import { el, relativeTime } from "./render.js";
 import { describe, StreamView } from "./stream-view.js";
 
@@ -23,16 +23,12 @@ const createStatus = $<HTMLParagraphElement>("create-status");
 const emptyView = view.innerHTML;
 
 /** Stream names are URL paths below the stream namespace; keep escapes, encode what a path cannot hold. */
-function encodeName(name: string): string {
-  return name.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@%/]/g, (char) => encodeURIComponent(char));
-}
-
 function streamUrl(name: string): string {
-  return `${location.origin}${streamsPath}/${encodeName(name)}`;
+  return `${location.origin}${streamsPath}/${encodeStreamName(name)}`;
 }
 
 function streamHash(name: string, offset?: string): string {
-  return `#/stream/${encodeName(name)}${offset ? `?offset=${encodeURIComponent(offset)}` : ""}`;
+  return `#/stream/${encodeStreamName(name)}${offset ? `?offset=${encodeURIComponent(offset)}` : ""}`;
 }
 
 function parseRoute(): { name: string; offset: string } | null {

@@ -22,3 +22,14 @@ export interface ListedStreamPage {
   streams: ListedStream[];
   next: string | null;
 }
+
+/**
+ * A stream name as it goes into a URL path: characters a path may carry stay
+ * as they are (including `/`, so names can be hierarchical, and `%`, so a
+ * name already encoded is not encoded twice); everything else is
+ * percent-encoded. The server keys streams by the path exactly as sent, so
+ * every tool must spell a name the same way.
+ */
+export function encodeStreamName(name: string): string {
+  return name.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@%/]/g, (char) => encodeURIComponent(char));
+}
