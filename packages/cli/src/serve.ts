@@ -51,9 +51,8 @@ export function serveCommand(): Command {
 
 async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
   const store = flags.store ?? (flags.memory ? "memory" : "sqlite");
-  // Servers sharing PostgreSQL keep nothing on local disk unless --data-dir says
-  // where (their subscriptions, which are per server); several of them may run
-  // in one directory.
+  // Servers sharing PostgreSQL keep everything there (streams and subscriptions) and
+  // nothing on local disk unless --data-dir is given; several of them may run in one directory.
   const dataDir = store === "postgres" && !dataDirGiven ? undefined : resolve(flags.dataDir);
   const options: ServerOptions = {
     port: flags.port,
@@ -72,7 +71,7 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     options.store === "memory"
       ? "memory (nothing is kept after exit)"
       : options.store === "postgres"
-        ? `postgres at ${redact(flags.databaseUrl ?? "")}; subscriptions ${dataDir ? `in ${dataDir}` : "in memory"}`
+        ? `postgres at ${redact(flags.databaseUrl ?? "")} (streams and subscriptions)`
         : `sqlite in ${options.dataDir}`;
   const consoleLine = flags.console ? `  console: ${server.url}/console/\n` : "";
   process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n${consoleLine}  storage: ${storage}\n`);

@@ -50,9 +50,10 @@ export interface ServerOptions {
   publicUrl?: string;
   /**
    * Subscriptions (webhooks and pull-wake). Their state is kept in
-   * `<dataDir>/subscriptions.db`, or in memory with `memory` (or with a custom
-   * or PostgreSQL `store` and no `dataDir`), unless a store is given here.
-   * With PostgreSQL they are not shared: each server has its own.
+   * `<dataDir>/subscriptions.db`, in PostgreSQL beside the streams with
+   * `store: "postgres"` (shared by every server on the database), or in
+   * memory with `memory` (or a custom `store` and no `dataDir`), unless a
+   * store is given here.
    */
   subscriptions?: Omit<SubscriptionManagerOptions, "engine" | "store"> & { store?: SubscriptionStore };
 }
@@ -108,7 +109,12 @@ async function openStore(options: ServerOptions): Promise<Store> {
 async function openSubscriptionStore(options: ServerOptions): Promise<SubscriptionStore> {
   if (options.subscriptions?.store) return options.subscriptions.store;
   const kind = storeKind(options);
-  if (kind === "memory" || ((kind === "custom" || kind === "postgres") && options.dataDir === undefined)) {
+  if (kind === "postgres") {
+    // Shared by every server on the database, like the streams: a webhook hears appends made through any of them.
+    const { PostgresSubscriptionStore } = await import("./subscriptions/postgres-store.js");
+    return PostgresSubscriptionStore.open({ connectionString: options.databaseUrl!, schema: options.postgres?.schema });
+  }
+  if (kind === "memory" || (kind === "custom" && options.dataDir === undefined)) {
     return new MemorySubscriptionStore();
   }
   const { SqliteSubscriptionStore } = await import("./subscriptions/sqlite-store.js");

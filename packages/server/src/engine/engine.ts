@@ -3,7 +3,7 @@ import type { RemoteCommit, Store } from "../storage/store.js";
 import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "./commands.js";
 import { gone, notFound, ProtocolError } from "./errors.js";
 import { LiveHub } from "./live-hub.js";
-import { isExpired, type StreamState } from "./model.js";
+import { expiryTime, isExpired, type StreamState } from "./model.js";
 
 export interface EngineOptions {
   /** Upper bound on the bytes a single read returns (whole batches may exceed it once). */
@@ -155,7 +155,7 @@ export class Engine {
 
   /** Records a read for the sliding TTL. */
   async touch(stream: StreamState): Promise<void> {
-    if (stream.ttlSeconds !== null) await this.store.touch(stream.path, this.now());
+    if (stream.ttlSeconds !== null) await this.store.touch(stream.path, this.now(), expiryTime(stream));
   }
 
   /**

@@ -14,6 +14,8 @@ interface Payload {
   from: string;
   commits?: RemoteCommit[];
   resync?: boolean;
+  /** Ids of subscriptions whose rows changed (the shared subscription store's channel). */
+  subscriptions?: string[];
 }
 
 /** Packs notices into as few payloads as fit under the limit. */
@@ -55,7 +57,9 @@ export interface CommitListenerOptions {
   channel: string;
   /** This server's id: its own notices are skipped (its readers were woken locally). */
   serverId: string;
-  onCommits(commits: RemoteCommit[]): void;
+  onCommits?(commits: RemoteCommit[]): void;
+  /** Subscriptions another server changed (on the subscription store's channel). */
+  onSubscriptions?(ids: string[]): void;
   /**
    * Called after the connection was lost and LISTEN is in place again:
    * notices sent meanwhile are lost, so everything watched must be re-checked.
@@ -199,7 +203,8 @@ export class CommitListener {
     }
     if (parsed.from === this.options.serverId) return;
     if (parsed.resync) this.options.onResync();
-    if (Array.isArray(parsed.commits) && parsed.commits.length > 0) this.options.onCommits(parsed.commits);
+    if (Array.isArray(parsed.commits) && parsed.commits.length > 0) this.options.onCommits?.(parsed.commits);
+    if (Array.isArray(parsed.subscriptions) && parsed.subscriptions.length > 0) this.options.onSubscriptions?.(parsed.subscriptions);
   }
 }
 

@@ -1,12 +1,11 @@
 import type pg from "pg";
+import { runMigrations } from "./postgres-migrate.js";
 
 /**
  * The PostgreSQL store's tables, in one schema of the database (default
  * `rill`). `migrations[v]` brings version v to v + 1; the version reached is
  * kept in `<schema>.rill_schema_version`.
  */
-export const PG_SCHEMA_VERSION = 1;
-
 const migrations: readonly ((s: string) => string)[] = [
   (s) => `
   CREATE TABLE ${s}.streams (
@@ -54,6 +53,9 @@ const migrations: readonly ((s: string) => string)[] = [
   `,
 ];
 
+/** The version the stream tables are brought to. */
+export const PG_SCHEMA_VERSION = migrations.length;
+
 /** Schema names are used in SQL text and in the notification channel's name, so they are kept plain. */
 export function checkSchemaName(schema: string): string {
   if (!/^[a-z_][a-z0-9_]{0,47}$/.test(schema)) {
@@ -62,31 +64,12 @@ export function checkSchemaName(schema: string): string {
   return schema;
 }
 
-/**
- * Creates the schema or brings it to PG_SCHEMA_VERSION. Several servers may
- * start at once: each takes a transaction-scoped advisory lock keyed on the
- * schema name first, so one migrates while the others wait and then find the
- * work done. Every step runs in that one transaction (PostgreSQL DDL is
- * transactional), so a crash mid-migration leaves the previous version.
- */
+/** Creates the schema or brings the stream tables to PG_SCHEMA_VERSION (see runMigrations). */
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {
-  const s = `"${checkSchemaName(schema)}"`;
-  await client.query("BEGIN");
-  try {
-    await client.query("SELECT pg_advisory_xact_lock(hashtext('rill-migrate'), hashtext($1))", [schema]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.rill_schema_version (version integer NOT NULL)`);
-    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.rill_schema_version`);
-    let version = rows[0]?.version ?? 0;
-    if (rows.length === 0) await client.query(`INSERT INTO ${s}.rill_schema_version (version) VALUES (0)`);
-    if (version > PG_SCHEMA_VERSION) {
-      throw new Error(`schema ${schema} is at version ${version}; this Rill understands up to ${PG_SCHEMA_VERSION}`);
-    }
-    for (; version < PG_SCHEMA_VERSION; version++) await client.query(migrations[version]!(s));
-    await client.query(`UPDATE ${s}.rill_schema_version SET version = $1`, [version]);
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  }
+  await runMigrations(client, checkSchemaName(schema), {
+    versionTable: "rill_schema_version",
+    lockKey: "rill-migrate",
+    migrations,
+    what: "stream tables",
+  });
 }

@@ -28,6 +28,9 @@ export interface PostgresStoreOptions {
   listenHeartbeatMs?: number;
 }
 
+/** How long before a stream's old expiry a touch of it is committed: a round's duration, plus clock skew between servers. */
+const TOUCH_EXPIRY_MARGIN_MS = 250;
+
 /** How often a round that lost a race against another server (deadlock, concurrent create) is retried. */
 const MAX_ROUND_ATTEMPTS = 6;
 /** SQLSTATEs after which the whole transaction was rolled back and can be retried from scratch. */
@@ -90,6 +93,8 @@ export class PostgresStore implements Store {
   private queue: Pending[] = [];
   private scheduled: NodeJS.Immediate | null = null;
   private touchTimer: NodeJS.Timeout | null = null;
+  /** When the armed touch timer fires (ms since the epoch). */
+  private touchTimerAt = 0;
   private pumping: Promise<void> | null = null;
   private closed = false;
 
@@ -194,10 +199,12 @@ export class PostgresStore implements Store {
     return sliceBatches(starts, chunks, from, to, maxBytes, splitBatches);
   }
 
-  async touch(path: string, now: number): Promise<void> {
+  async touch(path: string, now: number, expiresAt?: number | null): Promise<void> {
     if (now <= (this.touches.get(path) ?? 0)) return;
     this.touches.set(path, now);
-    this.armTouchTimer();
+    // Before the stream's old expiry, or another server's sweeper removes a stream this one is reading.
+    const flushBy = expiresAt == null ? now + this.touchFlushMs : Math.min(now + this.touchFlushMs, expiresAt - TOUCH_EXPIRY_MARGIN_MS);
+    this.armTouchTimer(flushBy);
   }
 
   delete(path: string, _now: number): Promise<DeleteOutcome> {
@@ -292,13 +299,15 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** Forces a round within touchFlushMs, so touches reach the database without waiting for a write. */
-  private armTouchTimer(): void {
-    if (this.touchTimer !== null || this.closed) return;
+  /** Forces a round by `flushBy` at the latest, so touches reach the database without waiting for a write. */
+  private armTouchTimer(flushBy: number): void {
+    if (this.closed || (this.touchTimer !== null && this.touchTimerAt <= flushBy)) return;
+    if (this.touchTimer !== null) clearTimeout(this.touchTimer);
+    this.touchTimerAt = flushBy;
     this.touchTimer = setTimeout(() => {
       this.touchTimer = null;
       this.schedule();
-    }, this.touchFlushMs);
+    }, Math.max(0, flushBy - Date.now()));
     this.touchTimer.unref();
   }
 
@@ -361,7 +370,7 @@ export class PostgresStore implements Store {
         for (const [path, at] of touches) {
           if (at > (this.touches.get(path) ?? 0)) this.touches.set(path, at);
         }
-        if (this.touches.size > 0) this.armTouchTimer();
+        if (this.touches.size > 0) this.armTouchTimer(Date.now() + this.touchFlushMs);
         for (const pending of batch) pending.reject(error);
         return false;
       } finally {

@@ -40,7 +40,12 @@ export interface Store {
   readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array>;
 
   /** Records a read, which restarts a sliding TTL. */
-  touch(path: string, now: number): Promise<void>;
+  /**
+   * `expiresAt` is when the stream expires without this touch: a store shared
+   * by several servers makes the touch visible to the others before then, or
+   * their sweepers would remove a stream that is being read.
+   */
+  touch(path: string, now: number, expiresAt?: number | null): Promise<void>;
 
   /**
    * Deletes the stream: hidden but kept while forks read through it,

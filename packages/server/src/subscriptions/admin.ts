@@ -232,6 +232,8 @@ async function onStreamDeleted(rt: SubscriptionRuntime, id: string, path: string
  */
 export async function reconcile(rt: SubscriptionRuntime, entry: Entry): Promise<void> {
   await rt.exclusive(entry.record.id, async (effects) => {
+    // Deleted meanwhile (here or, with a shared store, by another server): nothing to reconcile.
+    if (rt.entries.get(entry.record.id) !== entry) return;
     const changed = await linkMatchingStreams(rt, entry, () => OFFSET_BEGINNING);
     const raised = await rt.raiseWake(entry, effects);
     if (changed.length > 0 || raised) await rt.commit(entry, changed);

@@ -28,6 +28,12 @@ export interface SubscriptionManagerOptions {
   resolver?: Resolver;
   now?: () => number;
   warn?: (message: string) => void;
+  /**
+   * With a store shared by several servers: how often every subscription is
+   * re-checked for pending work (ms, default 30 s). This raises the wake of an
+   * append whose server died between committing it and raising the wake.
+   */
+  reconcileIntervalMs?: number;
 }
 
 /**
@@ -37,18 +43,36 @@ export interface SubscriptionManagerOptions {
  */
 export class SubscriptionManager {
   private readonly stopObserving: () => void;
+  private reconciler: NodeJS.Timeout | null = null;
   private closed: Promise<void> | null = null;
 
   private constructor(private readonly rt: SubscriptionRuntime) {
     this.stopObserving = rt.options.engine.observe((change) => onStreamChange(rt, change));
   }
 
+  /** Servers sharing the store: follow the others' changes, and sweep for wakes a dead server left unraised. */
+  private coordinate(intervalMs: number): void {
+    const shared = this.rt.options.store.shared;
+    if (!shared) return;
+    shared.watch((ids) => void this.rt.refresh(ids));
+    this.reconciler = setInterval(() => {
+      for (const entry of [...this.rt.entries.values()]) {
+        void reconcile(this.rt, entry).catch((error: unknown) =>
+          this.rt.options.warn(`subscription ${entry.record.id}: reconciling failed: ${String(error)}`),
+        );
+      }
+    }, intervalMs);
+    this.reconciler.unref();
+  }
+
   static async open(options: SubscriptionManagerOptions): Promise<SubscriptionManager> {
     const { store } = options;
     let secrets = await store.loadSecrets();
     if (secrets === undefined) {
-      secrets = generateSecrets();
-      await store.saveSecrets(secrets);
+      await store.saveSecrets(generateSecrets());
+      // Read back: with a shared store, a server that started at the same moment may have saved its own first.
+      secrets = await store.loadSecrets();
+      if (secrets === undefined) throw new Error("the subscription store did not keep the signing secrets");
     }
     const rt = new SubscriptionRuntime({
       engine: options.engine,
@@ -77,6 +101,7 @@ export class SubscriptionManager {
       });
     }
     const manager = new SubscriptionManager(rt);
+    manager.coordinate(options.reconcileIntervalMs ?? 30_000);
     for (const entry of [...rt.entries.values()]) await reconcile(rt, entry);
     return manager;
   }
@@ -95,7 +120,9 @@ export class SubscriptionManager {
     return { created, body: describe(this.rt, entry, baseUrl) };
   }
 
-  get(id: string, baseUrl: string): Record<string, unknown> {
+  /** With a shared store, from what is committed (another server may have just changed it). */
+  async get(id: string, baseUrl: string): Promise<Record<string, unknown>> {
+    await this.rt.refresh([id]);
     return describe(this.rt, requireEntry(this.rt, id), baseUrl);
   }
 
@@ -135,6 +162,7 @@ export class SubscriptionManager {
   close(): Promise<void> {
     return (this.closed ??= (async () => {
       this.stopObserving();
+      if (this.reconciler) clearInterval(this.reconciler);
       this.rt.shutdown.abort();
       for (const entry of this.rt.entries.values()) this.rt.disarm(entry);
       await this.rt.drain();

@@ -45,6 +45,13 @@ export interface WakeState {
   attempts: number;
   /** Webhook: when the next delivery attempt is due (ms); null once delivered. */
   nextAttemptAt: number | null;
+  /**
+   * Webhook, with servers sharing the store: the server whose POST of this
+   * wake is in flight, and until when the others leave it alone. Absent in
+   * records of a single server.
+   */
+  deliveringBy?: string | null;
+  deliveringUntil?: number | null;
 }
 
 export type SubscriptionStatus = "active" | "failed";

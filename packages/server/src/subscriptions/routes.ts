@@ -98,7 +98,7 @@ export function subscriptionRoute(manager: SubscriptionManager, options: Control
           return;
         }
         case "GET":
-          sendJson(res, 200, manager.get(id, baseUrl(req)));
+          sendJson(res, 200, await manager.get(id, baseUrl(req)));
           return;
         case "DELETE":
           await manager.delete(id);

@@ -3,7 +3,7 @@ import type { Engine } from "../engine/engine.js";
 import { isExpired } from "../engine/model.js";
 import { hasPending } from "./cursors.js";
 import { deliverWake } from "./webhook-worker.js";
-import type { GlobSegment } from "./glob.js";
+import { parseGlob, type GlobSegment } from "./glob.js";
 import { KeyedMutex } from "./mutex.js";
 import type { LinkRecord, SubscriptionRecord, WakeState, WakeStream } from "./model.js";
 import { newWakeId, type Signer } from "./signing.js";
@@ -70,10 +70,87 @@ export class SubscriptionRuntime {
   async exclusive<T>(id: string, section: (effects: Effect[]) => Promise<T>): Promise<T> {
     return this.track(async () => {
       const effects: Effect[] = [];
-      const result = await this.mutex.run(id, () => section(effects));
+      const result = await this.mutex.run(id, () => this.coordinated(id, () => section(effects)));
       await this.runEffects(effects);
       return result;
     });
+  }
+
+  /** This server's id when the store is shared by several servers, else null. */
+  get serverId(): string | null {
+    return this.options.store.shared?.serverId ?? null;
+  }
+
+  /**
+   * With a shared store, a section runs under the subscription's cluster-wide
+   * lock and starts from the committed state, whatever another server did to
+   * the subscription since this one last looked.
+   */
+  private coordinated<T>(id: string, section: () => Promise<T>): Promise<T> {
+    const shared = this.options.store.shared;
+    if (!shared) return section();
+    return shared.lock(id, async () => {
+      this.adopt(id, await shared.loadOne(id));
+      return section();
+    });
+  }
+
+  /**
+   * Re-reads subscriptions another server changed (all of them when notices
+   * may have been lost), under this server's lock only: the notice follows a
+   * commit, so what is read is at least that commit. Timers are re-armed from
+   * the new state; a timer that fires on several servers acts once, as its
+   * section runs under the cluster-wide lock.
+   */
+  async refresh(ids: string[] | "all"): Promise<void> {
+    const shared = this.options.store.shared;
+    if (!shared || this.closing) return;
+    const list = ids === "all" ? await this.allStoredIds() : ids;
+    for (const id of list) {
+      await this.track(() =>
+        this.mutex.run(id, async () => {
+          if (this.closing) return;
+          const entry = this.adopt(id, await shared.loadOne(id));
+          if (entry) this.arm(entry);
+        }),
+      ).catch((error: unknown) => this.options.warn(`subscription ${id}: refresh failed: ${String(error)}`));
+    }
+  }
+
+  private async allStoredIds(): Promise<string[]> {
+    const { subscriptions } = await this.options.store.load();
+    return [...new Set([...subscriptions.map((record) => record.id), ...this.entries.keys()])];
+  }
+
+  /** Makes the working copy of one subscription what the store holds (null: it no longer exists). */
+  private adopt(id: string, stored: { record: SubscriptionRecord; links: LinkRecord[] } | null): Entry | undefined {
+    const entry = this.entries.get(id);
+    if (stored === null) {
+      if (entry) this.unregister(entry);
+      return undefined;
+    }
+    if (!entry) {
+      const fresh: Entry = {
+        record: stored.record,
+        links: new Map(stored.links.map((link) => [link.path, link])),
+        matcher: stored.record.config.pattern === null ? null : parseGlob(stored.record.config.pattern),
+        timer: null,
+        delivering: null,
+      };
+      this.register(fresh);
+      return fresh;
+    }
+    for (const path of entry.links.keys()) this.unindex(path, id);
+    entry.record = stored.record;
+    entry.links = new Map(stored.links.map((link) => [link.path, link]));
+    entry.matcher = stored.record.config.pattern === null ? null : parseGlob(stored.record.config.pattern);
+    for (const path of entry.links.keys()) this.index(path, id);
+    return entry;
+  }
+
+  /** Whether another server is posting this wake now (its claim has not run out). */
+  deliveredElsewhere(wake: WakeState): boolean {
+    return wake.deliveringBy != null && wake.deliveringBy !== this.serverId && (wake.deliveringUntil ?? 0) > this.now();
   }
 
   track<T>(work: () => Promise<T>): Promise<T> {
@@ -228,8 +305,14 @@ export class SubscriptionRuntime {
     this.disarm(entry);
     const wake = entry.record.wake;
     if (wake === null || this.closing) return;
-    // While this wake's POST is in flight, its answer (not a timer) decides what comes next.
-    const retryDue = wake.delivered || entry.delivering === wake.id ? null : wake.nextAttemptAt;
+    // While this wake's POST is in flight, its answer (not a timer) decides what comes next; another
+    // server's POST is retried here only once its claim has run out (that server may have died).
+    const retryDue =
+      wake.delivered || entry.delivering === wake.id
+        ? null
+        : this.deliveredElsewhere(wake)
+          ? Math.max(wake.nextAttemptAt ?? 0, wake.deliveringUntil ?? 0)
+          : wake.nextAttemptAt;
     const due = wake.leaseExpiresAt ?? retryDue;
     if (due === null) return;
     const id = entry.record.id;
@@ -259,6 +342,10 @@ export class SubscriptionRuntime {
         return;
       }
       if (!wake.delivered && entry.delivering === wake.id) return;
+      if (!wake.delivered && this.deliveredElsewhere(wake)) {
+        this.arm(entry);
+        return;
+      }
       if (!wake.delivered && wake.nextAttemptAt !== null && wake.nextAttemptAt <= now) {
         effects.push({ kind: "deliver", id, wakeId: wake.id });
         return;

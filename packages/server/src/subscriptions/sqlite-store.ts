@@ -1,7 +1,8 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import type { LinkRecord, SubscriptionConfig, SubscriptionRecord, SubscriptionStatus, WakeState } from "./model.js";
+import type { LinkRecord, SubscriptionRecord } from "./model.js";
+import { fromLinkRow, fromRow, toLinkRow, toRow, type LinkRow, type SubscriptionRow } from "./rows.js";
 import type { SubscriptionSecrets } from "./signing.js";
 import type { SubscriptionBatch, SubscriptionStore } from "./store.js";
 
@@ -41,24 +42,6 @@ const SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
-interface SubscriptionRow {
-  id: string;
-  config: string;
-  config_hash: string;
-  base_url: string;
-  created_at: number;
-  status: string;
-  generation: number;
-  wake: string | null;
-}
-
-interface LinkRow {
-  subscription_id: string;
-  path: string;
-  explicit: number;
-  glob: number;
-  acked_offset: string;
-}
 
 export class SqliteSubscriptionStore implements SubscriptionStore {
   readonly kind = "sqlite";
@@ -92,13 +75,8 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
       for (const record of batch.put ?? []) s.putSubscription.run(toRow(record));
       for (const { subscriptionId, path } of batch.removeLinks ?? []) s.removeLink.run(subscriptionId, path);
       for (const link of batch.putLinks ?? []) {
-        s.putLink.run({
-          subscription_id: link.subscriptionId,
-          path: link.path,
-          explicit: link.explicit ? 1 : 0,
-          glob: link.glob ? 1 : 0,
-          acked_offset: link.ackedOffset,
-        });
+        const row = toLinkRow(link);
+        s.putLink.run({ ...row, explicit: row.explicit ? 1 : 0, glob: row.glob ? 1 : 0 });
       }
     });
   }
@@ -130,13 +108,7 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
 
   async load(): Promise<{ subscriptions: SubscriptionRecord[]; links: LinkRecord[] }> {
     const subscriptions = (this.statements.allSubscriptions.all() as SubscriptionRow[]).map(fromRow);
-    const links = (this.statements.allLinks.all() as LinkRow[]).map((row) => ({
-      subscriptionId: row.subscription_id,
-      path: row.path,
-      explicit: row.explicit === 1,
-      glob: row.glob === 1,
-      ackedOffset: row.acked_offset,
-    }));
+    const links = (this.statements.allLinks.all() as LinkRow<number>[]).map(fromLinkRow);
     return { subscriptions, links };
   }
 
@@ -156,30 +128,4 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
-}
-
-function toRow(record: SubscriptionRecord): SubscriptionRow {
-  return {
-    id: record.id,
-    config: JSON.stringify(record.config),
-    config_hash: record.configHash,
-    base_url: record.baseUrl,
-    created_at: record.createdAt,
-    status: record.status,
-    generation: record.generation,
-    wake: record.wake === null ? null : JSON.stringify(record.wake),
-  };
-}
-
-function fromRow(row: SubscriptionRow): SubscriptionRecord {
-  return {
-    id: row.id,
-    config: JSON.parse(row.config) as SubscriptionConfig,
-    configHash: row.config_hash,
-    baseUrl: row.base_url,
-    createdAt: row.created_at,
-    status: row.status as SubscriptionStatus,
-    generation: row.generation,
-    wake: row.wake === null ? null : (JSON.parse(row.wake) as WakeState),
-  };
 }

@@ -22,6 +22,26 @@ export interface SubscriptionStore {
   saveSecrets(secrets: SubscriptionSecrets): Promise<void>;
 
   close(): Promise<void>;
+
+  /** Present when several servers share this store (PostgreSQL); the runtime then coordinates through it. */
+  readonly shared?: SharedSubscriptions;
+}
+
+/**
+ * What a store shared by several servers adds: a cluster-wide lock per
+ * subscription, a fresh read of one subscription (taken under that lock, so
+ * a section always starts from what the other servers committed), and
+ * notices of the subscriptions other servers changed.
+ */
+export interface SharedSubscriptions {
+  /** Identifies this server among those sharing the store. */
+  readonly serverId: string;
+  /** Runs the section while this server holds the subscription's lock in the whole cluster. */
+  lock<T>(id: string, section: () => Promise<T>): Promise<T>;
+  /** The stored state of one subscription, or null when there is none. */
+  loadOne(id: string): Promise<{ record: SubscriptionRecord; links: LinkRecord[] } | null>;
+  /** Calls back with the ids another server changed, or "all" when notices may have been lost. */
+  watch(listener: (ids: string[] | "all") => void): void;
 }
 
 export interface SubscriptionBatch {

@@ -17,6 +17,9 @@ import type { Entry, SubscriptionRuntime } from "./runtime.js";
  *   1 s, 2 s, 4 s … up to 60 s later, with 20% jitter.
  */
 
+/** How long past the POST's timeout a server's claim on it lasts, for clock skew between servers. */
+const DELIVERY_CLAIM_MARGIN_MS = 2_000;
+
 export function callbackUrl(baseUrl: string, id: string): string {
   return `${baseUrl}/__ds/subscriptions/${encodeURIComponent(id)}/callback`;
 }
@@ -27,8 +30,14 @@ export async function deliverWake(rt: SubscriptionRuntime, id: string, wakeId: s
     const entry = rt.entries.get(id);
     const wake = entry?.record.wake;
     if (!entry || !wake || wake.id !== wakeId || wake.delivered || entry.delivering === wakeId || rt.closing) return null;
+    if (rt.deliveredElsewhere(wake)) return null;
     const { record } = entry;
     wake.nextAttemptAt = rt.now() + retryDelay(wake.attempts + 1);
+    if (rt.serverId !== null) {
+      // Other servers leave this POST alone until its timeout has passed (and then assume this server died).
+      wake.deliveringBy = rt.serverId;
+      wake.deliveringUntil = rt.now() + webhookTimeoutMs + DELIVERY_CLAIM_MARGIN_MS;
+    }
     await rt.commit(entry);
     entry.delivering = wakeId;
     rt.disarm(entry);
@@ -63,6 +72,10 @@ export async function deliverWake(rt: SubscriptionRuntime, id: string, wakeId: s
     const wake = entry.record.wake;
     // Stale answers (the wake ended meanwhile) and answers cut off by shutdown change nothing.
     if (!wake || wake.id !== wakeId || rt.closing) return;
+    if (rt.serverId !== null && wake.deliveringBy === rt.serverId) {
+      wake.deliveringBy = null;
+      wake.deliveringUntil = null;
+    }
     if (!result.ok) {
       if (wake.delivered) return; // The consumer has called back already: it has the wake.
       wake.attempts += 1;
