@@ -3,6 +3,8 @@ import { existsSync } from "node:fs";
 import pg from "pg";
 import { afterAll, expect, it } from "vitest";
 import { BIN, freePort, serve } from "./support/serve.js";
+import { newStats, produce } from "./support/raw-producer.js";
+import { longPollReader, sseReader, type TailTarget } from "./support/tail-readers.js";
 
 // Scale-out: three `rill serve --store postgres` processes share one
 // database. Idempotent producers write through random servers (a failed
@@ -72,75 +74,6 @@ async function stop(node: Node): Promise<void> {
 const streamUrl = (node: Node) => `${node.url}/v1/stream/${STREAM}`;
 const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
-/** Tails the stream over long-poll, moving to the next server whenever one fails. */
-async function longPollReader(first: number, done: () => boolean): Promise<string> {
-  let content = "";
-  let offset = "-1";
-  let at = first;
-  for (;;) {
-    let res: Response;
-    let body: string;
-    try {
-      res = await fetch(`${streamUrl(nodes[at]!)}?offset=${offset}&live=long-poll`);
-      body = await res.text();
-    } catch {
-      if (done()) throw new Error("long-poll reader: servers gone before the stream closed");
-      at = (at + 1) % nodes.length;
-      await sleep(50);
-      continue;
-    }
-    if (res.status !== 200 && res.status !== 204) throw new Error(`long-poll reader: HTTP ${res.status} ${body}`);
-    content += body;
-    offset = res.headers.get("stream-next-offset") ?? offset;
-    if (res.headers.get("stream-closed") === "true" && res.headers.get("stream-up-to-date") === "true") return content;
-  }
-}
-
-/** Tails the stream over SSE, reconnecting (to the next server) from the last control offset. */
-async function sseReader(first: number, done: () => boolean): Promise<string> {
-  let content = "";
-  let offset = "-1";
-  let at = first;
-  for (;;) {
-    let pending = "";
-    try {
-      const res = await fetch(`${streamUrl(nodes[at]!)}?offset=${offset}&live=sse`);
-      if (res.status !== 200) throw new Error(`sse reader: HTTP ${res.status} ${await res.text()}`);
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let event = "";
-          const data: string[] = [];
-          for (const line of frame.split("\n")) {
-            if (line.startsWith("event:")) event = line.slice(6).trim();
-            else if (line.startsWith("data:")) data.push(line.slice(5));
-          }
-          if (event === "data") pending += data.join("\n");
-          if (event === "control") {
-            // Data counts once its control event (with the offset after it) arrived.
-            const control = JSON.parse(data.join("\n")) as { streamNextOffset: string; upToDate?: boolean; streamClosed?: boolean };
-            content += pending;
-            pending = "";
-            offset = control.streamNextOffset;
-            if (control.streamClosed) return content;
-          }
-        }
-      }
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith("sse reader:")) throw error;
-    }
-    // The connection ended (recycled, or the server died): resume from the last offset.
-    if (done() && nodes.every((n) => !n.child)) throw new Error("sse reader: servers gone before the stream closed");
-    at = (at + 1) % nodes.length;
-    await sleep(50);
-  }
-}
-
 it(
   "three servers on one database: exactly-once producers and exact readers through a SIGKILL",
   async () => {
@@ -161,58 +94,15 @@ it(
     expect(created.status).toBe(201);
 
     let finished = false;
-    const readers = [
-      sseReader(1, () => finished),
-      sseReader(2, () => finished),
-      longPollReader(2, () => finished),
-      longPollReader(0, () => finished),
-    ];
+    const target: TailTarget = { urls: nodes.map(streamUrl), done: () => finished, anyUp: () => nodes.some((n) => n.child !== null) };
+    const readers = [sseReader(target, 1), sseReader(target, 2), longPollReader(target, 2), longPollReader(target, 0)];
 
-    const acks: { producer: string; seq: number }[] = [];
-    const failures: string[] = [];
-    let retriesElsewhere = 0;
-    let duplicates = 0;
+    const stats = newStats();
+    const { acks, failures } = stats;
     const began = performance.now();
-    const produce = async (id: string) => {
-      for (let seq = 0; seq < MESSAGES_PER_PRODUCER; seq++) {
-        let target = pick(nodes);
-        for (let attempt = 0; ; attempt++) {
-          if (attempt > 200) {
-            failures.push(`${id}:${seq} never acknowledged`);
-            return;
-          }
-          let res: Response;
-          let text: string;
-          try {
-            res = await fetch(streamUrl(target), {
-              method: "POST",
-              headers: { "content-type": "text/plain", "producer-id": id, "producer-epoch": "0", "producer-seq": String(seq) },
-              body: `${id}:${seq};`,
-            });
-            text = await res.text();
-          } catch {
-            // Connection refused or reset: the same seq goes to another server.
-            target = pick(nodes.filter((n) => n !== target));
-            retriesElsewhere++;
-            await sleep(5);
-            continue;
-          }
-          if (res.status === 200 || res.status === 204) {
-            if (res.status === 204) duplicates++;
-            acks.push({ producer: id, seq });
-            break;
-          }
-          if (res.status >= 500) {
-            target = pick(nodes.filter((n) => n !== target));
-            await sleep(20);
-            continue;
-          }
-          failures.push(`${id}:${seq}: HTTP ${res.status} ${text}`);
-          return;
-        }
-      }
-    };
-    const producers = Promise.all(PRODUCERS.map(produce));
+    const urls = nodes.map(streamUrl);
+    const pickUrl = (avoid?: string) => pick(urls.filter((url) => url !== avoid));
+    const producers = Promise.all(PRODUCERS.map((id) => produce({ id, count: MESSAGES_PER_PRODUCER, pick: pickUrl, stats })));
 
     // Kill server 1 on live traffic, then bring it back on the same port.
     const total = PRODUCERS.length * MESSAGES_PER_PRODUCER;
@@ -270,12 +160,13 @@ it(
     const seen = await Promise.all(readers);
     console.log(
       `multi-server: ${acks.length} appends acknowledged in ${producedMs.toFixed(0)} ms, ` +
-        `${retriesElsewhere} retried on another server, ${duplicates} answered as duplicates`,
+        `${stats.retriesElsewhere} retried on another server, ${stats.duplicates} answered as duplicates`,
     );
     for (const content of seen) expect(content).toBe(stream);
     expect(nodes[1]!.lives).toBe(2);
     // The kill landed on live traffic: some requests had to be retried on another server.
-    expect(retriesElsewhere).toBeGreaterThan(0);
+    expect(stats.retriesElsewhere).toBeGreaterThan(0);
+    expect(stats.hung).toBe(0);
   },
   60_000,
 );

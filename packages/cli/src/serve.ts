@@ -11,6 +11,7 @@ interface ServeFlags {
   memory: boolean;
   store?: "memory" | "sqlite" | "postgres";
   databaseUrl?: string;
+  pgStatementTimeout: number;
   basePath: string;
   longPollTimeout: number;
   maxBody: number;
@@ -30,6 +31,12 @@ export function serveCommand(): Command {
         .env("RILL_STORE"),
     )
     .addOption(new Option("--database-url <url>", "PostgreSQL URL for --store postgres (postgres://user@host:5432/db)").env("DATABASE_URL"))
+    .addOption(
+      new Option("--pg-statement-timeout <duration>", "longest a PostgreSQL statement may run before the request gets 503 (e.g. 10s)")
+        .env("RILL_PG_STATEMENT_TIMEOUT")
+        .default(10_000, "10s")
+        .argParser(parseDuration),
+    )
     .addOption(new Option("--base-path <path>", "URL path under which streams live").env("RILL_BASE_PATH").default(DEFAULTS.basePath))
     .addOption(
       new Option("--long-poll-timeout <duration>", "how long a long-poll waits for data (e.g. 20s, 1500ms)")
@@ -60,6 +67,7 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     memory: flags.memory,
     store,
     databaseUrl: flags.databaseUrl,
+    postgres: { statementTimeoutMs: flags.pgStatementTimeout },
     dataDir,
     basePath: flags.basePath,
     longPollTimeoutMs: flags.longPollTimeout,

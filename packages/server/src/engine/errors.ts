@@ -25,6 +25,7 @@ export type ErrorCode =
   | "METHOD_NOT_ALLOWED"
   | "NOT_FOUND"
   | "SHUTTING_DOWN"
+  | "STORE_UNAVAILABLE"
   | "INTERNAL"
   // Subscriptions (the reserved __ds control API)
   | "INVALID_REQUEST"

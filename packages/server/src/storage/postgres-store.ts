@@ -5,6 +5,7 @@ import type { StreamState } from "../engine/model.js";
 import { sliceBatches } from "./batches.js";
 import { CommitListener } from "./postgres-listener.js";
 import { transact, type RoundContext } from "./postgres-round.js";
+import { isConnectionError, sqlState, storeFailure } from "./postgres-errors.js";
 import { checkSchemaName, migrate } from "./postgres-schema.js";
 import { READ_PAGE_ROWS, statements, typeParsers, type Statements } from "./postgres-statements.js";
 import type { RemoteCommit, ResolvedCreateCommand, Store } from "./store.js";
@@ -22,6 +23,15 @@ export interface PostgresStoreOptions {
   touchFlushMs?: number;
   /** Most streams one `sweepExpired` call removes; the engine sweeps again later. */
   sweepLimit?: number;
+  /**
+   * Longest a statement may run in PostgreSQL before it is cancelled (ms,
+   * default 10 s): a long lock or a stalled backend then fails the requests
+   * waiting on it with 503 instead of holding them. A paused backend that
+   * cannot even cancel is abandoned by the client 5 s later.
+   */
+  statementTimeoutMs?: number;
+  /** Longest wait for a new connection (ms, default 5 s). */
+  connectTimeoutMs?: number;
   /** Reconnection backoff and heartbeat of the LISTEN connection (ms). */
   listenMinBackoffMs?: number;
   listenMaxBackoffMs?: number;
@@ -124,12 +134,16 @@ export class PostgresStore implements Store {
 
   /** Connects, creates or migrates the schema, and starts listening for other servers' commits. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const statementTimeoutMs = Math.max(1, Math.round(options.statementTimeoutMs ?? 10_000));
     const pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.poolSize ?? 10,
       application_name: `rill:${options.schema ?? "rill"}`,
       types: typeParsers,
       keepAlive: true,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      options: `-c statement_timeout=${statementTimeoutMs}`,
+      query_timeout: statementTimeoutMs + 5_000,
     });
     // An idle connection's failure must not crash the process; the pool drops it.
     pool.on("error", (error) => console.error("rill: idle PostgreSQL connection failed:", error.message));
@@ -160,7 +174,7 @@ export class PostgresStore implements Store {
   }
 
   async getStream(path: string): Promise<StreamState | undefined> {
-    const { rows } = await this.pool.query<StreamRow<boolean>>({ ...this.sql.selectStream, values: [path] });
+    const { rows } = await this.query<StreamRow<boolean>>({ ...this.sql.selectStream, values: [path] });
     return rows[0] ? this.withTouch(rowToState(rows[0])) : undefined;
   }
 
@@ -182,7 +196,7 @@ export class PostgresStore implements Store {
     let position = from;
     let size = 0;
     for (;;) {
-      const { rows } = await this.pool.query<{ start: number; bytes: Buffer }>({
+      const { rows } = await this.query<{ start: number; bytes: Buffer }>({
         ...this.sql.readBatches,
         values: [path, position, to, maxBytes - size],
       });
@@ -217,7 +231,7 @@ export class PostgresStore implements Store {
 
   async list(prefix: string, after: string | null, limit: number): Promise<StreamState[]> {
     if (limit <= 0) return [];
-    const { rows } = await this.pool.query<StreamRow<boolean>>({ ...this.sql.list, values: [prefix, after, limit] });
+    const { rows } = await this.query<StreamRow<boolean>>({ ...this.sql.list, values: [prefix, after, limit] });
     return rows.map((row) => this.withTouch(rowToState(row)));
   }
 
@@ -371,7 +385,7 @@ export class PostgresStore implements Store {
           if (at > (this.touches.get(path) ?? 0)) this.touches.set(path, at);
         }
         if (this.touches.size > 0) this.armTouchTimer(Date.now() + this.touchFlushMs);
-        for (const pending of batch) pending.reject(error);
+        for (const pending of batch) pending.reject(storeFailure(error));
         return false;
       } finally {
         client?.release(broken instanceof Error ? broken : undefined);
@@ -385,22 +399,19 @@ export class PostgresStore implements Store {
     await client.query({ ...this.sql.touch, values: [entries.map(([p]) => p), entries.map(([, at]) => at)] });
   }
 
+  /** A read outside a round: a failing database is a 503 for the reader, as it is for writers. */
+  private async query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(config);
+    } catch (error) {
+      throw storeFailure(error);
+    }
+  }
+
   private withTouch(state: StreamState): StreamState {
     const touched = Math.max(this.touches.get(state.path) ?? 0, this.flushingTouches.get(state.path) ?? 0);
     return touched > state.lastAccessAt && state.ttlSeconds !== null ? { ...state, lastAccessAt: touched } : state;
   }
-}
-
-function sqlState(error: unknown): string {
-  return typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string"
-    ? (error as { code: string }).code
-    : "";
-}
-
-/** Errors after which a pooled connection must not be reused. */
-function isConnectionError(error: unknown): boolean {
-  const code = sqlState(error);
-  return code === "" || code.startsWith("08") || code === "57P01";
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
