@@ -17,12 +17,14 @@ export interface ProduceStats {
   duplicates: number;
   /** 503 answers with Retry-After (the database was unavailable). */
   unavailable: number;
+  /** Other 5xx answers (e.g. 502 from a proxy whose upstream died), retried. */
+  serverErrors: number;
   /** Requests that got no answer within the bound. */
   hung: number;
 }
 
 export function newStats(): ProduceStats {
-  return { acks: [], failures: [], retriesElsewhere: 0, duplicates: 0, unavailable: 0, hung: 0 };
+  return { acks: [], failures: [], retriesElsewhere: 0, duplicates: 0, unavailable: 0, serverErrors: 0, hung: 0 };
 }
 
 export interface ProduceOptions {
@@ -72,6 +74,7 @@ export async function produce({ id, count, pick, stats, requestTimeoutMs = 15_00
         continue;
       }
       if (res.status >= 500) {
+        stats.serverErrors++;
         target = pick(target);
         await sleep(20);
         continue;
