@@ -2,7 +2,7 @@
 // Scale-out scenario (issue 7): 1 vs 3 `rill serve --store postgres` processes on one
 // PostgreSQL database, same machine.
 //
-//   npm run build && node bench/postgres-scale.mjs [--quick] [--no-write]
+//   npm run build && node bench/postgres-scale.mjs [--quick] [--no-write] [--no-nginx]
 //
 // For each server count it measures
 //   - appends/s: closed-loop writers (one request in flight each, 256-byte bodies)
@@ -12,13 +12,17 @@
 //     writer appends a timestamped message through the first server every 20 ms;
 //     latency is append sent -> message received, split by whether the reader sits on
 //     the writer's server (local wake-up) or another one (LISTEN/NOTIFY wake-up).
-// and appends a section to bench/RESULTS.md. Load generators, servers and PostgreSQL
+// and the same append load and fan-out through nginx in front of the servers (a
+// deployment's shape: clients only see the balancer; skipped with --no-nginx or
+// when nginx is not installed), and appends a section to bench/RESULTS.md. Load generators, servers and PostgreSQL
 // all share the machine, so numbers are noisy and say more about the relations
 // between rows than about absolute capacity.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { startNginx } from "./lib/nginx.mjs";
 import { machine, machineMarkdown, table, writeSection } from "./lib/report.mjs";
 
 const BIN = fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url));
@@ -247,6 +251,7 @@ async function wakeLatency(urls, stream, readerServer, rounds) {
   return result;
 }
 
+const withNginx = !argv.includes("--no-nginx") && ["/usr/sbin/nginx", "/usr/bin/nginx"].some((path) => existsSync(path));
 const info = machine();
 console.log(`PostgreSQL scale-out scenario${quick ? " (quick)" : ""} — ${info.nproc} cores, Node ${info.node}`);
 const results = [];
@@ -266,7 +271,22 @@ try {
     await put(`${servers.urls[0]}/${run}/wake`);
     const wakeLocal = await wakeLatency(servers.urls, `${run}/wake`, 0, P.wakeRounds);
     const wakeRemote = count > 1 ? await wakeLatency(servers.urls, `${run}/wake`, 1, P.wakeRounds) : null;
-    results.push({ servers: count, many, hot, fan, wakeLocal, wakeRemote });
+    let proxied = null;
+    if (withNginx) {
+      const nginx = await startNginx(servers.urls.map((url) => new URL(url).origin));
+      try {
+        const through = [`${nginx.url}/v1/stream`];
+        await put(`${through[0]}/${run}/lbfan`);
+        console.log("  through nginx:");
+        proxied = {
+          many: await appendLoad(through, (w) => `${run}/own/${w}`, `${P.writers} writers via nginx, one stream each`),
+          fan: await fanout(through, `${run}/lbfan`),
+        };
+      } finally {
+        await nginx.stop();
+      }
+    }
+    results.push({ servers: count, many, hot, fan, wakeLocal, wakeRemote, proxied });
     await servers.stop();
   }
 } finally {
@@ -276,6 +296,18 @@ try {
 
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(1) : "–");
 const lat = (s) => (s.n ? `${ms(s.p50)} / ${ms(s.p99)}` : "–");
+const nginxSection = withNginx
+  ? `Through nginx (round robin over the servers, keep-alive upstreams, \`proxy_buffering off\`: the
+configuration in docs/scale-out.md), with clients talking only to nginx: the same writers, and the same
+fan-out with the writer and every reader behind the balancer.
+
+${table(
+  ["servers behind nginx", "appends/s, one stream per writer", "p50 / p99 ms", "fan-out p50 / p99 ms"],
+  results.map((r) => [String(r.servers), r.proxied.many.appendsPerSec.toFixed(0), `${ms(r.proxied.many.p50)} / ${ms(r.proxied.many.p99)}`, lat(r.proxied.fan.local)]),
+)}
+
+`
+  : "";
 const markdown = `## PostgreSQL scale-out: 1 vs 3 servers (issue 7)
 
 \`node bench/postgres-scale.mjs${quick ? " --quick" : ""}\` — ${new Date().toISOString().slice(0, 10)}. Servers are
@@ -303,7 +335,7 @@ ${table(
   results.map((r) => [String(r.servers), lat(r.fan.local), lat(r.fan.remote)]),
 )}
 
-Wake-up of one idle long-poll reader (${P.wakeRounds} appends, one at a time, ms from sending the append to
+${nginxSection}Wake-up of one idle long-poll reader (${P.wakeRounds} appends, one at a time, ms from sending the append to
 the reader's response; the append's own round trip for comparison):
 
 ${table(

@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import pg from "pg";
 import { afterAll, expect, it } from "vitest";
-import { startNginx, type Nginx } from "./support/nginx.js";
+import { startNginx } from "../bench/lib/nginx.mjs";
 import { newStats, produce } from "./support/raw-producer.js";
 import { freePort, serve } from "./support/serve.js";
 import { longPollReader, sseReader, type TailTarget } from "./support/tail-readers.js";
@@ -22,7 +22,7 @@ interface Upstream {
   child: ChildProcess | null;
 }
 const upstreams: Upstream[] = [];
-let nginx: Nginx | undefined;
+let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
 
 async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: ADMIN_URL });

@@ -3,23 +3,26 @@
  * docs/scale-out.md recommends: round robin, HTTP/1.1 keep-alive to the
  * upstreams, no buffering of responses (live reads) or request bodies, and
  * long read timeouts for long-poll and SSE. Runs in the foreground as a child
- * process with its files in a temporary directory.
+ * process with its files in a temporary directory. Used by test/load-balancer.test.ts
+ * and bench/postgres-scale.mjs.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./serve.js";
 
-export interface Nginx {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
+async function freePort() {
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }
 
-export function nginxConfig(listenPort: number, upstreams: readonly string[], dir: string): string {
+/** nginx.conf for a balancer on 127.0.0.1:listenPort over the given origins (http://host:port). */
+export function nginxConfig(listenPort, upstreams, dir) {
   const servers = upstreams.map((origin) => `    server ${new URL(origin).host} max_fails=0;`).join("\n");
   return `
 worker_processes 1;
@@ -57,10 +60,10 @@ ${servers}
 `;
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+async function waitForPort(port, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
+    const open = await new Promise((resolve) => {
       const socket = connect(port, "127.0.0.1");
       socket.once("connect", () => {
         socket.destroy();
@@ -74,7 +77,8 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-export async function startNginx(upstreams: readonly string[]): Promise<Nginx> {
+/** Starts nginx in front of the origins; resolves with { url, child, stop() } once it listens. */
+export async function startNginx(upstreams) {
   const dir = await mkdtemp(join(tmpdir(), "rill-nginx-"));
   const port = await freePort();
   const conf = join(dir, "nginx.conf");
@@ -82,8 +86,8 @@ export async function startNginx(upstreams: readonly string[]): Promise<Nginx> {
   const binary = existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx";
   const child = spawn(binary, ["-c", conf, "-p", dir], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`nginx exited (${code}): ${stderr}`))));
+  child.stderr.setEncoding("utf8").on("data", (chunk) => (stderr += chunk));
+  const exited = new Promise((_, reject) => child.once("exit", (code) => reject(new Error(`nginx exited (${code}): ${stderr}`))));
   await Promise.race([waitForPort(port, 10_000), exited]);
   exited.catch(() => undefined);
   return {
