@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "@rill/server";
+import { serve } from "../support/serve.js";
 import { bearer, call, sleep, startReceiver, waitFor, type Answer, type Receiver } from "./helpers.js";
 
 // Subscriptions shared by several servers on one PostgreSQL database: a
@@ -159,4 +160,51 @@ describe("subscriptions shared across servers", () => {
     }, 5_000);
     expect(state.status).toBe("active");
   });
+});
+
+describe("a server killed with SIGKILL mid-delivery", () => {
+  it("leaves the wake to another server, which delivers it once the dead server's claim runs out", async () => {
+    // `rill serve` processes use the schema "rill": they get a database of their own.
+    const database = `rill_shared_kill_${process.pid}`;
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${database}"`);
+    const databaseUrl = Object.assign(new URL(DATABASE_URL), { pathname: `/${database}` }).toString();
+    const args = ["--host", "127.0.0.1", "--port", "0", "--store", "postgres", "--database-url", databaseUrl, "--webhook-timeout", "1s"];
+    const first = await serve(args);
+    const second = await serve(args);
+    try {
+      let release!: () => void;
+      const hung = new Promise<void>((resolve) => (release = resolve));
+      const hooks = await receiver(`${second.origin}/v1/stream/__ds/jwks.json`, async (index) => {
+        if (index === 0) await hung;
+        return { status: 200, body: { done: true } };
+      });
+      const created = await call(`${second.origin}/v1/stream/__ds/subscriptions/killed`, "PUT", {
+        type: "webhook",
+        streams: ["killed/log"],
+        webhook: { url: hooks.url },
+      });
+      expect(created.status).toBe(201);
+      // The append goes through the first server, which raises the wake and posts it.
+      const tail = await write(`${first.origin}/v1/stream/killed/log`, { entry: 1 }, "PUT");
+      const posted = await hooks.delivery(0);
+      const exited = new Promise((resolve) => first.child.once("exit", resolve));
+      first.child.kill("SIGKILL");
+      await exited;
+      release();
+
+      const retry = await hooks.delivery(1, 10_000);
+      expect(retry.body.wake_id).toBe(posted.body.wake_id);
+      expect(retry.verified).toBe(true);
+      await waitFor(async () => {
+        const got = await call(`${second.origin}/v1/stream/__ds/subscriptions/killed`, "GET");
+        return got.body.streams[0].acked_offset === tail;
+      }, 5_000);
+      // Nothing acknowledged was lost with the killed server.
+      expect(await (await fetch(`${second.origin}/v1/stream/killed/log?offset=-1`)).json()).toEqual([{ entry: 1 }]);
+    } finally {
+      for (const child of [first.child, second.child]) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    }
+  }, 40_000);
 });

@@ -12,6 +12,7 @@ interface ServeFlags {
   store?: "memory" | "sqlite" | "postgres";
   databaseUrl?: string;
   pgStatementTimeout: number;
+  webhookTimeout: number;
   basePath: string;
   longPollTimeout: number;
   maxBody: number;
@@ -50,6 +51,12 @@ export function serveCommand(): Command {
         .default(DEFAULTS.maxBodyBytes, "64MiB")
         .argParser(parseSize),
     )
+    .addOption(
+      new Option("--webhook-timeout <duration>", "how long a subscription's webhook POST may take before it is retried (e.g. 10s)")
+        .env("RILL_WEBHOOK_TIMEOUT")
+        .default(10_000, "10s")
+        .argParser(parseDuration),
+    )
     .option("--no-console", "do not serve the web console at /console/")
     .action(async (flags: ServeFlags, command: Command) => {
       await serve(flags, command.getOptionValueSource("dataDir") !== "default");
@@ -72,6 +79,7 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     basePath: flags.basePath,
     longPollTimeoutMs: flags.longPollTimeout,
     maxBodyBytes: flags.maxBody,
+    subscriptions: { webhookTimeoutMs: flags.webhookTimeout },
     extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
   };
   const server = await startServer(options);
