@@ -26,6 +26,10 @@ export type ErrorCode =
   | "NOT_FOUND"
   | "SHUTTING_DOWN"
   | "INTERNAL"
+  // Access control (RFC 6750 bearer tokens)
+  | "UNAUTHORIZED"
+  | "INVALID_TOKEN"
+  | "INSUFFICIENT_SCOPE"
   // Subscriptions (the reserved __ds control API)
   | "INVALID_REQUEST"
   | "SUBSCRIPTION_NOT_FOUND"
