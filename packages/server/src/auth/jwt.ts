@@ -37,6 +37,18 @@ export class InvalidTokenError extends Error {
   override name = "InvalidTokenError";
 }
 
+/** The JWK Set could not be fetched: the server's problem, not the token's (a 503, not a 401). */
+export class KeysUnavailableError extends Error {
+  override name = "KeysUnavailableError";
+}
+
+/** Failures of fetching a remote JWK Set: a timeout, a bad HTTP answer (plain JOSEError), or the network. */
+function isKeyFetchFailure(error: unknown): boolean {
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return true;
+  if (error instanceof errors.JOSEError) return error.code === errors.JOSEError.code;
+  return true;
+}
+
 export type JwtVerifier = (token: string) => Promise<JWTPayload>;
 
 function loadJwksFile(path: string): JWTVerifyGetKey {
@@ -70,7 +82,6 @@ function describeFailure(error: unknown): string {
   if (error instanceof errors.JOSEAlgNotAllowed) return "the token's signing algorithm is not accepted by this server";
   if (error instanceof errors.JWSSignatureVerificationFailed) return "the token's signature does not verify";
   if (error instanceof errors.JWKSNoMatchingKey) return "no key of this server's JWK Set matches the token";
-  if (error instanceof errors.JWKSTimeout) return "the JWK Set could not be fetched in time";
   if (error instanceof errors.JOSEError) return `the token is not valid (${error.code})`;
   return "the token is not a valid JWT";
 }
@@ -87,10 +98,15 @@ export function jwtVerifier(options: JwtOptions): JwtVerifier | null {
   const claims = { ...(audience ? { audience } : {}), ...(issuer ? { issuer } : {}) };
 
   return async (token) => {
+    let alg: unknown;
+    try {
+      ({ alg } = decodeProtectedHeader(token));
+    } catch (error) {
+      throw new InvalidTokenError(describeFailure(error));
+    }
     try {
       // Each kind of key verifies only its own algorithms; a token is sent to
       // the key its header asks for, and refused if that key is not configured.
-      const { alg } = decodeProtectedHeader(token);
       const symmetric = typeof alg === "string" && SECRET_ALGORITHMS.includes(alg);
       if (symmetric && secret !== null) {
         return (await jwtVerify(token, secret, { ...claims, algorithms: SECRET_ALGORITHMS })).payload;
@@ -98,6 +114,9 @@ export function jwtVerifier(options: JwtOptions): JwtVerifier | null {
       if (keySet !== null) return (await jwtVerify(token, keySet, { ...claims, algorithms: JWKS_ALGORITHMS })).payload;
       return (await jwtVerify(token, secret!, { ...claims, algorithms: SECRET_ALGORITHMS })).payload;
     } catch (error) {
+      if (keySet !== null && isKeyFetchFailure(error)) {
+        throw new KeysUnavailableError(`the JWK Set at ${jwks} cannot be fetched: ${(error as Error).message}`);
+      }
       throw new InvalidTokenError(describeFailure(error));
     }
   };

@@ -30,6 +30,7 @@ export type ErrorCode =
   | "UNAUTHORIZED"
   | "INVALID_TOKEN"
   | "INSUFFICIENT_SCOPE"
+  | "KEYS_UNAVAILABLE"
   // Subscriptions (the reserved __ds control API)
   | "INVALID_REQUEST"
   | "SUBSCRIPTION_NOT_FOUND"

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { AuthenticationError, type Need, type Principal } from "../auth/access.js";
+import { KeysUnavailableError } from "../auth/jwt.js";
 import { ProtocolError } from "../engine/errors.js";
 import type { HttpContext } from "./context.js";
 import { markPrivate } from "./respond.js";
@@ -58,6 +59,11 @@ export async function principalOf(ctx: HttpContext, req: IncomingMessage): Promi
     return await ctx.access.principal(req);
   } catch (error) {
     if (error instanceof AuthenticationError) throw unauthorized(error.reason);
+    if (error instanceof KeysUnavailableError) {
+      // Logged for the operator; the client is told only that it may try again.
+      console.error(`rill: ${error.message}`);
+      throw new ProtocolError(503, "KEYS_UNAVAILABLE", "the server cannot check tokens right now; try again", { "retry-after": "5" });
+    }
     throw error;
   }
 }
