@@ -15,6 +15,8 @@ export interface Claims {
   scope?: string;
   /** Seconds from now until it expires (negative: already expired). Default one hour. */
   expiresIn?: number;
+  /** The `exp` claim itself (seconds since the epoch); wins over expiresIn. */
+  exp?: number;
   audience?: string;
   issuer?: string;
   sub?: string;
@@ -24,7 +26,7 @@ function build(claims: Claims): SignJWT {
   const now = Math.floor(Date.now() / 1000);
   const jwt = new SignJWT({ ...(claims.scope === undefined ? {} : { scope: claims.scope }) })
     .setIssuedAt(now - 60)
-    .setExpirationTime(now + (claims.expiresIn ?? 3600))
+    .setExpirationTime(claims.exp ?? now + (claims.expiresIn ?? 3600))
     .setAudience(claims.audience ?? AUDIENCE)
     .setIssuer(claims.issuer ?? ISSUER);
   if (claims.sub !== undefined) jwt.setSubject(claims.sub);
