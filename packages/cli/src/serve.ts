@@ -101,12 +101,8 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
   const consoleLine = flags.console ? `  console: ${server.url}/console/\n` : "";
   const accessLine = `  access: ${accessControl ? describeAccess(flags) : "open (no access control)"}\n`;
   process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n${consoleLine}  storage: ${storage}\n${accessLine}`);
-  if (!accessControl && !isLoopback(flags.host)) {
-    process.stderr.write(
-      `rill: WARNING: listening on ${flags.host} with no access control: anyone who can reach this address can create, read, ` +
-        "append to and delete every stream. Configure --jwt-secret, --jwks or --tokens (see docs/security.md).\n",
-    );
-  }
+  const warning = openServerWarning(flags.host, accessControl);
+  if (warning !== null) process.stderr.write(`${warning}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -135,6 +131,15 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
 function isLoopback(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
   return bare === "localhost" || bare === "::1" || /^127\.\d+\.\d+\.\d+$/.test(bare);
+}
+
+/** The start-up warning for a server other machines can reach with no access control, or null. */
+export function openServerWarning(host: string, accessControl: boolean): string | null {
+  if (accessControl || isLoopback(host)) return null;
+  return (
+    `rill: WARNING: listening on ${host} with no access control: anyone who can reach this address can create, read, ` +
+    "append to and delete every stream. Configure --jwt-secret, --jwks or --tokens (see docs/security.md)."
+  );
 }
 
 function describeAccess(flags: ServeFlags): string {
