@@ -43,33 +43,34 @@ function checkEntry(entry: string): { operation: StreamOperation | "admin"; patt
   return { operation: operation as StreamOperation, pattern };
 }
 
+function grant(grants: Grants, entry: string): void {
+  const { operation, pattern } = checkEntry(entry);
+  if (operation === "admin") grants.admin = true;
+  else grants[operation].push(parseGlob(pattern!));
+}
+
 /**
  * Parses a scope string strictly (for configuration and `rill token create`):
  * any entry that is not understood is an error.
  */
 export function parseScope(scope: string): Grants {
   const grants: Grants = { admin: false, read: [], write: [], delete: [] };
-  for (const entry of scope.split(/\s+/).filter((item) => item !== "")) {
-    const { operation, pattern } = checkEntry(entry);
-    if (operation === "admin") grants.admin = true;
-    else grants[operation].push(parseGlob(pattern!));
-  }
+  for (const entry of scope.split(/\s+/).filter((item) => item !== "")) grant(grants, entry);
   return grants;
 }
 
 /**
- * Parses a token's scope claim leniently: entries Rill does not know (a token
- * minted for several services may carry other scopes) grant nothing.
+ * Parses a token's scope claim (a space-separated string or an array)
+ * leniently: entries Rill does not know (a token minted for several services
+ * may carry other scopes) grant nothing.
  */
 export function grantsFromClaim(claim: unknown): Grants {
   const grants: Grants = { admin: false, read: [], write: [], delete: [] };
-  const entries = typeof claim === "string" ? claim.split(/\s+/) : Array.isArray(claim) ? claim : [];
+  const entries: unknown[] = typeof claim === "string" ? claim.split(/\s+/) : Array.isArray(claim) ? claim : [];
   for (const entry of entries) {
     if (typeof entry !== "string" || entry === "") continue;
     try {
-      const { operation, pattern } = checkEntry(entry);
-      if (operation === "admin") grants.admin = true;
-      else grants[operation].push(parseGlob(pattern!));
+      grant(grants, entry);
     } catch (error) {
       if (!(error instanceof ScopeError)) throw error;
     }
