@@ -9,9 +9,10 @@ const DEFAULT_BASE_PATH = "/v1/stream";
 export interface ClientFlags {
   server: string;
   header: string[];
+  token?: string;
 }
 
-/** Adds --server and --header to a client verb. */
+/** Adds --server, --header and --token to a client verb. */
 export function withClientOptions(command: Command): Command {
   return command
     .addOption(
@@ -23,7 +24,21 @@ export function withClientOptions(command: Command): Command {
       new Option("-H, --header <header>", 'extra request header "Name: value" (repeatable, e.g. for auth)')
         .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
         .default([] as string[], "none"),
-    );
+    )
+    .addOption(new Option("--token <token>", "access token, sent as Authorization: Bearer <token>").env("RILL_TOKEN"));
+}
+
+/** The request headers a verb sends: its -H headers, and the token as a bearer Authorization header. */
+export function requestHeaders(flags: ClientFlags): Record<string, string> {
+  const headers = parseHeaders(flags.header);
+  if (flags.token !== undefined) {
+    const token = flags.token.trim();
+    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+      throw new CliError(EXIT.usage, "not a bearer token: --token takes the token itself (letters, digits and -._~+/)");
+    }
+    headers.authorization = `Bearer ${token}`;
+  }
+  return headers;
 }
 
 /**
@@ -89,7 +104,7 @@ export interface Target {
 export function target(name: string, flags: ClientFlags): Target {
   const url = resolveStreamUrl(name, flags.server);
   setErrorContext(url);
-  return { url, headers: parseHeaders(flags.header) };
+  return { url, headers: requestHeaders(flags) };
 }
 
 /** Parses a TTL: a bare number is seconds; s, m, h and d suffixes are accepted. */

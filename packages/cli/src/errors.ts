@@ -20,7 +20,8 @@ Exit codes:
 
 Environment:
   RILL_URL  server that short stream names are resolved against
-            (default http://127.0.0.1:4437; "logs/app" → $RILL_URL/v1/stream/logs/app)`;
+            (default http://127.0.0.1:4437; "logs/app" → $RILL_URL/v1/stream/logs/app)
+  RILL_TOKEN  access token for servers with access control (same as --token)`;
 
 /** An error the CLI reports as one line with a chosen exit code. */
 export class CliError extends Error {

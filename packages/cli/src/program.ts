@@ -9,6 +9,7 @@ import { readCommand } from "./commands/read.js";
 import { tailCommand } from "./commands/tail.js";
 import { EXIT_CODES_HELP } from "./errors.js";
 import { serveCommand } from "./serve.js";
+import { tokenCommand } from "./commands/token.js";
 
 export function buildProgram(): Command {
   const program = new Command("rill")
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .addHelpText("after", EXIT_CODES_HELP);
   oneLineErrors(program, "rill --help");
   program.addCommand(serveCommand());
+  program.addCommand(oneLineErrors(tokenCommand(), "rill token --help"));
   const verbs: Array<[Command, string]> = [
     [createCommand(), "Create a stream (content type, TTL or expiry, initial data)"],
     [appendCommand(), "Append from an argument, files or stdin (resumable, exactly once)"],

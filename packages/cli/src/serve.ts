@@ -17,6 +17,13 @@ interface ServeFlags {
   longPollTimeout: number;
   maxBody: number;
   console: boolean;
+  jwtSecret?: string;
+  jwks?: string;
+  jwtAudience?: string;
+  jwtIssuer?: string;
+  tokens?: string;
+  publicScope?: string;
+  corsOrigin?: string;
 }
 
 export function serveCommand(): Command {
@@ -58,6 +65,13 @@ export function serveCommand(): Command {
         .argParser(parseDuration),
     )
     .option("--no-console", "do not serve the web console at /console/")
+    .addOption(new Option("--jwt-secret <secret>", "accept Bearer JWTs signed HS256 with this secret (32+ bytes)").env("RILL_JWT_SECRET"))
+    .addOption(new Option("--jwks <url-or-file>", "accept RS256/ES256/EdDSA JWTs verified against this JWK Set").env("RILL_JWKS"))
+    .addOption(new Option("--jwt-audience <aud>", "JWTs must name this audience (aud)").env("RILL_JWT_AUDIENCE"))
+    .addOption(new Option("--jwt-issuer <iss>", "JWTs must come from this issuer (iss)").env("RILL_JWT_ISSUER"))
+    .addOption(new Option("--tokens <file>", "static API tokens: one \"sha256:<hash> <scopes>\" line each (rill token create)").env("RILL_TOKENS"))
+    .addOption(new Option("--public-scope <scopes>", 'what requests without a token may do, e.g. "read:public/**"').env("RILL_PUBLIC_SCOPE"))
+    .addOption(new Option("--cors-origin <origins>", "origins browsers may call from: * (default) or a comma-separated list").env("RILL_CORS_ORIGIN"))
     .action(async (flags: ServeFlags, command: Command) => {
       await serve(flags, command.getOptionValueSource("dataDir") !== "default");
     });
@@ -81,7 +95,17 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     maxBodyBytes: flags.maxBody,
     subscriptions: { webhookTimeoutMs: flags.webhookTimeout },
     extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
+    access: {
+      jwtSecret: flags.jwtSecret,
+      jwks: flags.jwks,
+      audience: flags.jwtAudience,
+      issuer: flags.jwtIssuer,
+      tokens: flags.tokens === undefined ? undefined : resolve(flags.tokens),
+      publicScope: flags.publicScope,
+    },
+    corsOrigin: flags.corsOrigin,
   };
+  const accessControl = flags.jwtSecret !== undefined || flags.jwks !== undefined || flags.tokens !== undefined;
   const server = await startServer(options);
   const storage =
     options.store === "memory"
@@ -90,7 +114,10 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
         ? `postgres at ${redact(flags.databaseUrl ?? "")} (streams and subscriptions)`
         : `sqlite in ${options.dataDir}`;
   const consoleLine = flags.console ? `  console: ${server.url}/console/\n` : "";
-  process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n${consoleLine}  storage: ${storage}\n`);
+  const accessLine = `  access: ${accessControl ? describeAccess(flags) : "open (no access control)"}\n`;
+  process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n${consoleLine}  storage: ${storage}\n${accessLine}`);
+  const warning = openServerWarning(flags.host, accessControl);
+  if (warning !== null) process.stderr.write(`${warning}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -113,6 +140,30 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** Binding only loopback interfaces keeps other machines out, so an open server is safe there. */
+function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127\.\d+\.\d+\.\d+$/.test(bare);
+}
+
+/** The start-up warning for a server other machines can reach with no access control, or null. */
+export function openServerWarning(host: string, accessControl: boolean): string | null {
+  if (accessControl || isLoopback(host)) return null;
+  return (
+    `rill: WARNING: listening on ${host} with no access control: anyone who can reach this address can create, read, ` +
+    "append to and delete every stream. Configure --jwt-secret, --jwks or --tokens (see docs/security.md)."
+  );
+}
+
+function describeAccess(flags: ServeFlags): string {
+  const kinds = [
+    flags.jwtSecret !== undefined ? "HS256 JWTs" : null,
+    flags.jwks !== undefined ? `JWTs from ${flags.jwks}` : null,
+    flags.tokens !== undefined ? `API tokens in ${flags.tokens}` : null,
+  ].filter((kind) => kind !== null);
+  return `bearer tokens required (${kinds.join(", ")})${flags.publicScope ? `; without a token: ${flags.publicScope}` : ""}`;
 }
 
 /** The URL without its password, for the start-up banner. */

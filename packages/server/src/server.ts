@@ -1,7 +1,10 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { AccessControl, type AccessOptions } from "./auth/access.js";
 import { Engine } from "./engine/engine.js";
+import { authorizeAny } from "./http/authorize.js";
 import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
+import { parseCorsOrigins } from "./http/cors.js";
 import { listRoute } from "./http/list-route.js";
 import { route, streamKey } from "./http/router.js";
 import { MemoryStore } from "./storage/memory-store.js";
@@ -56,6 +59,14 @@ export interface ServerOptions {
    * store is given here.
    */
   subscriptions?: Omit<SubscriptionManagerOptions, "engine" | "store"> & { store?: SubscriptionStore };
+  /**
+   * Access control (docs/security.md): bearer JWTs (HS256 with `jwtSecret`,
+   * RS256/ES256/EdDSA with a `jwks` URL or file) and static API tokens
+   * (`tokens` file). Off when none of them is given.
+   */
+  access?: AccessOptions;
+  /** Origins browsers may call from: "*" (the default) or a comma-separated list. */
+  corsOrigin?: string;
 }
 
 export const DEFAULTS = {
@@ -80,6 +91,8 @@ export interface RunningServer {
   engine: Engine;
   store: Store;
   subscriptions: SubscriptionManager;
+  /** The HTTP layer's shared state; extra routes use it to call `authorize(ctx, req, need)`. */
+  ctx: HttpContext;
   /** Stops accepting, finishes in-flight appends, ends live readers, closes storage. */
   close(): Promise<void>;
 }
@@ -122,6 +135,9 @@ async function openSubscriptionStore(options: ServerOptions): Promise<Subscripti
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  // Configuration mistakes surface before anything is opened.
+  const access = AccessControl.fromOptions(options.access ?? {});
+  const corsOrigins = parseCorsOrigins(options.corsOrigin);
   const store = await openStore(options);
   const basePath = (options.basePath ?? DEFAULTS.basePath).replace(/\/+$/, "");
   const engine = new Engine(store, {
@@ -136,6 +152,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const sessions = new Set<LiveSession>();
   const ctx: HttpContext = {
     engine,
+    access,
     sessions,
     controlRoutes: [],
     extraRoutes: [...(options.extraRoutes ?? [])],
@@ -145,6 +162,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       longPollTimeoutMs: options.longPollTimeoutMs ?? DEFAULTS.longPollTimeoutMs,
       sseRecycleMs: options.sseRecycleMs ?? DEFAULTS.sseRecycleMs,
       sseKeepAliveMs: options.sseKeepAliveMs ?? DEFAULTS.sseKeepAliveMs,
+      corsOrigins,
     },
     resolveStreamRef(value: string) {
       let pathname = value;
@@ -161,7 +179,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
 
   ctx.controlRoutes.push(listRoute(ctx));
-  ctx.controlRoutes.push(subscriptionRoute(subscriptions, { basePath, publicUrl: options.publicUrl ?? null }));
+  ctx.controlRoutes.push(
+    subscriptionRoute(subscriptions, {
+      basePath,
+      publicUrl: options.publicUrl ?? null,
+      authorizeAny: (req, needs) => authorizeAny(ctx, req, needs),
+    }),
+  );
 
   const http = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
     void route(ctx, req, res);
@@ -205,5 +229,5 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       await stopped;
     })());
 
-  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, subscriptions, close };
+  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, subscriptions, ctx, close };
 }

@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { formatBytes, type ListedStream, type ListedStreamPage } from "@rill/protocol";
-import { parseHeaders, streamsBase, withClientOptions, writeOut, type ClientFlags } from "../common.js";
+import { requestHeaders, streamsBase, withClientOptions, writeOut, type ClientFlags } from "../common.js";
 import { CliError, EXIT } from "../errors.js";
 import { runVerb } from "../run.js";
 
@@ -27,7 +27,7 @@ export function lsCommand(): Command {
 }
 
 async function ls(prefix: string, flags: LsFlags): Promise<void> {
-  const headers = parseHeaders(flags.header);
+  const headers = requestHeaders(flags);
   const endpoint = `${streamsBase(flags.server)}/__ds/streams`;
   const streams: ListedStream[] = [];
   let after: string | null = null;

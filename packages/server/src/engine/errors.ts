@@ -27,6 +27,11 @@ export type ErrorCode =
   | "SHUTTING_DOWN"
   | "STORE_UNAVAILABLE"
   | "INTERNAL"
+  // Access control (RFC 6750 bearer tokens)
+  | "UNAUTHORIZED"
+  | "INVALID_TOKEN"
+  | "INSUFFICIENT_SCOPE"
+  | "KEYS_UNAVAILABLE"
   // Subscriptions (the reserved __ds control API)
   | "INVALID_REQUEST"
   | "SUBSCRIPTION_NOT_FOUND"

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AccessControl } from "../auth/access.js";
 import type { Engine } from "../engine/engine.js";
+import type { CorsOrigins } from "./cors.js";
 
 export interface HttpOptions {
   /** Path prefix under which streams live, e.g. "/v1/stream". */
@@ -10,6 +12,8 @@ export interface HttpOptions {
   sseRecycleMs: number;
   /** Idle SSE connections get a comment this often so proxies do not time them out. */
   sseKeepAliveMs: number;
+  /** Origins browsers may call from (Access-Control-Allow-Origin). */
+  corsOrigins: CorsOrigins;
 }
 
 /** A live reader the server can end on shutdown. */
@@ -34,6 +38,8 @@ export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) =
 export interface HttpContext {
   engine: Engine;
   options: HttpOptions;
+  /** Who may do what (docs/security.md), or null when access control is off. */
+  access: AccessControl | null;
   sessions: Set<LiveSession>;
   /** Control-namespace handlers, tried in order before giving up with 404. */
   controlRoutes: ControlRoute[];

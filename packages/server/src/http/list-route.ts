@@ -2,8 +2,10 @@ import { formatOffset, type ListedStream } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, ProtocolError } from "../engine/errors.js";
 import { isExpired, type StreamState } from "../engine/model.js";
+import { allows, type Grants } from "../auth/scopes.js";
+import { authorize, principalOf } from "./authorize.js";
 import type { ControlRoute, HttpContext } from "./context.js";
-import { send } from "./respond.js";
+import { markPrivate, send } from "./respond.js";
 
 const MAX_PAGE = 1000;
 
@@ -11,7 +13,8 @@ const MAX_PAGE = 1000;
  * `GET <base>/__ds/streams?prefix=&after=&limit=` — a Rill extension that lists
  * streams with their metadata, a page at a time. Deleted (even if forks keep
  * them) and expired streams are not listed. `next` is the `after` value of the
- * following page, or null on the last page.
+ * following page, or null on the last page. With access control on, a caller
+ * sees only the streams it may read, unless it holds `admin`.
  */
 export function listRoute(ctx: HttpContext): ControlRoute {
   return async (req: IncomingMessage, res: ServerResponse, subpath: string, url: URL) => {
@@ -26,16 +29,37 @@ export function listRoute(ctx: HttpContext): ControlRoute {
       throw badRequest(`limit must be a whole number from 1 to ${MAX_PAGE}`);
     }
     const limit = Number(limitText);
+    const readable = await readableFilter(ctx, req);
     const now = Date.now();
     const page = await ctx.engine.store.list(prefix, after, limit + 1);
     const visible = page.slice(0, limit);
     const body = {
-      streams: visible.filter((s) => !s.softDeleted && !isExpired(s, now)).map(describe),
+      streams: visible.filter((s) => !s.softDeleted && !isExpired(s, now) && readable(s.path)).map(describe),
       next: page.length > limit ? visible[visible.length - 1]!.path : null,
     };
     send(res, 200, { "content-type": "application/json", "cache-control": "no-store" }, JSON.stringify(body));
     return true;
   };
+}
+
+/**
+ * Which listed paths this caller may see: all with access control off or
+ * with `admin`, else those its read scopes (and the public ones) cover. A
+ * caller that can read nothing at all is told so (401/403) instead of being
+ * shown an empty server.
+ */
+async function readableFilter(ctx: HttpContext, req: IncomingMessage): Promise<(path: string) => boolean> {
+  if (ctx.access === null) return () => true;
+  const principal = await principalOf(ctx, req);
+  const grants: Grants = ctx.access.grantsOf(principal);
+  if (grants.admin) {
+    markPrivate(req);
+    return () => true;
+  }
+  if (grants.read.length === 0) await authorize(ctx, req, { operation: "admin" });
+  // What a caller may see depends on its token, so the answer is private.
+  if (principal !== null) markPrivate(req);
+  return (path) => allows(grants, "read", path);
 }
 
 function describe(stream: StreamState): ListedStream {

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest } from "../engine/errors.js";
 import type { LiveEvent } from "../engine/live-hub.js";
 import type { StreamState } from "../engine/model.js";
+import { tokenExpired } from "./authorize.js";
 import type { HttpContext } from "./context.js";
 import { header, parseLive, parseOffsetParam, type RequestedOffset } from "./parse.js";
 import { etagFor, readHeaders, responseBody } from "./read-encoding.js";
@@ -11,7 +12,18 @@ import { SseSession } from "./sse-session.js";
 
 const EMPTY = new Uint8Array(0);
 
-export async function handleGet(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string, url: URL) {
+/**
+ * `accessExpiresAt` is when the request's token expires (ms since the epoch),
+ * or null: a live response must not outlive the token that authorized it.
+ */
+export async function handleGet(
+  ctx: HttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  url: URL,
+  accessExpiresAt: number | null = null,
+) {
   const { offset, given } = parseOffsetParam(url.searchParams);
   const live = parseLive(url.searchParams);
   if (live !== "none" && !given) throw badRequest(`live=${live} needs an offset`, "INVALID_OFFSET");
@@ -22,10 +34,10 @@ export async function handleGet(ctx: HttpContext, req: IncomingMessage, res: Ser
   const cursor = url.searchParams.get(QUERY.cursor);
 
   if (live === "sse") {
-    new SseSession(ctx, req, res, stream, position, cursor).start();
+    new SseSession(ctx, req, res, stream, position, cursor, accessExpiresAt).start();
     return;
   }
-  if (live === "long-poll") return longPoll(ctx, req, res, stream, position, cursor);
+  if (live === "long-poll") return longPoll(ctx, req, res, stream, position, cursor, accessExpiresAt);
   if (offset.kind === "now") return sendNow(res, stream);
   return catchUp(ctx, req, res, stream, position);
 }
@@ -64,7 +76,8 @@ async function catchUp(ctx: HttpContext, req: IncomingMessage, res: ServerRespon
  * Long-poll: answer at once when there is data after `position` (or the
  * stream is closed); otherwise wait for the next committed append or the
  * timeout. The waiter subscribes before re-reading the tail, so an append
- * that lands in between cannot be missed.
+ * that lands in between cannot be missed. A wait that reaches the token's
+ * expiry first ends with a 401, and the client's token refresh takes over.
  */
 async function longPoll(
   ctx: HttpContext,
@@ -73,6 +86,7 @@ async function longPoll(
   stream: StreamState,
   position: number,
   clientCursor: string | null,
+  accessExpiresAt: number | null,
 ) {
   const cursor = () => nextCursor(clientCursor);
   if (position < stream.tail) return sendRead(ctx, res, stream, position, cursor());
@@ -123,7 +137,11 @@ async function longPoll(
         if (fresh.tail > position) return sendRead(ctx, res, fresh, position, cursor());
         return sendTimeout(res, fresh, cursor());
       });
-    const timer = setTimeout(answerNow, ctx.options.longPollTimeoutMs);
+    const expiresIn = accessExpiresAt === null ? Infinity : Math.max(0, accessExpiresAt - Date.now());
+    const timer =
+      expiresIn < ctx.options.longPollTimeoutMs
+        ? setTimeout(() => finish(() => sendError(res, tokenExpired())), expiresIn)
+        : setTimeout(answerNow, ctx.options.longPollTimeoutMs);
     const onClose = () => finish(() => undefined);
     req.on("close", onClose);
     const session = { end: answerNow };

@@ -1,5 +1,5 @@
 import { EXPOSED_HEADERS, HEADER } from "@rill/protocol";
-import type { ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { ProtocolError } from "../engine/errors.js";
 
 export type Headers = Record<string, string | number>;
@@ -22,12 +22,13 @@ const ALLOWED_REQUEST_HEADERS = [
 ].join(", ");
 
 /**
- * Headers on every response: browsers may call Rill from any origin (CORS),
- * must not sniff content types, and may embed responses cross-origin.
+ * Headers on every response: browsers may read Rill's headers (CORS; which
+ * origins may call is decided per request, see cors.ts), must not sniff
+ * content types, and may embed responses cross-origin.
  */
 const COMMON_HEADERS: Headers = Object.freeze({
-  "access-control-allow-origin": "*",
-  "access-control-expose-headers": EXPOSED_HEADERS.join(", "),
+  // WWW-Authenticate says why a 401/403 happened; scripts need to see it to refresh a token.
+  "access-control-expose-headers": [...EXPOSED_HEADERS, "www-authenticate"].join(", "),
   "x-content-type-options": "nosniff",
   "cross-origin-resource-policy": "cross-origin",
 });
@@ -38,9 +39,31 @@ export const PREFLIGHT_HEADERS: Headers = Object.freeze({
   "access-control-max-age": "86400",
 });
 
+/** Requests answered on the strength of a token: their responses must not be stored by shared caches. */
+const privateRequests = new WeakSet<IncomingMessage>();
+
+export function markPrivate(req: IncomingMessage): void {
+  privateRequests.add(req);
+}
+
+/** Turns any caching directive into its private form (`public` → `private`; `no-cache` → `private, no-cache`). */
+function privateCacheControl(value: string | number | undefined): string {
+  const directives = String(value ?? "")
+    .split(",")
+    .map((directive) => directive.trim())
+    .filter((directive) => directive !== "" && directive.toLowerCase() !== "public" && directive.toLowerCase() !== "private");
+  return ["private", ...directives].join(", ");
+}
+
+function withCommonHeaders(res: ServerResponse, headers: Headers): Headers {
+  const all: Headers = { ...COMMON_HEADERS, ...headers };
+  if (privateRequests.has(res.req)) all["cache-control"] = privateCacheControl(all["cache-control"]);
+  return all;
+}
+
 export function send(res: ServerResponse, status: number, headers: Headers, body?: Uint8Array | string): void {
   if (res.headersSent || res.destroyed) return;
-  const all: Headers = { ...COMMON_HEADERS, ...headers };
+  const all = withCommonHeaders(res, headers);
   if (body !== undefined && status !== 204 && status !== 304) {
     all["content-length"] = typeof body === "string" ? Buffer.byteLength(body) : body.length;
     res.writeHead(status, all);
@@ -65,7 +88,7 @@ export function send(res: ServerResponse, status: number, headers: Headers, body
 export function startStream(res: ServerResponse, status: number, headers: Headers): void {
   res.useChunkedEncodingByDefault = false;
   res.shouldKeepAlive = false;
-  res.writeHead(status, { ...COMMON_HEADERS, ...headers });
+  res.writeHead(status, withCommonHeaders(res, headers));
   res.flushHeaders();
 }
 

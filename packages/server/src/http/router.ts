@@ -1,7 +1,10 @@
-import { CONTROL_PREFIX } from "@rill/protocol";
+import { CONTROL_PREFIX, HEADER } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ProtocolError } from "../engine/errors.js";
+import { authorize } from "./authorize.js";
 import type { HttpContext } from "./context.js";
+import { applyCors } from "./cors.js";
+import { header } from "./parse.js";
 import { handleGet } from "./read-handlers.js";
 import { PREFLIGHT_HEADERS, send, sendError } from "./respond.js";
 import { handleDelete, handleHead, handlePost, handlePut } from "./write-handlers.js";
@@ -23,6 +26,8 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
   try {
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
     const key = streamKey(ctx.options.basePath, url.pathname);
+    applyCors(ctx.options.corsOrigins, req, res);
+    // Preflights carry no credentials: they stay open, or browsers could never send the token.
     if (req.method === "OPTIONS") {
       send(res, 204, PREFLIGHT_HEADERS);
       return;
@@ -42,15 +47,26 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
       throw new ProtocolError(404, "NOT_FOUND", `no control endpoint at ${url.pathname}`);
     }
     switch (req.method) {
-      case "GET":
-        return await handleGet(ctx, req, res, key, url);
+      case "GET": {
+        const principal = await authorize(ctx, req, { operation: "read", path: key });
+        return await handleGet(ctx, req, res, key, url, principal?.expiresAt ?? null);
+      }
       case "HEAD":
+        await authorize(ctx, req, { operation: "read", path: key });
         return await handleHead(ctx, res, key);
-      case "PUT":
+      case "PUT": {
+        // A fork also reads its source; an unusable source header is the handler's 400 to give.
+        const from = header(req.headers, HEADER.streamForkedFrom);
+        const source = from === null ? null : ctx.resolveStreamRef(from.trim());
+        const needs = source === null ? [] : [{ operation: "read", path: source } as const];
+        await authorize(ctx, req, { operation: "write", path: key }, ...needs);
         return await handlePut(ctx, req, res, key, url);
+      }
       case "POST":
+        await authorize(ctx, req, { operation: "write", path: key });
         return await handlePost(ctx, req, res, key);
       case "DELETE":
+        await authorize(ctx, req, { operation: "delete", path: key });
         return await handleDelete(ctx, res, key);
       default:
         throw new ProtocolError(405, "METHOD_NOT_ALLOWED", `method ${req.method} is not supported on streams`, {

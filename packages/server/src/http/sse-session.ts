@@ -15,7 +15,9 @@ import { startStream } from "./respond.js";
  *   reader of the stream) is written; otherwise the reader catches up from
  *   the store again. A closed stream ends after its final control event;
  *   every connection is recycled after `sseRecycleMs` (checked by the
- *   server's shared ticker, so a reader costs no timers of its own).
+ *   server's shared ticker, so a reader costs no timers of its own), and
+ *   ended by the same ticker once the token that authorized it expires (the
+ *   client reconnects, gets a 401 and refreshes its token).
  */
 export class SseSession implements LiveSession {
   private position: number;
@@ -34,6 +36,7 @@ export class SseSession implements LiveSession {
     stream: StreamState,
     position: number,
     private readonly clientCursor: string | null,
+    private readonly accessExpiresAt: number | null = null,
   ) {
     this.stream = stream;
     this.position = position;
@@ -48,9 +51,10 @@ export class SseSession implements LiveSession {
     void this.pump(true);
   }
 
-  /** Called by the server's one shared ticker: recycle old connections, keep idle ones alive. */
+  /** Called by the server's one shared ticker: recycle old connections, end expired ones, keep idle ones alive. */
   tick(now: number): void {
     if (now - this.startedAt >= this.ctx.options.sseRecycleMs) this.end();
+    else if (this.accessExpiresAt !== null && now >= this.accessExpiresAt) this.end();
     else if (now - this.lastWriteAt >= this.ctx.options.sseKeepAliveMs) this.write(": keep-alive\n\n");
   }
 

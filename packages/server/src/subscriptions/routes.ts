@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Need } from "../auth/access.js";
 import { ProtocolError } from "../engine/errors.js";
 import type { ControlRoute } from "../http/context.js";
 import { readBody } from "../http/body.js";
@@ -27,6 +28,13 @@ export interface ControlRouteOptions {
   basePath: string;
   /** Public origin (e.g. https://streams.example.com) for the URLs handed out; default: the request's Host. */
   publicUrl: string | null;
+  /**
+   * Access control: throws a 401/403 unless the request holds one of `needs`.
+   * Managing subscriptions needs `admin`; claiming work needs `admin` or read
+   * on the wake stream. The consumer calls (callback, ack, release) carry the
+   * subscription's own signed tokens instead, and the JWKS is public.
+   */
+  authorizeAny?: (req: IncomingMessage, needs: Need[]) => Promise<unknown>;
 }
 
 
@@ -71,6 +79,25 @@ export function subscriptionRoute(manager: SubscriptionManager, options: Control
     return true;
   };
 
+  /** Access control per endpoint; consumer calls are left to their own tokens. */
+  async function guard(req: IncomingMessage, id: string, action: string[]): Promise<void> {
+    const check = options.authorizeAny;
+    if (check === undefined) return;
+    const consumerCall = action.length === 1 && ["callback", "ack", "release"].includes(action[0]!);
+    if (consumerCall) return;
+    const needs: Need[] = [{ operation: "admin" }];
+    if (action.length === 1 && action[0] === "claim") {
+      let wakeStream: unknown;
+      try {
+        wakeStream = manager.get(id, baseUrl(req)).wake_stream;
+      } catch {
+        wakeStream = undefined; // unknown subscription: only admin may learn that
+      }
+      if (typeof wakeStream === "string") needs.push({ operation: "read", path: wakeStream });
+    }
+    await check(req, needs);
+  }
+
   async function serve(req: IncomingMessage, res: ServerResponse, segments: string[]): Promise<void> {
     const method = req.method;
     if (manager.closing) throw new ProtocolError(503, "SHUTTING_DOWN", "the server is shutting down", { "retry-after": "1" });
@@ -87,6 +114,7 @@ export function subscriptionRoute(manager: SubscriptionManager, options: Control
     }
     const id = parseSubscriptionId(segments[1]!);
     const action = segments.slice(2);
+    await guard(req, id, action);
 
     if (action.length === 0) {
       switch (method) {

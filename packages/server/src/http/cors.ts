@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/**
+ * Which browser origins may call the server. Bearer tokens are not ambient
+ * credentials (no cookies), so the default `*` is safe; `corsOrigin` narrows
+ * it to a list, for deployments that want browsers elsewhere kept out.
+ */
+export type CorsOrigins = "*" | readonly string[];
+
+/** Parses `--cors-origin`: `*`, or a comma-separated list of origins such as https://app.example.com. */
+export function parseCorsOrigins(value: string | undefined): CorsOrigins {
+  if (value === undefined || value.trim() === "*") return "*";
+  const origins = value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  if (origins.length === 0) throw new Error("corsOrigin needs * or at least one origin");
+  return origins.map((origin) => {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new Error(`not an origin: "${origin}" (expected e.g. https://app.example.com)`);
+    }
+    if (url.origin !== origin.replace(/\/$/, "") || !/^https?:$/.test(url.protocol)) {
+      throw new Error(`not an origin: "${origin}" (scheme, host and port only, e.g. https://app.example.com)`);
+    }
+    return url.origin;
+  });
+}
+
+/** Sets Access-Control-Allow-Origin for this request, before any handler writes the head. */
+export function applyCors(origins: CorsOrigins, req: IncomingMessage, res: ServerResponse): void {
+  if (origins === "*") {
+    res.setHeader("access-control-allow-origin", "*");
+    return;
+  }
+  // The answer depends on the Origin header, so caches must keep one copy per origin.
+  res.setHeader("vary", "Origin");
+  const origin = req.headers.origin;
+  if (origin !== undefined && origins.includes(origin)) res.setHeader("access-control-allow-origin", origin);
+}
