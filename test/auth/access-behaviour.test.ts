@@ -1,8 +1,8 @@
-import { startServer, type RunningServer, type ServerOptions } from "@rill/server";
+import { createStaticToken, startServer, type RunningServer, type ServerOptions } from "@rill/server";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { bearer, hs256, SECRET } from "../support/tokens.js";
 
 // What a client notices of access control beyond the status table: which
@@ -190,6 +190,44 @@ describe("subscriptions under access control", () => {
     });
     expect(ack.status).toBe(200);
     expect(await ack.json()).toEqual({ ok: true, next_wake: false });
+  });
+});
+
+describe("static tokens file", () => {
+  it("revokes a token within seconds of its line being removed, and ignores an edit that does not parse", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rill-tokens-"));
+    const file = join(dir, "tokens");
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const a = createStaticToken("write:**");
+      const b = createStaticToken("write:**");
+      writeFileSync(file, `${a.line}\n${b.line}\n`);
+      server = await startServer({ port: 0, memory: true, access: { tokens: file } });
+      const create = async (token: string, path: string) => {
+        const res = await fetch(`${server!.streamsUrl}/${path}`, { method: "PUT", headers: { ...bearer(token), "content-type": "text/plain" } });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      expect(await create(a.token, "a1")).toBe(201);
+
+      writeFileSync(file, `# a was revoked\n${b.line}\n`);
+      await vi.waitFor(async () => expect(await create(a.token, "a2")).toBe(401), { timeout: 5_000, interval: 100 });
+      expect(await create(b.token, "b1")).toBe(201);
+
+      writeFileSync(file, `${b.line}\nnot a token line\n`);
+      // The file is looked at again when a token comes in: b keeps working throughout.
+      let attempt = 0;
+      await vi.waitFor(
+        async () => {
+          expect(await create(b.token, `b2-${attempt++}`)).toBe(201);
+          expect(errors).toHaveBeenCalledWith(expect.stringContaining("line 2: expected"));
+        },
+        { timeout: 5_000, interval: 100 },
+      );
+    } finally {
+      errors.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

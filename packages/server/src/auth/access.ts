@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { hashToken, loadTokensFile, type StaticToken } from "./static-tokens.js";
+import { TokensFile } from "./static-tokens.js";
 import { InvalidTokenError, jwtVerifier, type JwtOptions, type JwtVerifier } from "./jwt.js";
 import { allows, combine, grantsFromClaim, NO_GRANTS, parseScope, type Grants, type StreamOperation } from "./scopes.js";
 
@@ -39,13 +39,13 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 export class AccessControl {
   private readonly verifyJwt: JwtVerifier | null;
-  private readonly staticTokens: Map<string, StaticToken>;
+  private readonly staticTokens: TokensFile | null;
   private readonly publicGrants: Grants;
   private readonly principals = new WeakMap<IncomingMessage, Promise<Principal | null>>();
 
   private constructor(options: AccessOptions) {
     this.verifyJwt = jwtVerifier(options);
-    this.staticTokens = options.tokens === undefined ? new Map() : loadTokensFile(options.tokens);
+    this.staticTokens = options.tokens === undefined ? null : new TokensFile(options.tokens);
     this.publicGrants = options.publicScope === undefined ? NO_GRANTS : parseScope(options.publicScope);
   }
 
@@ -76,7 +76,7 @@ export class AccessControl {
     const match = BEARER.exec(header);
     if (!match) throw new AuthenticationError('the Authorization header must be "Bearer <token>"');
     const token = match[1]!;
-    const known = this.staticTokens.get(hashToken(token));
+    const known = this.staticTokens?.lookup(token);
     if (known) return { kind: "static", subject: null, grants: known.grants, expiresAt: null };
     if (this.verifyJwt === null) throw new AuthenticationError("the token is not one of this server's API tokens");
     try {

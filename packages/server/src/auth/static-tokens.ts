@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseScope, ScopeError, type Grants } from "./scopes.js";
 
 /**
@@ -70,3 +70,54 @@ export function loadTokensFile(path: string): Map<string, StaticToken> {
   return parseTokensFile(text, path);
 }
 
+
+/** How often, at most, the tokens file is checked for changes. */
+const RECHECK_MS = 1_000;
+
+/**
+ * The tokens file of a running server. Edits take effect without a restart
+ * (the file is looked at again at most once a second, when a token is
+ * presented), so a removed line revokes its token within a second. An edit
+ * that does not parse is reported and ignored: the previous tokens stay.
+ */
+export class TokensFile {
+  private tokens: Map<string, StaticToken>;
+  private version: string;
+  private checkedAt = Date.now();
+
+  constructor(
+    private readonly path: string,
+    private readonly warn: (message: string) => void = (message) => console.error(`rill: ${message}`),
+  ) {
+    this.version = this.stamp();
+    this.tokens = loadTokensFile(path);
+  }
+
+  lookup(token: string): StaticToken | undefined {
+    this.refresh();
+    return this.tokens.get(hashToken(token));
+  }
+
+  private stamp(): string {
+    try {
+      const stat = statSync(this.path);
+      return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    } catch {
+      return "missing";
+    }
+  }
+
+  private refresh(): void {
+    const now = Date.now();
+    if (now - this.checkedAt < RECHECK_MS) return;
+    this.checkedAt = now;
+    const version = this.stamp();
+    if (version === this.version) return;
+    this.version = version;
+    try {
+      this.tokens = loadTokensFile(this.path);
+    } catch (error) {
+      this.warn(`${(error as Error).message}; keeping the tokens loaded before`);
+    }
+  }
+}
