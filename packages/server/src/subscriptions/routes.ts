@@ -89,7 +89,7 @@ export function subscriptionRoute(manager: SubscriptionManager, options: Control
     if (action.length === 1 && action[0] === "claim") {
       let wakeStream: unknown;
       try {
-        wakeStream = manager.get(id, baseUrl(req)).wake_stream;
+        wakeStream = (await manager.get(id, baseUrl(req))).wake_stream;
       } catch {
         wakeStream = undefined; // unknown subscription: only admin may learn that
       }
