@@ -5,23 +5,18 @@
  * often it is sent. Delivery failures go to onError and reject flush();
  * see pipeline.ts for the retry and ordering rules.
  */
-import { concatBytes, isJsonContentType } from "@rill/protocol";
-import { isBinary, jsonMessageText, toBytes, utf8 } from "../body.js";
+import { isJsonContentType } from "@rill/protocol";
 import type { DurableStream } from "../durable-stream.js";
 import { DurableStreamError, StreamClosedError } from "../errors.js";
 import { BackoffDefaults, backoffDelay, resolveBackoff, sleep, type BackoffOptions } from "../fetch/backoff.js";
 import { globalFetch } from "../fetch/wrappers.js";
 import { handleAccess, type HandleAccess } from "../internal.js";
 import type { CloseResult, IdempotentProducerOptions } from "../types.js";
+import { JSON_MESSAGE_OVERHEAD, JSON_REQUEST_OVERHEAD, encodeMessage, frameMessages } from "../message-codec.js";
 import { Pipeline } from "./pipeline.js";
 import { sendProducerRequest, type RequestContext } from "./request.js";
 
-const COMMA = utf8(",");
-const OPEN = utf8("[");
-const CLOSE = utf8("]");
-
 export class IdempotentProducer {
-  readonly #stream: DurableStream;
   readonly #access: HandleAccess;
   readonly #producerId: string;
   readonly #maxBatchBytes: number;
@@ -58,7 +53,6 @@ export class IdempotentProducer {
     if (!(this.#maxBatchBytes > 0)) throw new DurableStreamError("maxBatchBytes must be > 0", "BAD_REQUEST");
     if (!(this.#lingerMs >= 0)) throw new DurableStreamError("lingerMs must be >= 0", "BAD_REQUEST");
 
-    this.#stream = stream;
     this.#access = handleAccess(stream);
     this.#producerId = producerId;
     this.#autoClaim = opts.autoClaim ?? false;
@@ -128,11 +122,10 @@ export class IdempotentProducer {
     if (this.#state !== "open") throw new DurableStreamError("Producer is closed", "ALREADY_CLOSED");
     const failure = this.#pipeline.failure;
     if (failure) throw failure;
-    const bytes = this.#encode(body);
-    // Count what the body will really weigh: in JSON mode each message brings
-    // a comma (or the closing bracket) and the batch an opening bracket.
-    const framing = this.#json ? 1 : 0;
-    const weight = bytes.length + framing;
+    const bytes = encodeMessage(body, this.#json);
+    // Count what the request body will really weigh, framing included.
+    const framing = this.#json ? JSON_REQUEST_OVERHEAD : 0;
+    const weight = bytes.length + (this.#json ? JSON_MESSAGE_OVERHEAD : 0);
     if (this.#pending.length > 0 && framing + this.#pendingBytes + weight > this.#maxBatchBytes) this.#seal();
     this.#pending.push(bytes);
     this.#pendingBytes += weight;
@@ -187,17 +180,6 @@ export class IdempotentProducer {
 
   // ---- batching ----
 
-  #encode(body: unknown): Uint8Array {
-    if (this.#json === true) return utf8(jsonMessageText(body, true));
-    if (typeof body === "string") return utf8(body);
-    if (isBinary(body)) return toBytes(body);
-    if (this.#json === false) {
-      throw new DurableStreamError("append() needs a string or bytes for a non-JSON stream", "BAD_REQUEST");
-    }
-    // Content type not known yet: only a JSON stream can take this value.
-    return utf8(jsonMessageText(body, false));
-  }
-
   #seal(): void {
     if (this.#linger !== undefined) {
       clearTimeout(this.#linger);
@@ -222,7 +204,7 @@ export class IdempotentProducer {
   }
 
   #enqueue(messages: Uint8Array[]): void {
-    const body = this.#json ? frameJson(messages) : concatBytes(messages);
+    const body = frameMessages(messages, this.#json!);
     try {
       this.#pipeline.enqueue(body, messages.length);
     } catch {
@@ -260,8 +242,7 @@ export class IdempotentProducer {
     if (!(await this.#resolveContentType())) throw this.#pipeline.failure!;
     let body: Uint8Array | undefined;
     if (finalMessage !== undefined) {
-      const message = this.#encode(finalMessage);
-      body = this.#json ? frameJson([message]) : message;
+      body = frameMessages([encodeMessage(finalMessage, this.#json)], this.#json!);
     }
     this.#closeStamp ??= { epoch: this.#pipeline.epoch, seq: this.#pipeline.takeSeq() };
     for (let attempt = 0; ; attempt++) {
@@ -276,7 +257,7 @@ export class IdempotentProducer {
       });
       switch (outcome.kind) {
         case "ok":
-          return { finalOffset: outcome.offset ?? (await this.#tailOffset()) };
+          return { finalOffset: outcome.offset ?? (await this.#access.tailOffset()) };
         case "stale":
           this.#pipeline.sawServerEpoch(outcome.currentEpoch);
           if (!this.#autoClaim) throw outcome.error;
@@ -293,26 +274,10 @@ export class IdempotentProducer {
           // Someone else closed the stream: without a final message to add,
           // that is the outcome asked for.
           if (outcome.error instanceof StreamClosedError && finalMessage === undefined) {
-            return { finalOffset: outcome.error.finalOffset ?? (await this.#tailOffset()) };
+            return { finalOffset: outcome.error.finalOffset ?? (await this.#access.tailOffset()) };
           }
           throw outcome.error;
       }
     }
   }
-
-  async #tailOffset(): Promise<string> {
-    const head = await this.#stream.head();
-    return head.exists ? (head.offset ?? "") : "";
-  }
-}
-
-/** `[m1,m2,…]` from message texts already encoded as UTF-8. */
-function frameJson(messages: Uint8Array[]): Uint8Array {
-  const parts: Uint8Array[] = [OPEN];
-  messages.forEach((message, index) => {
-    if (index > 0) parts.push(COMMA);
-    parts.push(message);
-  });
-  parts.push(CLOSE);
-  return concatBytes(parts);
 }
