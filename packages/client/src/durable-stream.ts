@@ -55,6 +55,8 @@ export class DurableStream {
 
   readonly #options: StreamHandleOptions;
   readonly #fetch: FetchLike;
+  /** The wrapped fetch for each retry policy, built once for the handle. */
+  readonly #fetchers: ReadonlyMap<RetryPolicy, FetchLike>;
   readonly #batcher: AppendBatcher<Prepared> | null;
 
   constructor(opts: DurableStreamOptions) {
@@ -64,6 +66,11 @@ export class DurableStream {
     this.#options = { ...opts, url: this.url };
     this.contentType = opts.contentType;
     this.#fetch = opts.fetch ?? globalFetch;
+    // Handle operations give up after a few retries rather than hang on a dead server.
+    const backoff = resolveBackoff(opts.backoffOptions, { ...BackoffDefaults, maxRetries: 5 });
+    this.#fetchers = new Map(
+      [IDEMPOTENT, NOT_APPLIED_ONLY].map((policy) => [policy, createFetchWithHttpErrors(createFetchWithBackoff(this.#fetch, backoff, policy))]),
+    );
     this.#batcher = opts.batching === false ? null : new AppendBatcher<Prepared>((items) => this.#sendBatch(items));
     const access: HandleAccess = {
       target: () => this.#target(),
@@ -268,7 +275,7 @@ export class DurableStream {
   async #send(request: Send & { duplex?: "half" }): Promise<Response> {
     const { url, headers } = await this.#target();
     const { signal, dispose } = anySignal([this.#options.signal, request.signal]);
-    const fetcher = createFetchWithHttpErrors(createFetchWithBackoff(this.#fetch, this.#retryOptions(), request.policy));
+    const fetcher = this.#fetchers.get(request.policy)!;
     try {
       const init: RequestInit & { duplex?: "half" } = { method: request.method, headers: { ...headers, ...request.headers }, body: request.body, signal };
       if (request.duplex) init.duplex = request.duplex;
@@ -281,11 +288,6 @@ export class DurableStream {
     } finally {
       dispose();
     }
-  }
-
-  /** Handle operations give up after a few retries rather than hang on a dead server. */
-  #retryOptions() {
-    return resolveBackoff(this.#options.backoffOptions, { ...BackoffDefaults, maxRetries: 5 });
   }
 
   async #knownContentType(): Promise<string> {
