@@ -8,7 +8,7 @@
 import { isJsonContentType } from "@rill/protocol";
 import type { DurableStream } from "../durable-stream.js";
 import { DurableStreamError, StreamClosedError } from "../errors.js";
-import { BackoffDefaults, backoffDelay, resolveBackoff, sleep, type BackoffOptions } from "../fetch/backoff.js";
+import { BackoffDefaults, resolveBackoff } from "../fetch/backoff.js";
 import { globalFetch } from "../fetch/wrappers.js";
 import { handleAccess, type HandleAccess } from "../internal.js";
 import type { CloseResult, IdempotentProducerOptions } from "../types.js";
@@ -18,11 +18,8 @@ import { sendProducerRequest, type RequestContext } from "./request.js";
 
 export class IdempotentProducer {
   readonly #access: HandleAccess;
-  readonly #producerId: string;
   readonly #maxBatchBytes: number;
   readonly #lingerMs: number;
-  readonly #autoClaim: boolean;
-  readonly #backoff: BackoffOptions;
   readonly #onError: ((error: Error) => void) | undefined;
   readonly #controller = new AbortController();
   readonly #context: RequestContext;
@@ -38,7 +35,6 @@ export class IdempotentProducer {
   #chain: Promise<void> = Promise.resolve();
   #state: "open" | "detached" | "closed" = "open";
   #closing: Promise<CloseResult> | undefined;
-  #closeStamp: { epoch: number; seq: number } | undefined;
 
   constructor(stream: DurableStream, producerId: string, opts: IdempotentProducerOptions = {}) {
     if (typeof producerId !== "string" || producerId.length === 0) {
@@ -54,10 +50,7 @@ export class IdempotentProducer {
     if (!(this.#lingerMs >= 0)) throw new DurableStreamError("lingerMs must be >= 0", "BAD_REQUEST");
 
     this.#access = handleAccess(stream);
-    this.#producerId = producerId;
-    this.#autoClaim = opts.autoClaim ?? false;
     this.#onError = opts.onError;
-    this.#backoff = resolveBackoff(opts.backoffOptions, { ...BackoffDefaults, maxRetries: 10 });
     if (stream.contentType !== undefined) this.#learnContentType(stream.contentType);
 
     this.#context = {
@@ -68,8 +61,8 @@ export class IdempotentProducer {
     };
     this.#pipeline = new Pipeline({
       maxInFlight,
-      autoClaim: this.#autoClaim,
-      backoff: this.#backoff,
+      autoClaim: opts.autoClaim ?? false,
+      backoff: resolveBackoff(opts.backoffOptions, { ...BackoffDefaults, maxRetries: 10 }),
       epoch,
       send: (batch) =>
         sendProducerRequest(this.#context, {
@@ -78,6 +71,7 @@ export class IdempotentProducer {
           seq: batch.seq,
           contentType: this.#contentType!,
           body: batch.body,
+          close: batch.closing !== undefined,
         }),
       onFailure: (error) => {
         this.#dropPending();
@@ -148,7 +142,7 @@ export class IdempotentProducer {
   close(finalMessage?: unknown): Promise<CloseResult> {
     if (this.#closing) return this.#closing;
     this.#state = "closed";
-    const attempt = this.flush().then(() => this.#sendClose(finalMessage));
+    const attempt = this.#sendClose(finalMessage);
     this.#closing = attempt;
     attempt.catch(() => {
       if (this.#closing === attempt) this.#closing = undefined;
@@ -175,7 +169,6 @@ export class IdempotentProducer {
       await this.flush();
     }
     this.#pipeline.reset(Math.max(this.#pipeline.epoch, this.#pipeline.serverEpoch) + 1);
-    this.#closeStamp = undefined;
   }
 
   // ---- batching ----
@@ -238,46 +231,25 @@ export class IdempotentProducer {
 
   // ---- closing ----
 
+  /**
+   * The close is the pipeline's last batch (see pipeline.ts): it goes once
+   * everything before it is acknowledged, and keeps its stamp across calls.
+   */
   async #sendClose(finalMessage: unknown): Promise<CloseResult> {
+    this.#seal();
+    await this.#chain;
     if (!(await this.#resolveContentType())) throw this.#pipeline.failure!;
-    let body: Uint8Array | undefined;
-    if (finalMessage !== undefined) {
-      body = frameMessages([encodeMessage(finalMessage, this.#json)], this.#json!);
-    }
-    this.#closeStamp ??= { epoch: this.#pipeline.epoch, seq: this.#pipeline.takeSeq() };
-    for (let attempt = 0; ; attempt++) {
-      const stamp = this.#closeStamp;
-      const outcome = await sendProducerRequest(this.#context, {
-        producerId: this.#producerId,
-        epoch: stamp.epoch,
-        seq: stamp.seq,
-        contentType: this.#contentType!,
-        body,
-        close: true,
-      });
-      switch (outcome.kind) {
-        case "ok":
-          return { finalOffset: outcome.offset ?? (await this.#access.tailOffset()) };
-        case "stale":
-          this.#pipeline.sawServerEpoch(outcome.currentEpoch);
-          if (!this.#autoClaim) throw outcome.error;
-          this.#pipeline.reset(Math.max(outcome.currentEpoch, stamp.epoch) + 1);
-          this.#closeStamp = { epoch: this.#pipeline.epoch, seq: this.#pipeline.takeSeq() };
-          break;
-        case "retry":
-          if (attempt >= (this.#backoff.maxRetries ?? Infinity)) throw outcome.error;
-          await sleep(backoffDelay(attempt, this.#backoff, outcome.retryAfterMs), this.#controller.signal);
-          break;
-        case "gap":
-          throw outcome.error;
-        case "fatal":
-          // Someone else closed the stream: without a final message to add,
-          // that is the outcome asked for.
-          if (outcome.error instanceof StreamClosedError && finalMessage === undefined) {
-            return { finalOffset: outcome.error.finalOffset ?? (await this.#access.tailOffset()) };
-          }
-          throw outcome.error;
+    const body = finalMessage === undefined ? undefined : frameMessages([encodeMessage(finalMessage, this.#json)], this.#json!);
+    try {
+      const offset = await this.#pipeline.close(body);
+      return { finalOffset: offset ?? (await this.#access.tailOffset()) };
+    } catch (error) {
+      // Someone else closed the stream: without a final message to add, that
+      // is the outcome asked for.
+      if (error instanceof StreamClosedError && finalMessage === undefined) {
+        return { finalOffset: error.finalOffset ?? (await this.#access.tailOffset()) };
       }
+      throw error;
     }
   }
 }
