@@ -17,12 +17,12 @@ import {
   type FetchLike,
   type RetryPolicy,
 } from "./fetch/wrappers.js";
-import { warnIfPlainHttpInBrowser } from "./environment.js";
+import { absoluteUrl, warnIfPlainHttpInBrowser } from "./environment.js";
 import { HANDLE, type HandleAccess } from "./internal.js";
 import { encodeMessage, frameMessages, settledMessage } from "./message-codec.js";
 import { IdempotentProducer } from "./producer/idempotent-producer.js";
 import { stream as openStream } from "./read/stream.js";
-import { anySignal, buildUrl, resolveHeaders, resolveParams, toUrlString } from "./request.js";
+import { anySignal, buildUrl, resolveHeaders, resolveParams } from "./request.js";
 import { toReadableBytes } from "./streams.js";
 import type {
   AppendOptions,
@@ -61,7 +61,7 @@ export class DurableStream {
 
   constructor(opts: DurableStreamOptions) {
     if (!opts?.url) throw new MissingStreamUrlError();
-    this.url = toUrlString(opts.url);
+    this.url = absoluteUrl(opts.url);
     warnIfPlainHttpInBrowser(this.url, opts.warnOnHttp);
     this.#options = { ...opts, url: this.url };
     this.contentType = opts.contentType;
