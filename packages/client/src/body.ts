@@ -24,34 +24,6 @@ export function toBytes(value: string | ArrayBuffer | ArrayBufferView): Uint8Arr
 }
 
 /**
- * The JSON text of one message for a JSON stream. Strings and bytes are
- * taken as JSON text already (as the official client does); any other value
- * is serialized. With `validate`, text that is not JSON is refused here
- * rather than failing a whole batch at the server.
- */
-export function jsonMessageText(value: unknown, validate: boolean): string {
-  if (typeof value === "string" || isBinary(value)) {
-    const text = typeof value === "string" ? value : fromUtf8(toBytes(value));
-    if (validate) {
-      try {
-        JSON.parse(text);
-      } catch {
-        throw new DurableStreamError(`Not valid JSON text: ${text.slice(0, 80)}`, "BAD_REQUEST");
-      }
-    }
-    return text;
-  }
-  const text = value === undefined ? undefined : JSON.stringify(value);
-  if (text === undefined) throw new DurableStreamError("This value cannot be serialized as JSON", "BAD_REQUEST");
-  return text;
-}
-
-/** One request body holding each message text as an element: `[m1,m2]`. */
-export function jsonArrayBody(messages: readonly string[]): string {
-  return `[${messages.join(",")}]`;
-}
-
-/**
  * Joins JSON array texts into one array text without parsing them:
  * `[1,2]` and `[3]` give `[1,2,3]`; empty arrays vanish.
  */

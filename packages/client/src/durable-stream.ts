@@ -3,9 +3,9 @@
  * appending to, closing, deleting and reading it. The constructor does no
  * I/O; every method resolves headers and params afresh.
  */
-import { HEADER, concatBytes, isJsonContentType } from "@rill/protocol";
+import { HEADER, isJsonContentType } from "@rill/protocol";
 import { AppendBatcher } from "./append-batcher.js";
-import { isBinary, jsonArrayBody, jsonMessageText, requestBody, toBytes } from "./body.js";
+import { requestBody } from "./body.js";
 import { DurableStreamError, FetchError, MissingStreamUrlError, isAbortError } from "./errors.js";
 import { BackoffDefaults, resolveBackoff } from "./fetch/backoff.js";
 import {
@@ -17,11 +17,12 @@ import {
   type FetchLike,
   type RetryPolicy,
 } from "./fetch/wrappers.js";
-import { warnIfPlainHttpInBrowser } from "./environment.js";
+import { absoluteUrl, warnIfPlainHttpInBrowser } from "./environment.js";
 import { HANDLE, type HandleAccess } from "./internal.js";
+import { encodeMessage, frameMessages, settledMessage } from "./message-codec.js";
 import { IdempotentProducer } from "./producer/idempotent-producer.js";
 import { stream as openStream } from "./read/stream.js";
-import { anySignal, buildUrl, resolveHeaders, resolveParams, toUrlString } from "./request.js";
+import { anySignal, buildUrl, resolveHeaders, resolveParams } from "./request.js";
 import { toReadableBytes } from "./streams.js";
 import type {
   AppendOptions,
@@ -44,8 +45,8 @@ type Send = {
   policy: RetryPolicy;
 };
 
-/** A prepared append: the message (JSON text or bytes) plus its options. */
-type Prepared = { data: string | Uint8Array; options: AppendOptions | undefined; contentType: string; json: boolean };
+/** A prepared append: the encoded message plus its options. */
+type Prepared = { data: Uint8Array; options: AppendOptions | undefined; contentType: string; json: boolean };
 
 export class DurableStream {
   readonly url: string;
@@ -54,20 +55,28 @@ export class DurableStream {
 
   readonly #options: StreamHandleOptions;
   readonly #fetch: FetchLike;
+  /** The wrapped fetch for each retry policy, built once for the handle. */
+  readonly #fetchers: ReadonlyMap<RetryPolicy, FetchLike>;
   readonly #batcher: AppendBatcher<Prepared> | null;
 
   constructor(opts: DurableStreamOptions) {
     if (!opts?.url) throw new MissingStreamUrlError();
-    this.url = toUrlString(opts.url);
+    this.url = absoluteUrl(opts.url);
     warnIfPlainHttpInBrowser(this.url, opts.warnOnHttp);
     this.#options = { ...opts, url: this.url };
     this.contentType = opts.contentType;
     this.#fetch = opts.fetch ?? globalFetch;
+    // Handle operations give up after a few retries rather than hang on a dead server.
+    const backoff = resolveBackoff(opts.backoffOptions, { ...BackoffDefaults, maxRetries: 5 });
+    this.#fetchers = new Map(
+      [IDEMPOTENT, NOT_APPLIED_ONLY].map((policy) => [policy, createFetchWithHttpErrors(createFetchWithBackoff(this.#fetch, backoff, policy))]),
+    );
     this.#batcher = opts.batching === false ? null : new AppendBatcher<Prepared>((items) => this.#sendBatch(items));
     const access: HandleAccess = {
       target: () => this.#target(),
       fetch: this.#fetch,
       contentType: () => this.#knownContentType(),
+      tailOffset: () => this.#tailOffset(),
       signal: opts.signal,
     };
     Object.defineProperty(this, HANDLE, { value: access, enumerable: false });
@@ -153,9 +162,8 @@ export class DurableStream {
     const headers: Record<string, string> = { [HEADER.streamClosed]: "true", [HEADER.contentType]: contentType };
     let body: BodyInit | undefined;
     if (opts?.body !== undefined) {
-      body = isJsonContentType(contentType)
-        ? jsonArrayBody([jsonMessageText(opts.body, true)])
-        : await requestBody(opts.body, false);
+      const json = isJsonContentType(contentType);
+      body = frameMessages([encodeMessage(await settledMessage(opts.body), json)], json) as unknown as BodyInit;
     }
     const policy = body === undefined ? IDEMPOTENT : NOT_APPLIED_ONLY;
     const response = await this.#send({ method: "POST", headers, body, signal: opts?.signal, policy });
@@ -267,7 +275,7 @@ export class DurableStream {
   async #send(request: Send & { duplex?: "half" }): Promise<Response> {
     const { url, headers } = await this.#target();
     const { signal, dispose } = anySignal([this.#options.signal, request.signal]);
-    const fetcher = createFetchWithHttpErrors(createFetchWithBackoff(this.#fetch, this.#retryOptions(), request.policy));
+    const fetcher = this.#fetchers.get(request.policy)!;
     try {
       const init: RequestInit & { duplex?: "half" } = { method: request.method, headers: { ...headers, ...request.headers }, body: request.body, signal };
       if (request.duplex) init.duplex = request.duplex;
@@ -282,11 +290,6 @@ export class DurableStream {
     }
   }
 
-  /** Handle operations give up after a few retries rather than hang on a dead server. */
-  #retryOptions() {
-    return resolveBackoff(this.#options.backoffOptions, { ...BackoffDefaults, maxRetries: 5 });
-  }
-
   async #knownContentType(): Promise<string> {
     if (this.contentType === undefined) await this.head();
     if (this.contentType === undefined) throw new DurableStreamError(`Stream not found: ${this.url}`, "NOT_FOUND", 404);
@@ -299,14 +302,10 @@ export class DurableStream {
   }
 
   async #prepare(body: unknown, options: AppendOptions | undefined): Promise<Prepared> {
-    const value = await body;
+    const value = await settledMessage(body);
     const contentType = options?.contentType ?? (await this.#knownContentType());
     const json = isJsonContentType(contentType);
-    if (json) return { data: jsonMessageText(value, true), options, contentType, json };
-    if (typeof value === "string") return { data: value, options, contentType, json };
-    if (isBinary(value)) return { data: toBytes(value), options, contentType, json };
-    if (typeof Blob !== "undefined" && value instanceof Blob) return { data: new Uint8Array(await value.arrayBuffer()), options, contentType, json };
-    throw new DurableStreamError("append() needs a string or bytes for a non-JSON stream", "BAD_REQUEST");
+    return { data: encodeMessage(value, json), options, contentType, json };
   }
 
   #appendHeaders(contentType: string, options: AppendOptions | undefined): Record<string, string> {
@@ -324,9 +323,7 @@ export class DurableStream {
     const first = items[0]!;
     const seq = items.reduce<string | undefined>((last, item) => item.options?.seq ?? last, undefined);
     const headers = this.#appendHeaders(first.contentType, { ...first.options, seq });
-    const body: BodyInit = first.json
-      ? jsonArrayBody(items.map((item) => item.data as string))
-      : (concatBytes(items.map((item) => (typeof item.data === "string" ? toBytes(item.data) : item.data))) as unknown as BodyInit);
+    const body = frameMessages(items.map((item) => item.data), first.json) as unknown as BodyInit;
     const { signal, dispose } = anySignal(items.map((item) => item.options?.signal));
     const policy = first.options?.producerId !== undefined ? IDEMPOTENT : NOT_APPLIED_ONLY;
     try {

@@ -1,10 +1,12 @@
 /**
  * Turns a failed HTTP response into the precise error a caller branches on.
  * The status alone is not enough: a 409 is a closed stream, a producer gap,
- * an existing stream, a content-type mismatch or a Stream-Seq conflict
- * depending on the request and the headers that came back.
+ * an existing stream, a content-type mismatch or a Stream-Seq conflict. A
+ * Rill server names the case in its error body (@rill/protocol ERROR_CODES),
+ * which is read by table first; for other servers the case is inferred from
+ * the request, the headers that came back and the wording of the message.
  */
-import { HEADER } from "@rill/protocol";
+import { HEADER, parseErrorBody, type ErrorCode } from "@rill/protocol";
 import {
   FetchError,
   SequenceGapError,
@@ -42,7 +44,7 @@ const BY_STATUS: Record<number, DurableStreamErrorCode> = {
   503: "BUSY",
 };
 
-export function codeForStatus(status: number): DurableStreamErrorCode {
+function codeForStatus(status: number): DurableStreamErrorCode {
   const known = BY_STATUS[status];
   if (known) return known;
   if (status >= 400 && status < 500) return "CLIENT_ERROR";
@@ -68,24 +70,68 @@ export function errorFromParts(status: number, responseHeaders: Headers, body: s
   responseHeaders.forEach((value, name) => {
     headers[name.toLowerCase()] = value;
   });
+  const said = parseErrorBody(body)?.code;
+  const code = (said !== undefined ? BY_SERVER_CODE[said] : undefined) ?? codeFromShape(status, headers, body, request);
+  return buildError(code, status, headers, body, request);
+}
+
+/**
+ * What a Rill server's machine code means to a caller. Codes missing here
+ * (subscriptions, or codes newer than this client) fall back to the shape of
+ * the response, as for any other server.
+ */
+const BY_SERVER_CODE: Partial<Record<string, DurableStreamErrorCode>> = {
+  BAD_REQUEST: "BAD_REQUEST",
+  INVALID_OFFSET: "BAD_REQUEST",
+  INVALID_HEADER: "BAD_REQUEST",
+  INVALID_JSON: "BAD_REQUEST",
+  EMPTY_BODY: "BAD_REQUEST",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  NOT_FOUND: "NOT_FOUND",
+  STREAM_NOT_FOUND: "NOT_FOUND",
+  STREAM_GONE: "GONE",
+  STREAM_EXISTS: "CONFLICT_EXISTS",
+  STREAM_CLOSED: "STREAM_CLOSED",
+  CONTENT_TYPE_MISMATCH: "CONTENT_TYPE_MISMATCH",
+  SEQUENCE_CONFLICT: "CONFLICT_SEQ",
+  PRODUCER_SEQ_GAP: "SEQUENCE_GAP",
+  PRODUCER_STALE_EPOCH: "STALE_EPOCH",
+  PRODUCER_BAD_EPOCH_START: "BAD_REQUEST",
+  FORK_SOURCE_NOT_FOUND: "NOT_FOUND",
+  FORK_SOURCE_GONE: "GONE",
+  FORK_OFFSET_OUT_OF_RANGE: "BAD_REQUEST",
+  SHUTTING_DOWN: "BUSY",
+  INTERNAL: "SERVER_ERROR",
+} satisfies Partial<Record<ErrorCode, DurableStreamErrorCode>>;
+
+/**
+ * The fallback for servers that send no Rill code: the status, split for
+ * 409 and 403 by the protocol headers that came back and by what was asked.
+ */
+function codeFromShape(status: number, headers: Record<string, string>, body: string, request: FailedRequest): DurableStreamErrorCode {
+  if (status === 409) {
+    if (headers[HEADER.streamClosed]?.toLowerCase() === "true") return "STREAM_CLOSED";
+    if (headers[HEADER.producerExpectedSeq] !== undefined) return "SEQUENCE_GAP";
+    return classifyConflict(request, body);
+  }
+  if (status === 403 && request.headers.has(HEADER.producerId) && headers[HEADER.producerEpoch] !== undefined) return "STALE_EPOCH";
+  return codeForStatus(status);
+}
+
+/** The error class for a code, with the fields its protocol headers carry. */
+function buildError(code: DurableStreamErrorCode, status: number, headers: Record<string, string>, body: string, request: FailedRequest): FetchError {
   const parts = { body, headers };
   const url = request.url;
-
-  if (status === 409) {
-    if (headers[HEADER.streamClosed]?.toLowerCase() === "true") {
-      return new StreamClosedError(url, headers[HEADER.streamNextOffset], parts);
-    }
-    const expected = headers[HEADER.producerExpectedSeq];
-    if (expected !== undefined) {
-      const received = headers[HEADER.producerReceivedSeq] ?? request.headers.get(HEADER.producerSeq) ?? "-1";
-      return new SequenceGapError(Number(expected), Number(received), url, parts);
-    }
-    return new FetchError(status, body, headers, url, classifyConflict(request, body));
+  if (code === "STREAM_CLOSED") return new StreamClosedError(url, headers[HEADER.streamNextOffset], parts);
+  const expected = headers[HEADER.producerExpectedSeq];
+  if (code === "SEQUENCE_GAP" && expected !== undefined) {
+    const received = headers[HEADER.producerReceivedSeq] ?? request.headers.get(HEADER.producerSeq) ?? "-1";
+    return new SequenceGapError(Number(expected), Number(received), url, parts);
   }
-  if (status === 403 && request.headers.has(HEADER.producerId) && headers[HEADER.producerEpoch] !== undefined) {
-    return new StaleEpochError(Number(headers[HEADER.producerEpoch]), url, parts);
-  }
-  return new FetchError(status, body, headers, url, codeForStatus(status));
+  const epoch = headers[HEADER.producerEpoch];
+  if (code === "STALE_EPOCH" && epoch !== undefined) return new StaleEpochError(Number(epoch), url, parts);
+  return new FetchError(status, body, headers, url, code);
 }
 
 /**
@@ -102,12 +148,14 @@ function classifyConflict(request: FailedRequest, body: string): DurableStreamEr
   return "CONFLICT";
 }
 
+/** A code in another server's JSON body: `{"error":{"code"}}` or a top-level `{"code"}`. */
 function machineCode(body: string): string | undefined {
+  const nested = parseErrorBody(body)?.code;
+  if (nested !== undefined) return nested;
   if (!body.startsWith("{")) return undefined;
   try {
-    const value = JSON.parse(body) as { code?: unknown; error?: { code?: unknown } | string };
+    const value = JSON.parse(body) as { code?: unknown };
     if (typeof value.code === "string") return value.code;
-    if (typeof value.error === "object" && value.error && typeof value.error.code === "string") return value.error.code;
   } catch {
     // not JSON after all
   }

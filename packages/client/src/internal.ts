@@ -12,6 +12,8 @@ export interface HandleAccess {
   fetch: FetchLike;
   /** The stream's content type, asking the server (HEAD) if it is not known yet. */
   contentType(): Promise<string>;
+  /** The stream's tail offset now (HEAD), "" when it does not exist. */
+  tailOffset(): Promise<string>;
   signal?: AbortSignal;
 }
 

@@ -33,20 +33,6 @@ export function buildUrl(base: string, userParams: Record<string, string>, proto
   return url.toString();
 }
 
-/** Case-insensitive merge: later records win. */
-export function mergeHeaders(...records: Array<Record<string, string> | undefined>): Record<string, string> {
-  const merged = new Map<string, [string, string]>();
-  for (const record of records) {
-    if (!record) continue;
-    for (const [name, value] of Object.entries(record)) merged.set(name.toLowerCase(), [name, value]);
-  }
-  const out: Record<string, string> = {};
-  for (const [, [name, value]] of merged) out[name] = value;
-  return out;
-}
-
-export { absoluteUrl as toUrlString } from "./environment.js";
-
 /** An AbortSignal that fires when any input fires (AbortSignal.any is not everywhere yet). */
 export function anySignal(signals: Array<AbortSignal | undefined>): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DurableStreamError, FetchBackoffAbortError, FetchError, StreamClosedError } from "../src/errors.js";
-import { backoffDelay, parseRetryAfter, sleep } from "../src/fetch/backoff.js";
+import { RetrySchedule, backoffDelay, parseRetryAfter, sleep } from "../src/fetch/backoff.js";
 import {
   NOT_APPLIED_ONLY,
   createFetchWithBackoff,
@@ -55,6 +55,27 @@ describe("backoff timing", () => {
     await expect(pending).rejects.toBeInstanceOf(FetchBackoffAbortError);
     expect(Date.now() - started).toBeLessThan(1000);
     await expect(sleep(10, AbortSignal.abort())).rejects.toMatchObject({ code: "ABORTED" });
+  });
+});
+
+describe("RetrySchedule", () => {
+  it("grows the delay per failure, is spent after maxRetries, and starts over after reset", () => {
+    let reported = 0;
+    const options = { initialDelay: 100, maxDelay: 1000, multiplier: 2, maxRetries: 2, onFailedAttempt: () => reported++ };
+    const retries = new RetrySchedule(options, () => 0.999);
+    expect(retries.spent).toBe(false);
+    expect([retries.failed(), retries.failed()]).toEqual([99, 199]);
+    expect(retries.spent).toBe(true);
+    expect(reported).toBe(2);
+    retries.reset();
+    expect([retries.spent, retries.failures]).toEqual([false, 0]);
+    expect(retries.failed(5000)).toBe(5000);
+  });
+
+  it("waits out a failure, or stops at once when the signal fires", async () => {
+    const retries = new RetrySchedule({ initialDelay: 60_000, maxDelay: 60_000, multiplier: 1 }, () => 1);
+    await expect(retries.wait(AbortSignal.abort("stop"))).rejects.toBeInstanceOf(FetchBackoffAbortError);
+    await new RetrySchedule(fast).wait();
   });
 });
 

@@ -1,6 +1,6 @@
 /** The producer's send window on its own, driven by a scripted server. */
 import { describe, expect, it } from "vitest";
-import { SequenceGapError, StaleEpochError, networkError } from "../src/errors.js";
+import { SequenceGapError, StaleEpochError, StreamClosedError, networkError } from "../src/errors.js";
 import { Pipeline, type WindowBatch } from "../src/producer/pipeline.js";
 import type { Outcome } from "../src/producer/request.js";
 import { deferred, until } from "./support/fetch-tools.js";
@@ -8,6 +8,7 @@ import { deferred, until } from "./support/fetch-tools.js";
 interface Call {
   epoch: number;
   seq: number;
+  close: boolean;
   answer: (outcome: Outcome) => void;
 }
 
@@ -21,7 +22,7 @@ function harness(options: { maxInFlight?: number; autoClaim?: boolean; maxRetrie
     epoch: 0,
     send: (batch: WindowBatch) => {
       const answer = deferred<Outcome>();
-      calls.push({ epoch: batch.epoch, seq: batch.seq, answer: answer.resolve });
+      calls.push({ epoch: batch.epoch, seq: batch.seq, close: batch.closing !== undefined, answer: answer.resolve });
       return answer.promise;
     },
     onFailure: (error, dropped) => failures.push({ error, dropped }),
@@ -148,5 +149,101 @@ describe("Pipeline", () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(failures).toHaveLength(1);
     expect(pipeline.lastOffset).toBeUndefined();
+  });
+});
+
+describe("Pipeline: the close is the last batch", () => {
+  it("goes alone once every earlier batch is acknowledged, and resolves with its offset", async () => {
+    const { pipeline, calls, body, ok, tick } = harness({ maxInFlight: 5 });
+    pipeline.enqueue(body, 1);
+    pipeline.enqueue(body, 1);
+    const closed = pipeline.close(undefined);
+    await tick();
+    expect(calls.map((c) => [c.seq, c.close])).toEqual([
+      [0, false],
+      [1, false],
+    ]);
+    calls[1]!.answer(ok);
+    await tick();
+    expect(calls).toHaveLength(2); // batch 0 is still out
+    calls[0]!.answer(ok);
+    await tick();
+    expect(calls.map((c) => [c.seq, c.close])).toEqual([
+      [0, false],
+      [1, false],
+      [2, true],
+    ]);
+    calls[2]!.answer({ kind: "ok", offset: "0_9", duplicate: false });
+    await expect(closed).resolves.toBe("0_9");
+    expect(pipeline.size).toBe(0);
+  });
+
+  it("retries the close under the same rules and with the same stamp", async () => {
+    const { pipeline, calls, body, ok, lost } = harness();
+    pipeline.enqueue(body, 1);
+    const closed = pipeline.close(body);
+    await until(() => calls.length === 1, "the batch");
+    calls[0]!.answer(ok);
+    await until(() => calls.length === 2, "the close");
+    calls[1]!.answer(lost);
+    await until(() => calls.length === 3, "the close again");
+    expect(calls[2]).toMatchObject({ epoch: 0, seq: 1, close: true });
+    calls[2]!.answer({ kind: "ok", offset: "0_4", duplicate: true });
+    await expect(closed).resolves.toBe("0_4");
+  });
+
+  it("a failed close fails alone and keeps its stamp when queued again", async () => {
+    const { pipeline, calls, failures, body, ok } = harness();
+    const refused: Outcome = { kind: "fatal", error: new StreamClosedError("http://x", "0_3") };
+    pipeline.enqueue(body, 1);
+    const first = pipeline.close(undefined);
+    await until(() => calls.length === 1, "the batch");
+    calls[0]!.answer(ok);
+    await until(() => calls.length === 2, "the close");
+    calls[1]!.answer(refused);
+    await expect(first).rejects.toBeInstanceOf(StreamClosedError);
+    expect(failures).toHaveLength(0);
+    await pipeline.whenIdle();
+    const second = pipeline.close(undefined);
+    await until(() => calls.length === 3, "the second close");
+    expect(calls[2]).toMatchObject({ epoch: 0, seq: 1, close: true });
+    calls[2]!.answer(ok);
+    await second;
+    expect(pipeline.nextSeq).toBe(2);
+  });
+
+  it("a gap on the close is not a race: it fails the close at once", async () => {
+    const { pipeline, calls, body, gap, tick } = harness();
+    const closed = pipeline.close(body);
+    await tick();
+    calls[0]!.answer(gap(4, 0));
+    await expect(closed).rejects.toBeInstanceOf(SequenceGapError);
+    expect(calls).toHaveLength(1);
+  });
+
+  it("a failure before it rejects the close with that failure", async () => {
+    const { pipeline, calls, failures, body, lost, tick } = harness({ maxRetries: 0 });
+    pipeline.enqueue(body, 2);
+    const closed = pipeline.close(body);
+    await tick();
+    calls[0]!.answer(lost);
+    await expect(closed).rejects.toMatchObject({ code: "NETWORK_ERROR" });
+    expect(failures).toEqual([expect.objectContaining({ dropped: 3 })]);
+    expect(calls.some((c) => c.close)).toBe(false);
+  });
+
+  it("an auto-claim restamps the close with the batches before it", async () => {
+    const { pipeline, calls, body, ok, stale, tick } = harness({ autoClaim: true });
+    pipeline.enqueue(body, 1);
+    const closed = pipeline.close(undefined);
+    await tick();
+    calls[0]!.answer(stale(3));
+    await until(() => calls.length === 2, "the restamped batch");
+    expect(calls[1]).toMatchObject({ epoch: 4, seq: 0, close: false });
+    calls[1]!.answer(ok);
+    await until(() => calls.length === 3, "the restamped close");
+    expect(calls[2]).toMatchObject({ epoch: 4, seq: 1, close: true });
+    calls[2]!.answer(ok);
+    await closed;
   });
 });

@@ -7,3 +7,4 @@ export * from "./sse.js";
 export * from "./bytes.js";
 export * from "./format.js";
 export * from "./listing.js";
+export * from "./errors.js";

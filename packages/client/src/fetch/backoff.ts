@@ -1,7 +1,9 @@
 /**
  * Retry timing: exponential backoff with full jitter (a uniformly random
  * delay between zero and the exponential ceiling), never shorter than what
- * the server asked for with Retry-After.
+ * the server asked for with Retry-After. RetrySchedule is the one retry
+ * primitive every retry loop of the client uses: the fetch wrapper, the read
+ * session and the producer's pipeline (whose last batch is the close).
  */
 import { FetchBackoffAbortError } from "../errors.js";
 
@@ -47,6 +49,49 @@ export function backoffDelay(
   const ceiling = Math.min(options.maxDelay, options.initialDelay * Math.pow(options.multiplier, attempt));
   const jittered = Math.floor(random() * ceiling);
   return Math.max(jittered, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
+}
+
+/**
+ * The failed attempts of one operation: how long to wait before the next
+ * attempt, and whether the retry budget (maxRetries) is spent. Each failure
+ * is reported to onFailedAttempt before its wait.
+ */
+export class RetrySchedule {
+  readonly #options: BackoffOptions;
+  readonly #random: () => number;
+  #failures = 0;
+
+  constructor(options: BackoffOptions, random: () => number = Math.random) {
+    this.#options = options;
+    this.#random = random;
+  }
+
+  /** Failures counted since the last success. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** True once maxRetries failures have each been retried: the next failure is final. */
+  get spent(): boolean {
+    return this.#failures >= (this.#options.maxRetries ?? Infinity);
+  }
+
+  /** Counts a failure and returns the wait before the next attempt (at least `retryAfterMs`). */
+  failed(retryAfterMs = 0): number {
+    const delay = backoffDelay(this.#failures++, this.#options, retryAfterMs, this.#random);
+    this.#options.onFailedAttempt?.();
+    return delay;
+  }
+
+  /** Counts a failure and waits it out; rejects with FetchBackoffAbortError if the signal fires. */
+  wait(signal?: AbortSignal, retryAfterMs = 0): Promise<void> {
+    return sleep(this.failed(retryAfterMs), signal);
+  }
+
+  /** After a success: the next failure starts from the first delay again. */
+  reset(): void {
+    this.#failures = 0;
+  }
 }
 
 /**

@@ -14,7 +14,7 @@
 import { HEADER } from "@rill/protocol";
 import { isAbortError, networkError } from "../errors.js";
 import { errorFromResponse } from "../http-errors.js";
-import { backoffDelay, parseRetryAfter, resolveBackoff, sleep, type BackoffOptions } from "./backoff.js";
+import { RetrySchedule, parseRetryAfter, resolveBackoff, sleep, type BackoffOptions } from "./backoff.js";
 
 export type FetchLike = typeof globalThis.fetch;
 
@@ -64,29 +64,28 @@ export function createFetchWithBackoff(
   random: () => number = Math.random,
 ): FetchLike {
   const options = resolveBackoff(backoffOptions);
-  const maxRetries = options.maxRetries ?? Infinity;
   return async (input, init) => {
     const canRetry = replayable(init);
-    for (let attempt = 0; ; attempt++) {
-      const lastChance = !canRetry || attempt >= maxRetries;
+    const retries = new RetrySchedule(options, random);
+    for (;;) {
+      const lastChance = !canRetry || retries.spent;
       let response: Response;
       try {
         response = await fetchImpl(input, init);
       } catch (error) {
         if (lastChance || !policy.networkErrors || isAbortError(error) || init?.signal?.aborted) throw error;
-        await wait(attempt, 0, error);
+        await wait(0, error);
         continue;
       }
       if (response.ok || lastChance || !policy.status(response.status)) return response;
       const retryAfter = parseRetryAfter(response.headers.get(HEADER.retryAfter));
       await response.body?.cancel().catch(() => undefined);
-      await wait(attempt, retryAfter, response.status);
+      await wait(retryAfter, response.status);
     }
 
-    async function wait(attempt: number, retryAfter: number, reason: unknown): Promise<void> {
-      const delay = backoffDelay(attempt, options, retryAfter, random);
-      options.onFailedAttempt?.();
-      if (options.debug) console.debug(`[rill] retry ${attempt + 1} of ${requestUrl(input)} in ${delay}ms (${String(reason)})`);
+    async function wait(retryAfter: number, reason: unknown): Promise<void> {
+      const delay = retries.failed(retryAfter);
+      if (options.debug) console.debug(`[rill] retry ${retries.failures} of ${requestUrl(input)} in ${delay}ms (${String(reason)})`);
       await sleep(delay, init?.signal ?? undefined);
     }
   };

@@ -5,29 +5,21 @@
  * often it is sent. Delivery failures go to onError and reject flush();
  * see pipeline.ts for the retry and ordering rules.
  */
-import { concatBytes, isJsonContentType } from "@rill/protocol";
-import { isBinary, jsonMessageText, toBytes, utf8 } from "../body.js";
+import { isJsonContentType } from "@rill/protocol";
 import type { DurableStream } from "../durable-stream.js";
 import { DurableStreamError, StreamClosedError } from "../errors.js";
-import { BackoffDefaults, backoffDelay, resolveBackoff, sleep, type BackoffOptions } from "../fetch/backoff.js";
+import { BackoffDefaults, resolveBackoff } from "../fetch/backoff.js";
 import { globalFetch } from "../fetch/wrappers.js";
 import { handleAccess, type HandleAccess } from "../internal.js";
 import type { CloseResult, IdempotentProducerOptions } from "../types.js";
+import { JSON_MESSAGE_OVERHEAD, JSON_REQUEST_OVERHEAD, encodeMessage, frameMessages } from "../message-codec.js";
 import { Pipeline } from "./pipeline.js";
 import { sendProducerRequest, type RequestContext } from "./request.js";
 
-const COMMA = utf8(",");
-const OPEN = utf8("[");
-const CLOSE = utf8("]");
-
 export class IdempotentProducer {
-  readonly #stream: DurableStream;
   readonly #access: HandleAccess;
-  readonly #producerId: string;
   readonly #maxBatchBytes: number;
   readonly #lingerMs: number;
-  readonly #autoClaim: boolean;
-  readonly #backoff: BackoffOptions;
   readonly #onError: ((error: Error) => void) | undefined;
   readonly #controller = new AbortController();
   readonly #context: RequestContext;
@@ -43,7 +35,6 @@ export class IdempotentProducer {
   #chain: Promise<void> = Promise.resolve();
   #state: "open" | "detached" | "closed" = "open";
   #closing: Promise<CloseResult> | undefined;
-  #closeStamp: { epoch: number; seq: number } | undefined;
 
   constructor(stream: DurableStream, producerId: string, opts: IdempotentProducerOptions = {}) {
     if (typeof producerId !== "string" || producerId.length === 0) {
@@ -58,12 +49,8 @@ export class IdempotentProducer {
     if (!(this.#maxBatchBytes > 0)) throw new DurableStreamError("maxBatchBytes must be > 0", "BAD_REQUEST");
     if (!(this.#lingerMs >= 0)) throw new DurableStreamError("lingerMs must be >= 0", "BAD_REQUEST");
 
-    this.#stream = stream;
     this.#access = handleAccess(stream);
-    this.#producerId = producerId;
-    this.#autoClaim = opts.autoClaim ?? false;
     this.#onError = opts.onError;
-    this.#backoff = resolveBackoff(opts.backoffOptions, { ...BackoffDefaults, maxRetries: 10 });
     if (stream.contentType !== undefined) this.#learnContentType(stream.contentType);
 
     this.#context = {
@@ -74,8 +61,8 @@ export class IdempotentProducer {
     };
     this.#pipeline = new Pipeline({
       maxInFlight,
-      autoClaim: this.#autoClaim,
-      backoff: this.#backoff,
+      autoClaim: opts.autoClaim ?? false,
+      backoff: resolveBackoff(opts.backoffOptions, { ...BackoffDefaults, maxRetries: 10 }),
       epoch,
       send: (batch) =>
         sendProducerRequest(this.#context, {
@@ -84,6 +71,7 @@ export class IdempotentProducer {
           seq: batch.seq,
           contentType: this.#contentType!,
           body: batch.body,
+          close: batch.closing !== undefined,
         }),
       onFailure: (error) => {
         this.#dropPending();
@@ -128,11 +116,10 @@ export class IdempotentProducer {
     if (this.#state !== "open") throw new DurableStreamError("Producer is closed", "ALREADY_CLOSED");
     const failure = this.#pipeline.failure;
     if (failure) throw failure;
-    const bytes = this.#encode(body);
-    // Count what the body will really weigh: in JSON mode each message brings
-    // a comma (or the closing bracket) and the batch an opening bracket.
-    const framing = this.#json ? 1 : 0;
-    const weight = bytes.length + framing;
+    const bytes = encodeMessage(body, this.#json);
+    // Count what the request body will really weigh, framing included.
+    const framing = this.#json ? JSON_REQUEST_OVERHEAD : 0;
+    const weight = bytes.length + (this.#json ? JSON_MESSAGE_OVERHEAD : 0);
     if (this.#pending.length > 0 && framing + this.#pendingBytes + weight > this.#maxBatchBytes) this.#seal();
     this.#pending.push(bytes);
     this.#pendingBytes += weight;
@@ -155,7 +142,7 @@ export class IdempotentProducer {
   close(finalMessage?: unknown): Promise<CloseResult> {
     if (this.#closing) return this.#closing;
     this.#state = "closed";
-    const attempt = this.flush().then(() => this.#sendClose(finalMessage));
+    const attempt = this.#sendClose(finalMessage);
     this.#closing = attempt;
     attempt.catch(() => {
       if (this.#closing === attempt) this.#closing = undefined;
@@ -182,21 +169,9 @@ export class IdempotentProducer {
       await this.flush();
     }
     this.#pipeline.reset(Math.max(this.#pipeline.epoch, this.#pipeline.serverEpoch) + 1);
-    this.#closeStamp = undefined;
   }
 
   // ---- batching ----
-
-  #encode(body: unknown): Uint8Array {
-    if (this.#json === true) return utf8(jsonMessageText(body, true));
-    if (typeof body === "string") return utf8(body);
-    if (isBinary(body)) return toBytes(body);
-    if (this.#json === false) {
-      throw new DurableStreamError("append() needs a string or bytes for a non-JSON stream", "BAD_REQUEST");
-    }
-    // Content type not known yet: only a JSON stream can take this value.
-    return utf8(jsonMessageText(body, false));
-  }
 
   #seal(): void {
     if (this.#linger !== undefined) {
@@ -222,7 +197,7 @@ export class IdempotentProducer {
   }
 
   #enqueue(messages: Uint8Array[]): void {
-    const body = this.#json ? frameJson(messages) : concatBytes(messages);
+    const body = frameMessages(messages, this.#json!);
     try {
       this.#pipeline.enqueue(body, messages.length);
     } catch {
@@ -256,63 +231,25 @@ export class IdempotentProducer {
 
   // ---- closing ----
 
+  /**
+   * The close is the pipeline's last batch (see pipeline.ts): it goes once
+   * everything before it is acknowledged, and keeps its stamp across calls.
+   */
   async #sendClose(finalMessage: unknown): Promise<CloseResult> {
+    this.#seal();
+    await this.#chain;
     if (!(await this.#resolveContentType())) throw this.#pipeline.failure!;
-    let body: Uint8Array | undefined;
-    if (finalMessage !== undefined) {
-      const message = this.#encode(finalMessage);
-      body = this.#json ? frameJson([message]) : message;
-    }
-    this.#closeStamp ??= { epoch: this.#pipeline.epoch, seq: this.#pipeline.takeSeq() };
-    for (let attempt = 0; ; attempt++) {
-      const stamp = this.#closeStamp;
-      const outcome = await sendProducerRequest(this.#context, {
-        producerId: this.#producerId,
-        epoch: stamp.epoch,
-        seq: stamp.seq,
-        contentType: this.#contentType!,
-        body,
-        close: true,
-      });
-      switch (outcome.kind) {
-        case "ok":
-          return { finalOffset: outcome.offset ?? (await this.#tailOffset()) };
-        case "stale":
-          this.#pipeline.sawServerEpoch(outcome.currentEpoch);
-          if (!this.#autoClaim) throw outcome.error;
-          this.#pipeline.reset(Math.max(outcome.currentEpoch, stamp.epoch) + 1);
-          this.#closeStamp = { epoch: this.#pipeline.epoch, seq: this.#pipeline.takeSeq() };
-          break;
-        case "retry":
-          if (attempt >= (this.#backoff.maxRetries ?? Infinity)) throw outcome.error;
-          await sleep(backoffDelay(attempt, this.#backoff, outcome.retryAfterMs), this.#controller.signal);
-          break;
-        case "gap":
-          throw outcome.error;
-        case "fatal":
-          // Someone else closed the stream: without a final message to add,
-          // that is the outcome asked for.
-          if (outcome.error instanceof StreamClosedError && finalMessage === undefined) {
-            return { finalOffset: outcome.error.finalOffset ?? (await this.#tailOffset()) };
-          }
-          throw outcome.error;
+    const body = finalMessage === undefined ? undefined : frameMessages([encodeMessage(finalMessage, this.#json)], this.#json!);
+    try {
+      const offset = await this.#pipeline.close(body);
+      return { finalOffset: offset ?? (await this.#access.tailOffset()) };
+    } catch (error) {
+      // Someone else closed the stream: without a final message to add, that
+      // is the outcome asked for.
+      if (error instanceof StreamClosedError && finalMessage === undefined) {
+        return { finalOffset: error.finalOffset ?? (await this.#access.tailOffset()) };
       }
+      throw error;
     }
   }
-
-  async #tailOffset(): Promise<string> {
-    const head = await this.#stream.head();
-    return head.exists ? (head.offset ?? "") : "";
-  }
-}
-
-/** `[m1,m2,…]` from message texts already encoded as UTF-8. */
-function frameJson(messages: Uint8Array[]): Uint8Array {
-  const parts: Uint8Array[] = [OPEN];
-  messages.forEach((message, index) => {
-    if (index > 0) parts.push(COMMA);
-    parts.push(message);
-  });
-  parts.push(CLOSE);
-  return concatBytes(parts);
 }

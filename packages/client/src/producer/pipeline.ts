@@ -16,8 +16,14 @@
  * unacknowledged is dropped and reported, and nothing more is sent until
  * reset() starts a new epoch (which also fences this producer's own stray
  * requests still on the network).
+ *
+ * The request that closes the stream is the window's last batch: it goes
+ * once every earlier batch is acknowledged, under the same rules, except
+ * that its own failure rejects only the close (the data before it is
+ * delivered) and it keeps its stamp when queued again, so the server
+ * recognises a repeated close.
  */
-import { backoffDelay, type BackoffOptions } from "../fetch/backoff.js";
+import { RetrySchedule, type BackoffOptions } from "../fetch/backoff.js";
 import type { Outcome } from "./request.js";
 
 type State = "ready" | "sending" | "backoff" | "parked";
@@ -25,10 +31,12 @@ type State = "ready" | "sending" | "backoff" | "parked";
 export interface WindowBatch {
   epoch: number;
   seq: number;
-  body: Uint8Array;
+  body: Uint8Array | undefined;
   messages: number;
   state: State;
-  attempts: number;
+  retries: RetrySchedule;
+  /** Set on the batch that closes the stream: settles close(). */
+  closing?: { resolve: (offset: string | undefined) => void; reject: (error: Error) => void };
   /** While parked: the seq the server said it expects. */
   waitingFor?: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -58,6 +66,8 @@ export class Pipeline {
   #generation = 0;
   #idle: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #acked = { epoch: -1, seq: -1 };
+  /** The stamp of the closing request, kept until reset() so a repeated close is recognised. */
+  #closeStamp: { epoch: number; seq: number } | undefined;
   /** Batches not in "ready" (on the wire, backing off or parked): at most maxInFlight. */
   #active = 0;
   #sending = 0;
@@ -88,13 +98,25 @@ export class Pipeline {
 
   enqueue(body: Uint8Array, messages: number): void {
     if (this.#failure) throw this.#failure;
-    this.#window.push({ epoch: this.#epoch, seq: this.#nextSeq++, body, messages, state: "ready", attempts: 0 });
-    this.#pump();
+    this.#push({ epoch: this.#epoch, seq: this.#nextSeq++, body, messages });
   }
 
-  /** Takes the next seq for a request sent outside the window (close). */
-  takeSeq(): number {
-    return this.#nextSeq++;
+  /**
+   * Queues the closing request (with an optional final message) behind
+   * everything enqueued so far. Resolves with the offset the server reported;
+   * rejects with the close's own failure or the pipeline's.
+   */
+  close(body: Uint8Array | undefined): Promise<string | undefined> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    this.#closeStamp ??= { epoch: this.#epoch, seq: this.#nextSeq++ };
+    return new Promise((resolve, reject) => {
+      this.#push({ ...this.#closeStamp!, body, messages: body ? 1 : 0, closing: { resolve, reject } });
+    });
+  }
+
+  #push(batch: Pick<WindowBatch, "epoch" | "seq" | "body" | "messages" | "closing">): void {
+    this.#window.push({ ...batch, state: "ready", retries: new RetrySchedule(this.#options.backoff) });
+    this.#pump();
   }
 
   /** Resolves when every batch is acknowledged; rejects if the pipeline failed. */
@@ -112,11 +134,7 @@ export class Pipeline {
     this.#claim = null;
     this.#epoch = epoch;
     this.#nextSeq = 0;
-  }
-
-  /** Records an epoch the server reported outside the window (close requests). */
-  sawServerEpoch(epoch: number): void {
-    this.#serverEpoch = Math.max(this.#serverEpoch, epoch);
+    this.#closeStamp = undefined;
   }
 
   fail(error: Error): void {
@@ -125,11 +143,37 @@ export class Pipeline {
     this.#generation++;
     let dropped = 0;
     for (const batch of this.#window) dropped += batch.messages;
+    const waiters = this.#idle.splice(0);
+    const closing = this.#window.find((batch) => batch.closing)?.closing;
     this.#clear();
     this.#claim = null;
-    const waiters = this.#idle.splice(0);
     this.#options.onFailure(error, dropped);
     for (const waiter of waiters) waiter.reject(error);
+    closing?.reject(error);
+  }
+
+  /**
+   * A failure that ends one batch: the closing request fails alone (it goes
+   * out last, so nothing after it is lost); any other fails the pipeline.
+   */
+  #failBatch(batch: WindowBatch, error: Error): void {
+    if (!batch.closing) {
+      this.fail(error);
+      return;
+    }
+    this.#remove(batch);
+    batch.closing.reject(error);
+  }
+
+  /** Takes an answered batch out of the window, waking flush() once it is empty. */
+  #remove(batch: WindowBatch): void {
+    this.#move(batch, "ready");
+    clearTimeout(batch.timer);
+    const index = this.#indexOf(batch.seq);
+    if (index !== -1) this.#window.splice(index, 1);
+    if (this.#window.length === 0) {
+      for (const waiter of this.#idle.splice(0)) waiter.resolve();
+    }
   }
 
   #clear(): void {
@@ -158,6 +202,8 @@ export class Pipeline {
     if (this.#failure || this.#claim !== null) return;
     for (const batch of this.#window) {
       if (this.#active >= this.#options.maxInFlight) break;
+      // The close goes alone, once everything before it is acknowledged.
+      if (batch.closing && this.#window[0] !== batch) break;
       if (batch.state === "ready") void this.#send(batch);
     }
   }
@@ -191,7 +237,7 @@ export class Pipeline {
       case "stale":
         this.#serverEpoch = Math.max(this.#serverEpoch, outcome.currentEpoch);
         if (!this.#options.autoClaim) {
-          this.fail(outcome.error);
+          this.#failBatch(batch, outcome.error);
           return;
         }
         this.#claim = Math.max(this.#claim ?? 0, outcome.currentEpoch + 1, this.#epoch + 1);
@@ -201,7 +247,7 @@ export class Pipeline {
         this.#retryLater(batch, outcome.error, outcome.retryAfterMs);
         break;
       case "fatal":
-        this.fail(outcome.error);
+        this.#failBatch(batch, outcome.error);
         return;
     }
     this.#settleClaim();
@@ -209,9 +255,7 @@ export class Pipeline {
   }
 
   #acknowledge(batch: WindowBatch, offset: string | undefined): void {
-    this.#move(batch, "ready");
-    const index = this.#indexOf(batch.seq);
-    if (index !== -1) this.#window.splice(index, 1);
+    this.#remove(batch);
     const newest = batch.epoch > this.#acked.epoch || (batch.epoch === this.#acked.epoch && batch.seq > this.#acked.seq);
     if (newest) {
       this.#acked = { epoch: batch.epoch, seq: batch.seq };
@@ -227,9 +271,7 @@ export class Pipeline {
       seen++;
       if (other.state === "parked" && this.#indexOf(other.waitingFor!) === -1) this.#move(other, "ready");
     }
-    if (this.#window.length === 0) {
-      for (const waiter of this.#idle.splice(0)) waiter.resolve();
-    }
+    batch.closing?.resolve(offset);
   }
 
   #onGap(batch: WindowBatch, expected: number, error: Error): void {
@@ -237,9 +279,11 @@ export class Pipeline {
       this.#move(batch, "ready");
       return;
     }
-    if (expected > batch.seq) {
+    // The close goes out alone after every earlier batch landed: a gap there
+    // is not a race, and sending it again would not help.
+    if (expected > batch.seq || batch.closing) {
       // The server is past this batch yet did not call it a duplicate.
-      this.fail(error);
+      this.#failBatch(batch, error);
       return;
     }
     if (this.#indexOf(expected) !== -1) {
@@ -253,13 +297,11 @@ export class Pipeline {
   }
 
   #retryLater(batch: WindowBatch, error: Error, retryAfterMs: number): void {
-    const maxRetries = this.#options.backoff.maxRetries ?? Infinity;
-    if (batch.attempts >= maxRetries) {
-      this.fail(error);
+    if (batch.retries.spent) {
+      this.#failBatch(batch, error);
       return;
     }
-    const delay = backoffDelay(batch.attempts++, this.#options.backoff, retryAfterMs);
-    this.#options.backoff.onFailedAttempt?.();
+    const delay = batch.retries.failed(retryAfterMs);
     this.#move(batch, "backoff");
     const generation = this.#generation;
     batch.timer = setTimeout(() => {
@@ -282,9 +324,10 @@ export class Pipeline {
       clearTimeout(batch.timer);
       batch.timer = undefined;
       this.#move(batch, "ready");
-      batch.attempts = 0;
+      batch.retries.reset();
       batch.epoch = epoch;
       batch.seq = seq++;
+      if (batch.closing) this.#closeStamp = { epoch, seq: batch.seq };
     }
     this.#nextSeq = seq;
   }

@@ -5,7 +5,7 @@
 import { HEADER } from "@rill/protocol";
 import { DurableStreamError, SequenceGapError, StaleEpochError, isAbortError, networkError } from "../errors.js";
 import { parseRetryAfter } from "../fetch/backoff.js";
-import type { FetchLike } from "../fetch/wrappers.js";
+import { IDEMPOTENT, type FetchLike } from "../fetch/wrappers.js";
 import { errorFromResponse } from "../http-errors.js";
 import type { HandleAccess } from "../internal.js";
 import { resolveHeaders } from "../request.js";
@@ -77,7 +77,8 @@ export async function sendProducerRequest(context: RequestContext, request: Prod
   const error = await errorFromResponse(response, { method: "POST", url, headers: new Headers(headers) });
   if (error instanceof StaleEpochError) return { kind: "stale", currentEpoch: error.currentEpoch, error };
   if (error instanceof SequenceGapError) return { kind: "gap", expected: error.expectedSeq, error };
-  if (response.status === 429 || response.status >= 500) {
+  // A repeat of the same stamp is harmless, so whatever an idempotent request may retry, this may too.
+  if (IDEMPOTENT.status(response.status)) {
     return { kind: "retry", error, retryAfterMs: parseRetryAfter(response.headers.get(HEADER.retryAfter)) };
   }
   return { kind: "fatal", error };

@@ -7,7 +7,7 @@
  */
 import { HEADER, LIVE_MODE, QUERY, isJsonContentType, isTextContentType } from "@rill/protocol";
 import { DurableStreamError, isAbortError, networkError } from "../errors.js";
-import { backoffDelay, sleep, type BackoffOptions } from "../fetch/backoff.js";
+import { RetrySchedule, backoffDelay, sleep, type BackoffOptions } from "../fetch/backoff.js";
 import {
   createFetchWithBackoff,
   createFetchWithConsumedBody,
@@ -73,7 +73,8 @@ export class ReadSession {
   #params: ParamsRecord | undefined;
   #pending: Response | null = null;
   #sse: SseBatchReader | null = null;
-  #failures = 0;
+  /** Failures the session itself retries (a dropped SSE connection, onError's retries). */
+  readonly #retries: RetrySchedule;
   #sseOpenedAt = 0;
   #shortConnections = 0;
 
@@ -88,6 +89,9 @@ export class ReadSession {
     const retrying = createFetchWithBackoff(createFetchWithConsumedBody(config.fetch), config.backoff);
     this.#bufferedFetch = createFetchWithHttpErrors(retrying);
     this.#streamingFetch = createFetchWithHttpErrors(createFetchWithBackoff(config.fetch, config.backoff));
+    // onFailedAttempt reports the fetch layer's retries; the session's own
+    // waits (after onError, or a dropped SSE connection) are not fetch retries.
+    this.#retries = new RetrySchedule({ ...config.backoff, onFailedAttempt: undefined });
   }
 
   /** Makes the first (catch-up) request; rejects like fetch would. */
@@ -152,7 +156,7 @@ export class ReadSession {
   async #readSse(reader: SseBatchReader): Promise<Batch | null> {
     const read = await reader.next();
     if (read.kind === "batch") {
-      this.#failures = 0;
+      this.#retries.reset();
       const batch = this.#commit(read.payload, read.report);
       if (this.state.streamClosed) this.close();
       return batch;
@@ -226,7 +230,7 @@ export class ReadSession {
         const fetcher = step === "sse" ? this.#streamingFetch : this.#bufferedFetch;
         const response = await fetcher(url, { method: "GET", headers, signal: this.#config.signal });
         // An SSE connection only counts as progress once it delivers something.
-        if (step !== "sse") this.#failures = 0;
+        if (step !== "sse") this.#retries.reset();
         return response;
       } catch (error) {
         this.#throwIfAborted();
@@ -244,15 +248,14 @@ export class ReadSession {
    */
   async #recover(error: unknown, retryHere: boolean): Promise<void> {
     const failure = error instanceof Error ? error : new Error(String(error));
-    const attempt = this.#failures++;
-    if (!(retryHere && attempt < (this.#config.backoff.maxRetries ?? Infinity))) {
+    if (!retryHere || this.#retries.spent) {
       if (!this.#config.onError) throw failure;
       const retry = await this.#config.onError(failure);
       if (!retry || typeof retry !== "object") throw failure;
       if (retry.headers) this.#headers = { ...this.#headers, ...retry.headers };
       if (retry.params) this.#params = { ...this.#params, ...retry.params };
     }
-    await sleep(backoffDelay(attempt, this.#config.backoff), this.#config.signal);
+    await this.#retries.wait(this.#config.signal);
   }
 
   #throwIfAborted(): void {

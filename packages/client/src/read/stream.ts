@@ -7,8 +7,7 @@ import { OFFSET_BEGINNING } from "@rill/protocol";
 import { DurableStreamError, InvalidSignalError, MissingStreamUrlError, isAbortError } from "../errors.js";
 import { resolveBackoff } from "../fetch/backoff.js";
 import { globalFetch } from "../fetch/wrappers.js";
-import { warnIfPlainHttpInBrowser } from "../environment.js";
-import { toUrlString } from "../request.js";
+import { absoluteUrl, warnIfPlainHttpInBrowser } from "../environment.js";
 import type { StreamOptions, StreamResponse } from "../types.js";
 import { StreamResponseImpl } from "./response.js";
 import { ReadSession } from "./session.js";
@@ -19,7 +18,7 @@ export async function stream<TJson = unknown>(options: StreamOptions): Promise<S
   if (userSignal !== undefined && !isSignal(userSignal)) throw new InvalidSignalError();
   if (userSignal?.aborted) throw aborted(userSignal.reason);
 
-  const url = toUrlString(options.url);
+  const url = absoluteUrl(options.url);
   warnIfPlainHttpInBrowser(url, options.warnOnHttp);
   const startOffset = options.offset ?? OFFSET_BEGINNING;
   const live = options.live ?? "auto";
