@@ -14,6 +14,8 @@ interface ServeFlags {
   basePath: string;
   longPollTimeout: number;
   maxBody: number;
+  maxRead: number;
+  readChunk?: number;
   console: boolean;
 }
 
@@ -43,6 +45,17 @@ export function serveCommand(): Command {
         .default(DEFAULTS.maxBodyBytes, "64MiB")
         .argParser(parseSize),
     )
+    .addOption(
+      new Option("--max-read <size>", "largest catch-up response; a longer read stops at a message boundary (e.g. 1GiB)")
+        .env("RILL_MAX_READ")
+        .default(DEFAULTS.maxReadBytes, "1GiB")
+        .argParser(positiveSize),
+    )
+    .addOption(
+      new Option("--read-chunk <size>", "cut catch-up responses at about this size, for CDNs (e.g. 4MiB); clients must follow Stream-Next-Offset")
+        .env("RILL_READ_CHUNK")
+        .argParser(positiveSize),
+    )
     .option("--no-console", "do not serve the web console at /console/")
     .action(async (flags: ServeFlags, command: Command) => {
       await serve(flags, command.getOptionValueSource("dataDir") !== "default");
@@ -65,6 +78,8 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     basePath: flags.basePath,
     longPollTimeoutMs: flags.longPollTimeout,
     maxBodyBytes: flags.maxBody,
+    maxReadBytes: flags.maxRead,
+    readChunkBytes: flags.readChunk ?? 0,
     extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
   };
   const server = await startServer(options);
@@ -98,6 +113,12 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+function positiveSize(text: string): number {
+  const bytes = parseSize(text);
+  if (bytes < 1) throw new Error(`a size above zero is needed, not "${text}"`);
+  return bytes;
 }
 
 /** The URL without its password, for the start-up banner. */
