@@ -65,16 +65,17 @@ export class StreamReads {
     return messageSpanIn(batch, position, isJsonContentType(stream.contentType));
   }
 
-  /** A bounded read from the boundary `from`: whole stored batches up to about the window size. */
+  /** A bounded read from the boundary `from`: whole messages up to the window size (or one larger message). */
   async read(stream: StreamState, from: number): Promise<ReadResult> {
     if (from > stream.tail) {
       throw new ProtocolError(400, "INVALID_OFFSET", "offset is past the end of the stream");
     }
+    const end = await this.endOf(stream, from, this.windowBytes);
     const parts: Uint8Array[] = [];
     let position = from;
     let size = 0;
-    while (position < stream.tail && size < this.windowBytes) {
-      const part = await this.piece(stream, position, stream.tail, this.windowBytes - size);
+    while (position < end) {
+      const part = await this.piece(stream, position, end, end - position);
       if (part.length === 0) break;
       parts.push(part);
       size += part.length;
