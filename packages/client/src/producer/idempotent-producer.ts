@@ -27,6 +27,7 @@ export class IdempotentProducer {
   readonly #maxBatchBytes: number;
   readonly #lingerMs: number;
   readonly #autoClaim: boolean;
+  readonly #acceptAlreadyClosed: boolean;
   readonly #backoff: BackoffOptions;
   readonly #onError: ((error: Error) => void) | undefined;
   readonly #controller = new AbortController();
@@ -62,6 +63,7 @@ export class IdempotentProducer {
     this.#access = handleAccess(stream);
     this.#producerId = producerId;
     this.#autoClaim = opts.autoClaim ?? false;
+    this.#acceptAlreadyClosed = opts.acceptAlreadyClosed ?? false;
     this.#onError = opts.onError;
     this.#backoff = resolveBackoff(opts.backoffOptions, { ...BackoffDefaults, maxRetries: 10 });
     if (stream.contentType !== undefined) this.#learnContentType(stream.contentType);
@@ -290,9 +292,10 @@ export class IdempotentProducer {
         case "gap":
           throw outcome.error;
         case "fatal":
-          // Someone else closed the stream: without a final message to add,
-          // that is the outcome asked for.
-          if (outcome.error instanceof StreamClosedError && finalMessage === undefined) {
+          // Someone else closed the stream. Like the official client this is
+          // an error (StreamClosedError, 409 STREAM_CLOSED) unless the caller
+          // opted to take it as the outcome asked for (no final message lost).
+          if (this.#acceptAlreadyClosed && outcome.error instanceof StreamClosedError && finalMessage === undefined) {
             return { finalOffset: outcome.error.finalOffset ?? (await this.#tailOffset()) };
           }
           throw outcome.error;
