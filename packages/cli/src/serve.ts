@@ -16,6 +16,8 @@ interface ServeFlags {
   basePath: string;
   longPollTimeout: number;
   maxBody: number;
+  maxRead: number;
+  readChunk?: number;
   console: boolean;
   jwtSecret?: string;
   jwks?: string;
@@ -64,6 +66,17 @@ export function serveCommand(): Command {
         .default(10_000, "10s")
         .argParser(parseDuration),
     )
+    .addOption(
+      new Option("--max-read <size>", "largest catch-up response; a longer read stops at a message boundary (e.g. 1GiB)")
+        .env("RILL_MAX_READ")
+        .default(DEFAULTS.maxReadBytes, "1GiB")
+        .argParser(positiveSize),
+    )
+    .addOption(
+      new Option("--read-chunk <size>", "cut catch-up responses at about this size, for CDNs (e.g. 4MiB); clients must follow Stream-Next-Offset")
+        .env("RILL_READ_CHUNK")
+        .argParser(positiveSize),
+    )
     .option("--no-console", "do not serve the web console at /console/")
     .addOption(new Option("--jwt-secret <secret>", "accept Bearer JWTs signed HS256 with this secret (32+ bytes)").env("RILL_JWT_SECRET"))
     .addOption(new Option("--jwks <url-or-file>", "accept RS256/ES256/EdDSA JWTs verified against this JWK Set").env("RILL_JWKS"))
@@ -94,6 +107,8 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     longPollTimeoutMs: flags.longPollTimeout,
     maxBodyBytes: flags.maxBody,
     subscriptions: { webhookTimeoutMs: flags.webhookTimeout },
+    maxReadBytes: flags.maxRead,
+    readChunkBytes: flags.readChunk ?? 0,
     extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
     access: {
       jwtSecret: flags.jwtSecret,
@@ -164,6 +179,12 @@ function describeAccess(flags: ServeFlags): string {
     flags.tokens !== undefined ? `API tokens in ${flags.tokens}` : null,
   ].filter((kind) => kind !== null);
   return `bearer tokens required (${kinds.join(", ")})${flags.publicScope ? `; without a token: ${flags.publicScope}` : ""}`;
+}
+
+function positiveSize(text: string): number {
+  const bytes = parseSize(text);
+  if (bytes < 1) throw new Error(`a size above zero is needed, not "${text}"`);
+  return bytes;
 }
 
 /** The URL without its password, for the start-up banner. */

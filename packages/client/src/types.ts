@@ -196,6 +196,13 @@ export interface IdempotentProducerOptions {
   epoch?: number;
   /** On a stale-epoch 403, take over with a higher epoch and resend. Default false. */
   autoClaim?: boolean;
+  /**
+   * close() without a final message on a stream someone else already closed:
+   * resolve with the stream's final offset instead of rejecting with
+   * StreamClosedError (409 STREAM_CLOSED, as the official client reports it).
+   * Default false.
+   */
+  acceptAlreadyClosed?: boolean;
   /** Seal a batch once it holds this many bytes. Default 1 MiB. */
   maxBatchBytes?: number;
   /** How long a batch waits for more messages. Default 5 ms. */

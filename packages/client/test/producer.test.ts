@@ -162,11 +162,23 @@ describe("closing, detaching, restarting", () => {
     expect(result.finalOffset).toBe(((await handle.head()) as { offset: string }).offset);
   });
 
-  it("close() on a stream someone else closed succeeds without a final message and fails with one", async () => {
+  it("close() on a stream someone else closed fails with STREAM_CLOSED, as with the official client", async () => {
     const { handle } = await create();
     await handle.close();
-    await expect(new IdempotentProducer(handle, "late").close()).resolves.toMatchObject({ finalOffset: expect.any(String) });
+    const finalOffset = ((await handle.head()) as { offset: string }).offset;
+    const error = await new IdempotentProducer(handle, "late").close().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StreamClosedError);
+    expect(error).toMatchObject({ code: "STREAM_CLOSED", status: 409, finalOffset });
     await expect(new IdempotentProducer(handle, "late2").close("1")).rejects.toBeInstanceOf(StreamClosedError);
+  });
+
+  it("close() on a stream someone else closed succeeds with acceptAlreadyClosed, unless a final message would be lost", async () => {
+    const { handle } = await create();
+    await handle.close();
+    const finalOffset = ((await handle.head()) as { offset: string }).offset;
+    const lenient = { acceptAlreadyClosed: true };
+    await expect(new IdempotentProducer(handle, "late", lenient).close()).resolves.toEqual({ finalOffset });
+    await expect(new IdempotentProducer(handle, "late2", lenient).close("1")).rejects.toBeInstanceOf(StreamClosedError);
   });
 
   it("detach() flushes and leaves the stream open", async () => {

@@ -36,7 +36,21 @@ export interface ServerOptions {
   postgres?: Omit<PostgresStoreOptions, "connectionString">;
   longPollTimeoutMs?: number;
   maxBodyBytes?: number;
+  /**
+   * Largest catch-up response (default 1 GiB): a catch-up read is answered in
+   * one response streamed from storage up to this size; past it the response
+   * stops at a message boundary without Stream-Up-To-Date (docs/reads.md).
+   */
   maxReadBytes?: number;
+  /**
+   * Cut every catch-up response at about this many bytes (e.g. 4 MiB), as
+   * CDN-friendly chunks; 0 (the default) sends the whole range. Clients must
+   * then follow Stream-Next-Offset, which the official client does not do
+   * with `live: false`.
+   */
+  readChunkBytes?: number;
+  /** Bytes one SSE catch-up event or long-poll response carries at most (default 4 MiB). */
+  liveReadBytes?: number;
   sseRecycleMs?: number;
   sseKeepAliveMs?: number;
   sweepIntervalMs?: number;
@@ -76,7 +90,9 @@ export const DEFAULTS = {
   dataDir: "./data",
   longPollTimeoutMs: 20_000,
   maxBodyBytes: 64 * 1024 * 1024,
-  maxReadBytes: 4 * 1024 * 1024,
+  maxReadBytes: 1024 * 1024 * 1024,
+  readChunkBytes: 0,
+  liveReadBytes: 4 * 1024 * 1024,
   sseRecycleMs: 60_000,
   sseKeepAliveMs: 15_000,
   sweepIntervalMs: 1_000,
@@ -141,7 +157,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = await openStore(options);
   const basePath = (options.basePath ?? DEFAULTS.basePath).replace(/\/+$/, "");
   const engine = new Engine(store, {
-    maxReadBytes: options.maxReadBytes ?? DEFAULTS.maxReadBytes,
+    maxReadBytes: options.liveReadBytes ?? DEFAULTS.liveReadBytes,
     sweepIntervalMs: options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs,
   });
   const subscriptions = await SubscriptionManager.open({
@@ -159,6 +175,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     options: {
       basePath,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      maxReadBytes: options.maxReadBytes ?? DEFAULTS.maxReadBytes,
+      readChunkBytes: options.readChunkBytes ?? DEFAULTS.readChunkBytes,
       longPollTimeoutMs: options.longPollTimeoutMs ?? DEFAULTS.longPollTimeoutMs,
       sseRecycleMs: options.sseRecycleMs ?? DEFAULTS.sseRecycleMs,
       sseKeepAliveMs: options.sseKeepAliveMs ?? DEFAULTS.sseKeepAliveMs,

@@ -20,6 +20,7 @@ export class IdempotentProducer {
   readonly #access: HandleAccess;
   readonly #maxBatchBytes: number;
   readonly #lingerMs: number;
+  readonly #acceptAlreadyClosed: boolean;
   readonly #onError: ((error: Error) => void) | undefined;
   readonly #controller = new AbortController();
   readonly #context: RequestContext;
@@ -50,6 +51,7 @@ export class IdempotentProducer {
     if (!(this.#lingerMs >= 0)) throw new DurableStreamError("lingerMs must be >= 0", "BAD_REQUEST");
 
     this.#access = handleAccess(stream);
+    this.#acceptAlreadyClosed = opts.acceptAlreadyClosed ?? false;
     this.#onError = opts.onError;
     if (stream.contentType !== undefined) this.#learnContentType(stream.contentType);
 
@@ -244,9 +246,10 @@ export class IdempotentProducer {
       const offset = await this.#pipeline.close(body);
       return { finalOffset: offset ?? (await this.#access.tailOffset()) };
     } catch (error) {
-      // Someone else closed the stream: without a final message to add, that
-      // is the outcome asked for.
-      if (error instanceof StreamClosedError && finalMessage === undefined) {
+      // Someone else closed the stream. Like the official client this is an
+      // error (StreamClosedError, 409 STREAM_CLOSED) unless the caller opted
+      // to take it as the outcome asked for (no final message is lost).
+      if (this.#acceptAlreadyClosed && error instanceof StreamClosedError && finalMessage === undefined) {
         return { finalOffset: error.finalOffset ?? (await this.#access.tailOffset()) };
       }
       throw error;

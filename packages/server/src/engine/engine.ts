@@ -1,12 +1,15 @@
-import { concatBytes, framedMessagePrefixLength, isJsonContentType } from "@rill/protocol";
+import { framedMessagePrefixLength, isJsonContentType } from "@rill/protocol";
 import type { RemoteCommit, Store } from "../storage/store.js";
 import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "./commands.js";
 import { gone, notFound, ProtocolError } from "./errors.js";
 import { LiveHub } from "./live-hub.js";
 import { expiryTime, isExpired, type StreamState } from "./model.js";
+import { StreamReads, type ReadResult } from "./stream-reads.js";
+
+export type { ReadResult } from "./stream-reads.js";
 
 export interface EngineOptions {
-  /** Upper bound on the bytes a single read returns (whole batches may exceed it once). */
+  /** Upper bound on the bytes a bounded read (SSE catch-up, long-poll) returns; one whole message may exceed it. */
   maxReadBytes: number;
   /** How often expired streams are swept (ms); 0 turns the sweeper off. */
   sweepIntervalMs: number;
@@ -22,16 +25,6 @@ export type StreamChange =
 /** Observers run after the commit and before the client hears back; they must not throw. */
 export type StreamObserver = (change: StreamChange) => void | Promise<void>;
 
-export interface ReadResult {
-  stream: StreamState;
-  /** Stored bytes (JSON streams: framed messages). */
-  data: Uint8Array;
-  /** Position after `data`. */
-  next: number;
-  /** True when `next` is the stream's tail. */
-  upToDate: boolean;
-}
-
 /**
  * The stream engine: the protocol's rules over a Store, plus the live hub.
  * It knows nothing about HTTP. Every committed append is published to the hub
@@ -39,6 +32,8 @@ export interface ReadResult {
  */
 export class Engine {
   readonly hub = new LiveHub();
+  /** Reads of stored data and the offset rule (docs/offsets.md). */
+  readonly reads: StreamReads;
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -52,6 +47,7 @@ export class Engine {
     private readonly options: EngineOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.reads = new StreamReads(store, options.maxReadBytes);
     if (store.watchRemoteCommits) {
       this.stopWatching = store.watchRemoteCommits(
         (change) => this.remoteCommit(change),
@@ -158,36 +154,9 @@ export class Engine {
     if (stream.ttlSeconds !== null) await this.store.touch(stream.path, this.now(), expiryTime(stream));
   }
 
-  /**
-   * Reads from `from`, following the fork chain for inherited ranges, up to
-   * the configured read size. JSON streams are cut at batch boundaries only.
-   */
-  async read(stream: StreamState, from: number): Promise<ReadResult> {
-    if (from > stream.tail) {
-      throw new ProtocolError(400, "INVALID_OFFSET", "offset is past the end of the stream");
-    }
-    const split = !isJsonContentType(stream.contentType);
-    const parts: Uint8Array[] = [];
-    let position = from;
-    let size = 0;
-    while (position < stream.tail && size < this.options.maxReadBytes) {
-      const part = await this.readChain(stream, position, stream.tail, this.options.maxReadBytes - size, split);
-      if (part.length === 0) break;
-      parts.push(part);
-      size += part.length;
-      position += part.length;
-    }
-    const data = parts.length === 0 ? new Uint8Array(0) : concatBytes(parts, size);
-    return { stream, data, next: position, upToDate: position >= stream.tail };
-  }
-
-  private async readChain(stream: StreamState, from: number, to: number, maxBytes: number, split: boolean): Promise<Uint8Array> {
-    if (from < stream.forkOffset && stream.forkedFrom !== null) {
-      const source = await this.store.getStream(stream.forkedFrom);
-      if (!source) return new Uint8Array(0);
-      return this.readChain(source, from, Math.min(to, stream.forkOffset), maxBytes, split);
-    }
-    return this.store.readRange(stream.path, from, to, maxBytes, split);
+  /** A bounded read from the boundary `from` (see StreamReads.read). */
+  read(stream: StreamState, from: number): Promise<ReadResult> {
+    return this.reads.read(stream, from);
   }
 
   /** Turns a fork request's offset and sub-offset into a byte position in the source. */

@@ -7,6 +7,10 @@ export interface HttpOptions {
   /** Path prefix under which streams live, e.g. "/v1/stream". */
   basePath: string;
   maxBodyBytes: number;
+  /** Largest catch-up response (`--max-read`); a longer range stops at a message boundary within it. */
+  maxReadBytes: number;
+  /** When above 0, catch-up responses stop at about this many bytes (`--read-chunk`, for CDNs). */
+  readChunkBytes: number;
   longPollTimeoutMs: number;
   /** SSE connections are ended after about this long so clients reconnect (proxies and caches prefer it). */
   sseRecycleMs: number;

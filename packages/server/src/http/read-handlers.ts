@@ -4,9 +4,10 @@ import { badRequest } from "../engine/errors.js";
 import type { LiveEvent } from "../engine/live-hub.js";
 import type { StreamState } from "../engine/model.js";
 import { tokenExpired } from "./authorize.js";
+import { sendCatchUp } from "./catch-up.js";
 import type { HttpContext } from "./context.js";
-import { header, parseLive, parseOffsetParam, type RequestedOffset } from "./parse.js";
-import { etagFor, readHeaders, responseBody } from "./read-encoding.js";
+import { parseLive, parseOffsetParam, type RequestedOffset } from "./parse.js";
+import { readHeaders, responseBody } from "./read-encoding.js";
 import { send, sendError } from "./respond.js";
 import { SseSession } from "./sse-session.js";
 
@@ -30,7 +31,7 @@ export async function handleGet(
 
   const stream = await ctx.engine.live(path);
   await ctx.engine.touch(stream);
-  const position = resolvePosition(stream, offset);
+  const position = await resolvePosition(ctx, stream, offset);
   const cursor = url.searchParams.get(QUERY.cursor);
 
   if (live === "sse") {
@@ -39,16 +40,14 @@ export async function handleGet(
   }
   if (live === "long-poll") return longPoll(ctx, req, res, stream, position, cursor, accessExpiresAt);
   if (offset.kind === "now") return sendNow(res, stream);
-  return catchUp(ctx, req, res, stream, position);
+  return sendCatchUp(ctx, req, res, stream, position);
 }
 
-function resolvePosition(stream: StreamState, offset: RequestedOffset): number {
+/** Where the read starts, by the offset rule of docs/offsets.md (a message boundary, at most the tail). */
+async function resolvePosition(ctx: HttpContext, stream: StreamState, offset: RequestedOffset): Promise<number> {
   if (offset.kind === "beginning") return 0;
   if (offset.kind === "now") return stream.tail;
-  if (offset.position > stream.tail) {
-    throw badRequest("offset is past the end of the stream", "INVALID_OFFSET");
-  }
-  return offset.position;
+  return ctx.engine.reads.startOf(stream, offset.position);
 }
 
 /** `offset=now` without live: nothing to read, just where the tail is. Never cached. */
@@ -56,20 +55,6 @@ function sendNow(res: ServerResponse, stream: StreamState) {
   const headers = readHeaders(stream, { next: stream.tail, upToDate: true }, null);
   headers[HEADER.cacheControl] = "no-store";
   send(res, 200, headers, responseBody(stream, EMPTY));
-}
-
-async function catchUp(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, stream: StreamState, position: number) {
-  const read = await ctx.engine.read(stream, position);
-  const etag = etagFor(stream.path, position, read, stream.closed);
-  const headers = readHeaders(stream, read, null);
-  headers[HEADER.etag] = etag;
-  // A chunk that stops short of the tail never changes; the tail chunk must be revalidated.
-  headers[HEADER.cacheControl] = read.upToDate ? "no-cache" : "public, max-age=60, stale-while-revalidate=300";
-  if (header(req.headers, HEADER.ifNoneMatch) === etag) {
-    send(res, 304, headers);
-    return;
-  }
-  send(res, 200, headers, responseBody(stream, read.data));
 }
 
 /**

@@ -78,6 +78,11 @@ export function send(res: ServerResponse, status: number, headers: Headers, body
   }
 }
 
+/** Starts a response of `length` bytes that the caller writes, and ends, itself (streamed catch-up reads). */
+export function startBody(res: ServerResponse, status: number, headers: Headers, length: number): void {
+  res.writeHead(status, { ...COMMON_HEADERS, ...headers, "content-length": length });
+}
+
 /**
  * Starts a streamed response (SSE): headers now, body later, no length.
  * The body is delimited by closing the connection rather than by chunked

@@ -1,13 +1,34 @@
-import { concatBytes } from "@rill/protocol";
+import { concatBytes, isJsonContentType } from "@rill/protocol";
+
+import type { StoredBatch } from "./store.js";
 
 /**
- * A commit round's contiguous appends to one stream are merged into stored
- * batches of at most this many bytes, so a busy stream stores (and catch-up
- * reads) a few large rows per round instead of one per append. No boundary a
- * reader depends on moves: in JSON streams every batch still ends on a
- * message boundary.
+ * A commit round's contiguous appends to one JSON stream are merged into
+ * stored batches of at most this many bytes, so a busy stream stores (and
+ * catch-up reads) a few large rows per round instead of one per append. No
+ * boundary a reader depends on moves: the JSON framing still marks every
+ * message. Other streams are never merged: there each append is a message
+ * and its batch is the only record of where it ends (docs/offsets.md).
  */
 export const MERGE_LIMIT = 64 * 1024;
+
+/** Whether appends to a stream of this content type may share a stored batch. */
+export function mayMergeBatches(contentType: string): boolean {
+  return isJsonContentType(contentType);
+}
+
+/** The batch holding `position`, given each batch's start (ascending) and bytes. */
+export function batchHolding(
+  starts: readonly number[],
+  chunks: readonly Uint8Array[],
+  position: number,
+): StoredBatch | undefined {
+  const index = lastStartAtOrBefore(starts, position);
+  if (index < 0) return undefined;
+  const start = starts[index]!;
+  const bytes = chunks[index]!;
+  return position < start + bytes.length ? { start, bytes } : undefined;
+}
 
 /**
  * Cuts a read out of a stream's append batches, given each batch's start

@@ -3,8 +3,8 @@ import { decideAppend } from "../engine/append-rules.js";
 import { decideCreate } from "../engine/create-rules.js";
 import { planDelete, type DeletePlan } from "../engine/delete-rules.js";
 import { expiryTime, type ProducerState, type StreamState } from "../engine/model.js";
-import { sliceBatches } from "./batches.js";
-import type { ResolvedCreateCommand, Store } from "./store.js";
+import { batchHolding, sliceBatches } from "./batches.js";
+import type { ResolvedCreateCommand, Store, StoredBatch } from "./store.js";
 
 interface Batches {
   starts: number[];
@@ -64,6 +64,11 @@ export class MemoryStore implements Store {
     const batches = this.batches.get(path);
     if (!batches) return new Uint8Array(0);
     return sliceBatches(batches.starts, batches.chunks, from, to, maxBytes, splitBatches);
+  }
+
+  async batchAt(path: string, position: number): Promise<StoredBatch | undefined> {
+    const batches = this.batches.get(path);
+    return batches ? batchHolding(batches.starts, batches.chunks, position) : undefined;
   }
 
   async touch(path: string, now: number): Promise<void> {

@@ -5,7 +5,7 @@ import { decideCreate } from "../engine/create-rules.js";
 import { planDelete, type DeletePlan } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
 import { isExpired, type ProducerState, type StreamState } from "../engine/model.js";
-import { MERGE_LIMIT } from "./batches.js";
+import { MERGE_LIMIT, mayMergeBatches } from "./batches.js";
 import { encodeNotices } from "./postgres-listener.js";
 import { insertValues, type Statements } from "./postgres-statements.js";
 import type { RemoteCommit, ResolvedCreateCommand } from "./store.js";
@@ -79,7 +79,7 @@ class Round {
   /** Ids of streams created in this round: they have no producer rows to load. */
   private readonly fresh = new Set<number>();
 
-  private batches: { id: number; start: number; bytes: Uint8Array }[] = [];
+  private batches: PendingBatch[] = [];
   private readonly dirtyStreams = new Map<number, StreamState>();
   private readonly dirtyProducers = new Map<string, { id: number; producerId: string; state: ProducerState }>();
   /** The notices to send on commit: each changed stream's final state in this round. */
@@ -167,7 +167,9 @@ class Round {
     const id = rows[0]!.id;
     this.fresh.add(id);
     this.rows.set(stream.path, { id, state: stream });
-    if (command.data.length > 0) this.batches.push({ id, start: stream.forkOffset, bytes: command.data });
+    if (command.data.length > 0) {
+      this.batches.push({ id, start: stream.forkOffset, bytes: command.data, mergeable: mayMergeBatches(stream.contentType) });
+    }
     if (command.fork) {
       const current = this.rows.get(command.fork.source)!;
       this.update(current.id, { ...current.state, forkCount: current.state.forkCount + 1 });
@@ -185,7 +187,9 @@ class Round {
       return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
     }
     const { id } = row!;
-    if (command.data.length > 0) this.batches.push({ id, start: decision.start, bytes: command.data });
+    if (command.data.length > 0) {
+      this.batches.push({ id, start: decision.start, bytes: command.data, mergeable: mayMergeBatches(decision.next.contentType) });
+    }
     this.update(id, decision.next);
     if (producerId !== undefined && decision.producer) {
       const key = `${id} ${producerId}`;
@@ -320,13 +324,21 @@ class Round {
   }
 }
 
-/** Merges each stream's consecutive batches that continue one another, up to MERGE_LIMIT bytes a row. */
-function mergeContiguous(batches: { id: number; start: number; bytes: Uint8Array }[]) {
+/** An append's bytes waiting for the round's flush; `mergeable`: it may share a row (JSON streams only). */
+interface PendingBatch {
+  id: number;
+  start: number;
+  bytes: Uint8Array;
+  mergeable: boolean;
+}
+
+/** Merges each JSON stream's consecutive batches that continue one another, up to MERGE_LIMIT bytes a row. */
+function mergeContiguous(batches: PendingBatch[]) {
   const rows: { id: number; start: number; parts: Uint8Array[]; size: number }[] = [];
   const open = new Map<number, (typeof rows)[number]>();
   for (const batch of batches) {
     const row = open.get(batch.id);
-    if (row && row.start + row.size === batch.start && row.size + batch.bytes.length <= MERGE_LIMIT) {
+    if (batch.mergeable && row && row.start + row.size === batch.start && row.size + batch.bytes.length <= MERGE_LIMIT) {
       row.parts.push(batch.bytes);
       row.size += batch.bytes.length;
       continue;

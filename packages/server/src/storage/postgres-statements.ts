@@ -104,6 +104,11 @@ export function statements(s: string) {
        WHERE w.before < $4
        ORDER BY start`,
     ),
+    batchAtOrBefore: named(
+      "batch_at_or_before",
+      `SELECT b.start, b.bytes FROM ${s}.batches b JOIN ${s}.streams st ON b.stream_id = st.id
+       WHERE st.path = $1 AND b.start <= $2 ORDER BY b.start DESC LIMIT 1`,
+    ),
     deleteBatches: named("delete_batches", `DELETE FROM ${s}.batches WHERE stream_id = $1`),
     selectProducers: named(
       "select_producers",

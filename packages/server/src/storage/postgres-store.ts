@@ -2,13 +2,13 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
 import type { StreamState } from "../engine/model.js";
-import { sliceBatches } from "./batches.js";
+import { batchHolding, sliceBatches } from "./batches.js";
 import { CommitListener } from "./postgres-listener.js";
 import { transact, type RoundContext } from "./postgres-round.js";
 import { isConnectionError, sqlState, storeFailure } from "./postgres-errors.js";
 import { checkSchemaName, migrate } from "./postgres-schema.js";
 import { READ_PAGE_ROWS, statements, typeParsers, type Statements } from "./postgres-statements.js";
-import type { RemoteCommit, ResolvedCreateCommand, Store } from "./store.js";
+import type { RemoteCommit, ResolvedCreateCommand, Store, StoredBatch } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import { settle, type Op, type Pending } from "./write-queue.js";
 
@@ -211,6 +211,12 @@ export class PostgresStore implements Store {
       if (position >= to) break;
     }
     return sliceBatches(starts, chunks, from, to, maxBytes, splitBatches);
+  }
+
+  async batchAt(path: string, position: number): Promise<StoredBatch | undefined> {
+    const { rows } = await this.query<{ start: number; bytes: Buffer }>({ ...this.sql.batchAtOrBefore, values: [path, position] });
+    const row = rows[0];
+    return row ? batchHolding([row.start], [row.bytes], position) : undefined;
   }
 
   async touch(path: string, now: number, expiresAt?: number | null): Promise<void> {

@@ -172,22 +172,35 @@ describe("SqliteStore specifics", () => {
     }
   });
 
-  it("merges a round's appends to one stream into one row, keeping every offset readable", async () => {
+  it("merges a round's appends to one JSON stream into one row, keeping every offset readable", async () => {
     const s = open();
-    await s.create(createCommand("m"), T0);
-    const outcomes = await Promise.all(["a", "bb", "ccc", "dddd"].map((part) => s.append(appendCommand("m", part), T0)));
-    expect(outcomes.map((o) => o.start)).toEqual([0, 1, 3, 6]);
+    const json = { contentType: "application/json" };
+    await s.create(createCommand("m", json), T0);
+    const outcomes = await Promise.all(["1,", "22,", "333,", "4444,"].map((part) => s.append(appendCommand("m", part, json), T0)));
+    expect(outcomes.map((o) => o.start)).toEqual([0, 2, 5, 9]);
+    expect(batchRows()).toBe(1);
+    expect(text(await s.readRange("m", 5, 1e9, 1e9, false))).toBe("333,4444,");
+    expect(text(await s.readRange("m", 2, 9, 1e9, true))).toBe("22,333,");
+    await s.append(appendCommand("m", "5,", json), T0);
+    expect(await contents(s, "m")).toBe("1,22,333,4444,5,");
+  });
+
+  it("keeps one row per append to a byte stream, which is where each append's boundaries are kept", async () => {
+    const s = open();
+    await s.create(createCommand("b"), T0);
+    await Promise.all(["a", "bb", "ccc"].map((part) => s.append(appendCommand("b", part), T0)));
+    expect(batchRows()).toBe(3);
+    expect(await contents(s, "b")).toBe("abbccc");
+  });
+
+  function batchRows(): number {
     const db = raw();
     try {
-      expect(db.prepare("SELECT count(*) AS n FROM batches").get()).toEqual({ n: 1 });
+      return (db.prepare("SELECT count(*) AS n FROM batches").get() as { n: number }).n;
     } finally {
       db.close();
     }
-    expect(text(await s.readRange("m", 3, 1e9, 1e9, false))).toBe("cccdddd");
-    expect(text(await s.readRange("m", 1, 6, 1e9, true))).toBe("bbccc");
-    await s.append(appendCommand("m", "e"), T0);
-    expect(await contents(s, "m")).toBe("abbcccdddde");
-  });
+  }
 
   it("stays correct when the cache holds fewer streams than are in use", async () => {
     const s = open({ maxCachedStreams: 2 });

@@ -7,10 +7,10 @@ import { decideCreate } from "../engine/create-rules.js";
 import { planDelete } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
 import { isExpired, type StreamState } from "../engine/model.js";
-import { MERGE_LIMIT, sliceBatches } from "./batches.js";
+import { batchHolding, MERGE_LIMIT, mayMergeBatches, sliceBatches } from "./batches.js";
 import { StreamCache, type Entry } from "./sqlite-cache.js";
 import { migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
-import type { ResolvedCreateCommand, Store } from "./store.js";
+import type { ResolvedCreateCommand, Store, StoredBatch } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import { settle, type Op, type Pending, type Settled } from "./write-queue.js";
 
@@ -75,8 +75,8 @@ export class SqliteStore implements Store {
    * The last batch row each stream got in the current round. Appends that
    * continue it are merged into that row (up to MERGE_LIMIT bytes), so a busy
    * stream stores a few large rows per round instead of one row per append,
-   * and catch-up reads touch far fewer rows. Merging never moves a boundary
-   * readers depend on: JSON rows end on message boundaries either way.
+   * and catch-up reads touch far fewer rows. Only JSON streams merge: their
+   * framing keeps every message boundary; elsewhere a row is one append.
    */
   private roundRows = new Map<number, { start: number; bytes: Uint8Array }>();
   private round: NodeJS.Immediate | null = null;
@@ -149,6 +149,13 @@ export class SqliteStore implements Store {
       }
     }
     return sliceBatches(starts, chunks, from, to, maxBytes, splitBatches);
+  }
+
+  async batchAt(path: string, position: number): Promise<StoredBatch | undefined> {
+    const entry = this.cache.entry(path);
+    if (!entry) return undefined;
+    const row = this.sql.batchAtOrBefore.get(entry.id, position) as BatchRow | undefined;
+    return row ? batchHolding([row[0]], [row[1]], position) : undefined;
   }
 
   async touch(path: string, now: number): Promise<void> {
@@ -351,7 +358,7 @@ export class SqliteStore implements Store {
     }
 
     this.cache.remember(command.path, { id, state: decision.next });
-    if (row) this.roundRows.set(id, row);
+    if (row && mayMergeBatches(decision.next.contentType)) this.roundRows.set(id, row);
     if (producerId !== undefined && decision.producer) this.cache.rememberProducer(id, producerId, decision.producer);
     return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
   }

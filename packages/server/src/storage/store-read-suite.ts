@@ -38,6 +38,19 @@ export function readRangeTests(suite: StoreSuite): void {
       expect(await read(4, 11, BIG, false)).toBe("abbbbbc");
     });
 
+    it("finds the batch holding a position; appends to a byte stream keep a batch each, even in one commit round", async () => {
+      await suite.store.create(createCommand("one-round"), T0);
+      await Promise.all(["a", "bb", "ccc"].map((part) => suite.store.append(appendCommand("one-round", part), T0)));
+      const spans = [];
+      for (const position of [0, 1, 2, 3, 4, 5]) {
+        const batch = await suite.store.batchAt("one-round", position);
+        spans.push(batch ? `${batch.start}:${text(batch.bytes)}` : "none");
+      }
+      expect(spans).toEqual(["0:a", "1:bb", "1:bb", "3:ccc", "3:ccc", "3:ccc"]);
+      expect(await suite.store.batchAt("one-round", 6)).toBeUndefined();
+      expect(await suite.store.batchAt("missing", 0)).toBeUndefined();
+    });
+
     it("returns nothing at the tail or for a missing stream", async () => {
       expect(await read(15, 15, BIG, true)).toBe("");
       expect(text(await suite.store.readRange("missing", 0, 10, BIG, true))).toBe("");

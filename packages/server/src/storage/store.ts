@@ -39,6 +39,13 @@ export interface Store {
    */
   readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array>;
 
+  /**
+   * The stream's own stored batch holding `position` (start <= position <
+   * start + length), or undefined. Batches begin and end on message
+   * boundaries (docs/offsets.md), so this is where the offset rule looks.
+   */
+  batchAt(path: string, position: number): Promise<StoredBatch | undefined>;
+
   /** Records a read, which restarts a sliding TTL. */
   /**
    * `expiresAt` is when the stream expires without this touch: a store shared
@@ -74,6 +81,12 @@ export interface Store {
 
   /** Flushes pending commits and releases resources. */
   close(): Promise<void>;
+}
+
+/** One stored batch: the stream's bytes from `start` to `start + bytes.length`. */
+export interface StoredBatch {
+  start: number;
+  bytes: Uint8Array;
 }
 
 /** A commit made by another server: which stream, and its new tail and closed flag. */
