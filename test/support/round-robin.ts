@@ -27,7 +27,8 @@ export async function startRoundRobin(upstreams: readonly string[]): Promise<Rou
     const index = next++ % upstreams.length;
     counts[index]! += 1;
     const target = new URL(req.url ?? "/", upstreams[index]);
-    const upstream = request(target, { method: req.method, headers: forwardable(req.headers) }, (answer) => {
+    // A fresh upstream connection per request: reusing an idle one races the upstream closing it.
+    const upstream = request(target, { method: req.method, headers: forwardable(req.headers), agent: false }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, forwardable(answer.headers));
       res.flushHeaders();
       answer.pipe(res);

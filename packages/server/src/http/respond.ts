@@ -80,7 +80,7 @@ export function send(res: ServerResponse, status: number, headers: Headers, body
 
 /** Starts a response of `length` bytes that the caller writes, and ends, itself (streamed catch-up reads). */
 export function startBody(res: ServerResponse, status: number, headers: Headers, length: number): void {
-  res.writeHead(status, { ...COMMON_HEADERS, ...headers, "content-length": length });
+  res.writeHead(status, { ...withCommonHeaders(res, headers), "content-length": length });
 }
 
 /**
