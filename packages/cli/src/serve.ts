@@ -2,6 +2,7 @@ import { DEFAULTS, startServer, type ServerOptions } from "@rill/server";
 import { Command, Option } from "commander";
 import { resolve } from "node:path";
 import { consoleRoute } from "./console-route.js";
+import { addLimitOptions, limitsFrom } from "./serve-limits.js";
 import { parseDuration, parsePort, parseSize } from "./units.js";
 
 interface ServeFlags {
@@ -20,7 +21,7 @@ interface ServeFlags {
 }
 
 export function serveCommand(): Command {
-  return new Command("serve")
+  const command = new Command("serve")
     .description("Run a Rill server (durable SQLite store in --data-dir unless --memory or --store postgres)")
     .addOption(new Option("-p, --port <port>", "port to listen on").env("PORT").default(DEFAULTS.port).argParser(parsePort))
     .addOption(new Option("--host <host>", "interface to bind").env("RILL_HOST").default(DEFAULTS.host))
@@ -57,10 +58,10 @@ export function serveCommand(): Command {
         .default(10_000, "10s")
         .argParser(parseDuration),
     )
-    .option("--no-console", "do not serve the web console at /console/")
-    .action(async (flags: ServeFlags, command: Command) => {
-      await serve(flags, command.getOptionValueSource("dataDir") !== "default");
-    });
+    .option("--no-console", "do not serve the web console at /console/");
+  return addLimitOptions(command).action(async (flags: ServeFlags, self: Command) => {
+    await serve(flags, self.getOptionValueSource("dataDir") !== "default");
+  });
 }
 
 async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
@@ -80,6 +81,7 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     longPollTimeoutMs: flags.longPollTimeout,
     maxBodyBytes: flags.maxBody,
     subscriptions: { webhookTimeoutMs: flags.webhookTimeout },
+    limits: limitsFrom(flags as unknown as Record<string, unknown>),
     extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
   };
   const server = await startServer(options);

@@ -1,5 +1,6 @@
 export { startServer, DEFAULTS, type ServerOptions, type RunningServer } from "./server.js";
 export type { ExtraRoute } from "./http/context.js";
+export { DEFAULT_LIMITS, type ServerLimits } from "./http/limits.js";
 export { Engine, type EngineOptions, type ReadResult, type StreamChange, type StreamObserver } from "./engine/engine.js";
 export { ProtocolError, type ErrorCode } from "./engine/errors.js";
 export type { StreamState, ProducerState, ProducerRef } from "./engine/model.js";

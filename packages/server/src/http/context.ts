@@ -10,6 +10,12 @@ export interface HttpOptions {
   sseRecycleMs: number;
   /** Idle SSE connections get a comment this often so proxies do not time them out. */
   sseKeepAliveMs: number;
+  /** Output an SSE reader may have waiting on its connection before it is paused and later caught up from storage. */
+  maxPendingOutputBytes: number;
+  /** Live readers (SSE, waiting long-polls) one stream may have; 0: no limit. */
+  maxReadersPerStream: number;
+  /** Streams this server may hold; 0: no limit. */
+  maxStreams: number;
 }
 
 /** A live reader the server can end on shutdown. */

@@ -5,6 +5,7 @@ import type { LiveEvent } from "../engine/live-hub.js";
 import type { StreamState } from "../engine/model.js";
 import type { HttpContext } from "./context.js";
 import { header, parseLive, parseOffsetParam, type RequestedOffset } from "./parse.js";
+import { tooManyReaders } from "./limits.js";
 import { etagFor, readHeaders, responseBody } from "./read-encoding.js";
 import { send, sendError } from "./respond.js";
 import { SseSession } from "./sse-session.js";
@@ -22,12 +23,19 @@ export async function handleGet(ctx: HttpContext, req: IncomingMessage, res: Ser
   const cursor = url.searchParams.get(QUERY.cursor);
 
   if (live === "sse") {
+    admitReader(ctx, path);
     new SseSession(ctx, req, res, stream, position, cursor).start();
     return;
   }
   if (live === "long-poll") return longPoll(ctx, req, res, stream, position, cursor);
   if (offset.kind === "now") return sendNow(res, stream);
   return catchUp(ctx, req, res, stream, position);
+}
+
+/** Refuses a reader that would wait live on a stream already at its limit of live readers. */
+function admitReader(ctx: HttpContext, path: string): void {
+  const limit = ctx.options.maxReadersPerStream;
+  if (limit > 0 && ctx.engine.hub.readersOf(path) >= limit) throw tooManyReaders(path, limit);
 }
 
 function resolvePosition(stream: StreamState, offset: RequestedOffset): number {
@@ -77,6 +85,7 @@ async function longPoll(
   const cursor = () => nextCursor(clientCursor);
   if (position < stream.tail) return sendRead(ctx, res, stream, position, cursor());
   if (stream.closed) return sendTimeout(res, stream, cursor());
+  admitReader(ctx, stream.path);
 
   await new Promise<void>((resolve) => {
     let settled = false;

@@ -16,6 +16,12 @@ import { startStream } from "./respond.js";
  *   the store again. A closed stream ends after its final control event;
  *   every connection is recycled after `sseRecycleMs` (checked by the
  *   server's shared ticker, so a reader costs no timers of its own).
+ *
+ * A reader that stops draining its socket must not make the server hold
+ * every frame for it: once more than `maxPendingOutputBytes` wait on its
+ * connection, it is pushed nothing more. Its position stays at the last byte
+ * written, so when the socket drains it catches up from the store and sees
+ * every byte once, in order.
  */
 export class SseSession implements LiveSession {
   private position: number;
@@ -26,6 +32,8 @@ export class SseSession implements LiveSession {
   private unsubscribe: () => void = () => undefined;
   private readonly startedAt = Date.now();
   private lastWriteAt = this.startedAt;
+  /** Set while the pump waits for a backlogged socket to drain; resumes it. */
+  private resume: (() => void) | null = null;
 
   constructor(
     private readonly ctx: HttpContext,
@@ -51,7 +59,10 @@ export class SseSession implements LiveSession {
   /** Called by the server's one shared ticker: recycle old connections, keep idle ones alive. */
   tick(now: number): void {
     if (now - this.startedAt >= this.ctx.options.sseRecycleMs) this.end();
-    else if (now - this.lastWriteAt >= this.ctx.options.sseKeepAliveMs) this.write(": keep-alive\n\n");
+    else if (this.resume !== null) {
+      // 'drain' is the usual wake-up; this covers a socket that emptied without one.
+      if (!this.backlogged()) this.resume();
+    } else if (now - this.lastWriteAt >= this.ctx.options.sseKeepAliveMs) this.write(": keep-alive\n\n");
   }
 
   end(): void {
@@ -59,6 +70,7 @@ export class SseSession implements LiveSession {
     this.ended = true;
     this.unsubscribe();
     this.ctx.sessions.delete(this);
+    this.resume?.();
     if (!this.res.writableEnded) this.res.end();
   }
 
@@ -68,7 +80,7 @@ export class SseSession implements LiveSession {
       this.end();
       return;
     }
-    if (this.pumping || !event.data || event.start !== this.position) {
+    if (this.pumping || !event.data || event.start !== this.position || this.backlogged()) {
       void this.pump(false);
       return;
     }
@@ -104,6 +116,8 @@ export class SseSession implements LiveSession {
         let first = initial;
         initial = false;
         while (!this.ended) {
+          await this.drained();
+          if (this.ended) break;
           const read = await this.ctx.engine.read(this.stream, this.position);
           if (read.data.length === 0 && !first) break;
           first = false;
@@ -120,6 +134,25 @@ export class SseSession implements LiveSession {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** More output waits on this connection than a reader may have pending. */
+  private backlogged(): boolean {
+    return this.res.writableLength > this.ctx.options.maxPendingOutputBytes;
+  }
+
+  /** Resolves once the connection is below its output bound again (or the session ended). */
+  private drained(): Promise<void> {
+    if (!this.backlogged()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        this.res.off("drain", wake);
+        this.resume = null;
+        resolve();
+      };
+      this.resume = wake;
+      this.res.on("drain", wake);
+    });
   }
 
   private cursor(): string {
