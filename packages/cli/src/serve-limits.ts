@@ -35,6 +35,18 @@ function parseCount(text: string): number {
 
 const PARSERS = { count: parseCount, size: parseSize, duration: parseDuration } as const;
 
+/** Parses one limit, naming the flag in any complaint. */
+function parseLimit(flag: LimitFlag, text: string): number {
+  let value: number;
+  try {
+    value = PARSERS[flag.kind](text);
+  } catch (error) {
+    throw new Error(`--${flag.flag}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (value === 0 && flag.zeroOff === false) throw new Error(`--${flag.flag} cannot be 0 (this limit cannot be turned off)`);
+  return value;
+}
+
 function shown(flag: LimitFlag): string {
   const value = DEFAULT_LIMITS[flag.key];
   if (value === 0) return "0, off";
@@ -49,7 +61,7 @@ export function addLimitOptions(command: Command): Command {
       new Option(`--${flag.flag} <${flag.kind === "count" ? "n" : flag.kind}>`, flag.zeroOff === false ? flag.what : `${flag.what}; 0 turns it off`)
         .env(flag.env)
         .default(DEFAULT_LIMITS[flag.key], shown(flag))
-        .argParser(PARSERS[flag.kind]),
+        .argParser((text: string) => parseLimit(flag, text)),
     );
   }
   return command;
