@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Agent, request } from "undici";
 import { afterAll, expect, it } from "vitest";
 import { serve } from "../support/serve.js";
-import { rssOf, sleep, watchRss } from "./support.js";
+import { rssOf, sleep, stopChild, watchRss } from "./support.js";
 
 // More connections than the server allows, in total and from one address:
 // the surplus is answered 503 / 429 and closed, connections that only
@@ -25,11 +25,7 @@ const sockets: Socket[] = [];
 
 afterAll(async () => {
   for (const socket of sockets) socket.destroy();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server!.once("exit", resolve));
-    server.kill("SIGKILL");
-    await exited;
-  }
+  await stopChild(server);
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 

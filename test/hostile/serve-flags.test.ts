@@ -1,15 +1,12 @@
 import { spawnSync, type ChildProcess } from "node:child_process";
 import { afterEach, expect, it } from "vitest";
 import { BIN, serve } from "../support/serve.js";
+import { stopChild } from "./support.js";
 
 // `rill serve` takes every limit from a flag or from its environment variable.
 let child: ChildProcess | undefined;
 afterEach(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-  }
+  await stopChild(child);
   child = undefined;
 });
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { serve } from "../support/serve.js";
-import { RawSseReader, rssOf, sleep, watchRss, type SseEvent } from "./support.js";
+import { RawSseReader, rssOf, sleep, stopChild, watchRss, type SseEvent } from "./support.js";
 
 // A live reader whose socket stops draining must not make the server keep
 // every frame for it. One SSE reader stops reading while 512 MiB are
@@ -28,11 +28,7 @@ let server: ChildProcess | undefined;
 let dataDir: string | undefined;
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server!.once("exit", resolve));
-    server.kill("SIGKILL");
-    await exited;
-  }
+  await stopChild(server);
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 

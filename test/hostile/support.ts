@@ -2,10 +2,19 @@
  * Helpers for the hostile-client tests: a server's resident memory, and a
  * raw-socket SSE reader that the test can stop draining at will.
  */
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Stops a child process (a `rill serve` started by a test) and waits until it has exited. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+}
 
 /** Resident set size of a process in bytes, from /proc/<pid>/status. */
 export function rssOf(pid: number): number {

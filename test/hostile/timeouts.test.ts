@@ -143,3 +143,15 @@ it("closes a keep-alive connection left idle past the keep-alive timeout", { tim
   expect(closedAt - answeredAt).toBeGreaterThanOrEqual(400);
   expect(closedAt - answeredAt).toBeLessThan(2_000);
 });
+
+it("does not count the idle time of a keep-alive connection against the head timeout", { timeout: 20_000 }, async () => {
+  const { port } = await start({ headersTimeoutMs: 500, keepAliveTimeoutMs: 5_000 });
+  const conn = rawConnection(port);
+  conn.socket.write("GET /v1/stream/none HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+  while (!/^HTTP\/1\.1 404 [^]*\r\n\r\n[^]*\}$/.test(conn.answer())) await sleep(10);
+  await sleep(1_500);
+  conn.socket.write("GET /v1/stream/still-none HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+  while (!conn.answer().includes("still-none")) await sleep(10);
+  expect(conn.answer().match(/HTTP\/1\.1 404 /g)).toHaveLength(2);
+  conn.socket.destroy();
+});
