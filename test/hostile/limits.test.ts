@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -94,6 +95,20 @@ describe("request head size", () => {
     expect(((await big.json()) as { error: { code: string } }).error.code).toBe("HEADERS_TOO_LARGE");
     const fits = await fetch(`${server.streamsUrl}/h`, { headers: { "x-filler": "f".repeat(2048) } });
     expect(fits.status).toBe(200);
+  });
+});
+
+describe("malformed requests", () => {
+  it("answers bytes that are not HTTP with 400 in Rill's error format and closes the connection", async () => {
+    const { port } = await start({});
+    const socket = connect(port, "127.0.0.1");
+    let answer = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => (answer += chunk));
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    socket.write("NOT HTTP AT ALL\r\n\r\n");
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.split("\r\n\r\n")[1]!)).toEqual({ error: { code: "BAD_REQUEST", message: "malformed HTTP request" } });
   });
 });
 
