@@ -1,5 +1,5 @@
 import { request } from "node:http";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { afterEach, expect, it } from "vitest";
 import { startServer, type RunningServer, type ServerLimits } from "@rill/server";
 import { RawSseReader, sleep } from "./support.js";
@@ -154,4 +154,25 @@ it("does not count the idle time of a keep-alive connection against the head tim
   while (!conn.answer().includes("still-none")) await sleep(10);
   expect(conn.answer().match(/HTTP\/1\.1 404 /g)).toHaveLength(2);
   conn.socket.destroy();
+});
+
+it("drops, at recycling time, an SSE connection still stuck behind its backlog", { timeout: 20_000 }, async () => {
+  server = await startServer({ port: 0, memory: true, sseRecycleMs: 2_500, limits: { maxPendingOutputBytes: 64 * 1024 } });
+  const port = Number(new URL(server.url).port);
+  const url = `${server.streamsUrl}/stuck`;
+  await create(url);
+  const serverSockets: Socket[] = [];
+  server.http.on("connection", (socket: Socket) => serverSockets.push(socket));
+  const reader = new RawSseReader(port, "/v1/stream/stuck?offset=-1&live=sse", () => undefined);
+  await reader.ready;
+  reader.socket.pause();
+  const readerSocket = serverSockets.find((socket) => socket.remotePort === reader.socket.localPort)!;
+  const appended = Date.now();
+  for (let i = 0; i < 16; i++) {
+    await fetch(url, { method: "POST", headers: { "content-type": "text/plain" }, body: "x".repeat(1024 * 1024) });
+  }
+  expect(Date.now() - appended).toBeLessThan(2_000);
+  expect([readerSocket.destroyed, readerSocket.writableLength > 0]).toEqual([false, true]);
+  await expect.poll(() => readerSocket.destroyed, { timeout: 5_000 }).toBe(true);
+  reader.socket.destroy();
 });

@@ -58,8 +58,13 @@ export class SseSession implements LiveSession {
 
   /** Called by the server's one shared ticker: recycle old connections, keep idle ones alive. */
   tick(now: number): void {
-    if (now - this.startedAt >= this.ctx.options.sseRecycleMs) this.end();
-    else if (this.resume !== null) {
+    if (now - this.startedAt >= this.ctx.options.sseRecycleMs) {
+      // A reader still stuck behind its backlog would hold the connection for as long as it does not
+      // read; it is dropped instead, and re-reads what it missed from its offset when it reconnects.
+      const stuck = this.resume !== null;
+      this.end();
+      if (stuck) this.res.destroy();
+    } else if (this.resume !== null) {
       // 'drain' is the usual wake-up; this covers a socket that emptied without one.
       if (!this.backlogged()) this.resume();
     } else if (now - this.lastWriteAt >= this.ctx.options.sseKeepAliveMs) this.write(": keep-alive\n\n");
