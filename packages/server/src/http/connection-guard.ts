@@ -22,9 +22,15 @@ export class ConnectionGuard {
   private readonly busyAnswer: Buffer;
   private readonly perAddressAnswer: Buffer;
 
+  /**
+   * `plainHttp: false` is for listeners that speak TLS (or HTTP/2) on their
+   * raw sockets, where an HTTP/1.1 answer cannot be written before the
+   * handshake: a refused connection is then simply closed.
+   */
   constructor(
     private readonly maxConnections: number,
     private readonly maxPerAddress: number,
+    private readonly plainHttp = true,
   ) {
     this.busyAnswer = rawError(
       503,
@@ -72,6 +78,10 @@ export class ConnectionGuard {
 
   private refuse(socket: Socket, answer: Buffer): void {
     this.refused.add(socket);
+    if (!this.plainHttp) {
+      socket.destroy();
+      return;
+    }
     socket.on("error", () => socket.destroy());
     socket.end(answer);
     const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
