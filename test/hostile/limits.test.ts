@@ -164,10 +164,22 @@ describe("commit queue", () => {
       ]);
       expect(refused).toBe(true);
 
+      // When each producer sequence number was refused, and how long until the same batch was sent again.
       let seen503 = 0;
+      const refusedAt = new Map<string, number>();
+      const retryGaps: number[] = [];
       const counting: typeof fetch = async (input, init) => {
+        const seq = new Headers(init?.headers).get("producer-seq") ?? "";
+        const refused = refusedAt.get(seq);
+        if (refused !== undefined) {
+          retryGaps.push(Date.now() - refused);
+          refusedAt.delete(seq);
+        }
         const res = await fetch(input, init);
-        if (res.status === 503) seen503++;
+        if (res.status === 503) {
+          seen503++;
+          refusedAt.set(seq, Date.now());
+        }
         return res;
       };
       const handle = new DurableStream({ url, contentType: "text/plain" });
@@ -178,6 +190,9 @@ describe("commit queue", () => {
       await blocker.query("COMMIT");
       await flushed;
       await Promise.all(plain);
+      // The producer waited as long as Retry-After (1 s) asked before sending a refused batch again.
+      expect(retryGaps.length).toBeGreaterThan(0);
+      expect(Math.min(...retryGaps)).toBeGreaterThanOrEqual(950);
 
       const body = await (await fetch(`${url}?offset=-1`)).text();
       const accepted = statuses.filter((s) => s === 204).length;
