@@ -61,6 +61,8 @@ if (spec.impl === "rill") {
     memory: spec.store === "memory",
     dataDir: spec.dataDir,
     longPollTimeoutMs: spec.longPollTimeoutMs,
+    // Every simulated client of the load generator shares one address.
+    limits: { maxConnectionsPerIp: 0 },
   });
   url = server.url;
   close = () => server.close();

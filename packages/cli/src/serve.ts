@@ -2,6 +2,7 @@ import { DEFAULTS, startServer, type ServerOptions } from "@rill/server";
 import { Command, Option } from "commander";
 import { resolve } from "node:path";
 import { consoleRoute } from "./console-route.js";
+import { addLimitOptions, limitsFrom } from "./serve-limits.js";
 import { parseDuration, parsePort, parseSize } from "./units.js";
 
 interface ServeFlags {
@@ -29,7 +30,7 @@ interface ServeFlags {
 }
 
 export function serveCommand(): Command {
-  return new Command("serve")
+  const command = new Command("serve")
     .description("Run a Rill server (durable SQLite store in --data-dir unless --memory or --store postgres)")
     .addOption(new Option("-p, --port <port>", "port to listen on").env("PORT").default(DEFAULTS.port).argParser(parsePort))
     .addOption(new Option("--host <host>", "interface to bind").env("RILL_HOST").default(DEFAULTS.host))
@@ -84,10 +85,10 @@ export function serveCommand(): Command {
     .addOption(new Option("--jwt-issuer <iss>", "JWTs must come from this issuer (iss)").env("RILL_JWT_ISSUER"))
     .addOption(new Option("--tokens <file>", "static API tokens: one \"sha256:<hash> <scopes>\" line each (rill token create)").env("RILL_TOKENS"))
     .addOption(new Option("--public-scope <scopes>", 'what requests without a token may do, e.g. "read:public/**"').env("RILL_PUBLIC_SCOPE"))
-    .addOption(new Option("--cors-origin <origins>", "origins browsers may call from: * (default) or a comma-separated list").env("RILL_CORS_ORIGIN"))
-    .action(async (flags: ServeFlags, command: Command) => {
-      await serve(flags, command.getOptionValueSource("dataDir") !== "default");
-    });
+    .addOption(new Option("--cors-origin <origins>", "origins browsers may call from: * (default) or a comma-separated list").env("RILL_CORS_ORIGIN"));
+  return addLimitOptions(command).action(async (flags: ServeFlags, self: Command) => {
+    await serve(flags, self.getOptionValueSource("dataDir") !== "default");
+  });
 }
 
 async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
@@ -109,6 +110,7 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     subscriptions: { webhookTimeoutMs: flags.webhookTimeout },
     maxReadBytes: flags.maxRead,
     readChunkBytes: flags.readChunk ?? 0,
+    limits: limitsFrom(flags as unknown as Record<string, unknown>),
     extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
     access: {
       jwtSecret: flags.jwtSecret,

@@ -4,6 +4,7 @@ export { authorize, authorizeAny } from "./http/authorize.js";
 export { AccessControl, type AccessOptions, type Need, type Principal, type Decision } from "./auth/access.js";
 export { parseScope, ScopeError, type Grants, type StreamOperation } from "./auth/scopes.js";
 export { createStaticToken, hashToken, parseTokensFile } from "./auth/static-tokens.js";
+export { DEFAULT_LIMITS, type ServerLimits } from "./http/limits.js";
 export { Engine, type EngineOptions, type ReadResult, type StreamChange, type StreamObserver } from "./engine/engine.js";
 export { ProtocolError, type ErrorCode } from "./engine/errors.js";
 export type { StreamState, ProducerState, ProducerRef } from "./engine/model.js";

@@ -5,6 +5,10 @@ import { Engine } from "./engine/engine.js";
 import { authorizeAny } from "./http/authorize.js";
 import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
 import { parseCorsOrigins } from "./http/cors.js";
+import { answerClientError } from "./http/client-errors.js";
+import { BodyWatchdog } from "./http/body-watchdog.js";
+import { ConnectionGuard } from "./http/connection-guard.js";
+import { resolveLimits, type ServerLimits } from "./http/limits.js";
 import { listRoute } from "./http/list-route.js";
 import { route, streamKey } from "./http/router.js";
 import { MemoryStore } from "./storage/memory-store.js";
@@ -81,6 +85,8 @@ export interface ServerOptions {
   access?: AccessOptions;
   /** Origins browsers may call from: "*" (the default) or a comma-separated list. */
   corsOrigin?: string;
+  /** What clients may hold: connections, readers, streams, timeouts, queued writes (DEFAULT_LIMITS; docs/security.md). */
+  limits?: Partial<ServerLimits>;
 }
 
 export const DEFAULTS = {
@@ -118,19 +124,20 @@ function storeKind(options: ServerOptions): "memory" | "sqlite" | "postgres" | "
   return options.store ?? (options.memory ? "memory" : "sqlite");
 }
 
-async function openStore(options: ServerOptions): Promise<Store> {
+async function openStore(options: ServerOptions, limits: ServerLimits): Promise<Store> {
   if (typeof options.store === "object") return options.store;
+  const commitQueue = { maxAppends: limits.maxQueuedAppends, maxBytes: limits.maxQueuedBytes };
   switch (storeKind(options)) {
     case "memory":
       return new MemoryStore();
     case "postgres": {
       if (!options.databaseUrl) throw new Error('store "postgres" needs a databaseUrl (postgres://…)');
       const { PostgresStore } = await import("./storage/postgres-store.js");
-      return PostgresStore.open({ ...options.postgres, connectionString: options.databaseUrl });
+      return PostgresStore.open({ commitQueue, ...options.postgres, connectionString: options.databaseUrl });
     }
     default: {
       const { SqliteStore } = await import("./storage/sqlite-store.js" as string);
-      return SqliteStore.open(options.dataDir ?? DEFAULTS.dataDir);
+      return SqliteStore.open(options.dataDir ?? DEFAULTS.dataDir, { commitQueue });
     }
   }
 }
@@ -154,7 +161,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   // Configuration mistakes surface before anything is opened.
   const access = AccessControl.fromOptions(options.access ?? {});
   const corsOrigins = parseCorsOrigins(options.corsOrigin);
-  const store = await openStore(options);
+  const limits = resolveLimits(options.limits);
+  const store = await openStore(options, limits);
   const basePath = (options.basePath ?? DEFAULTS.basePath).replace(/\/+$/, "");
   const engine = new Engine(store, {
     maxReadBytes: options.liveReadBytes ?? DEFAULTS.liveReadBytes,
@@ -181,6 +189,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       sseRecycleMs: options.sseRecycleMs ?? DEFAULTS.sseRecycleMs,
       sseKeepAliveMs: options.sseKeepAliveMs ?? DEFAULTS.sseKeepAliveMs,
       corsOrigins,
+      maxPendingOutputBytes: limits.maxPendingOutputBytes,
+      maxReadersPerStream: limits.maxReadersPerStream,
+      maxStreams: limits.maxStreams,
     },
     resolveStreamRef(value: string) {
       let pathname = value;
@@ -205,13 +216,26 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }),
   );
 
-  const http = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-    void route(ctx, req, res);
-  });
-  http.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-    else socket.destroy();
-  });
+  const guard = new ConnectionGuard(limits.maxConnections, limits.maxConnectionsPerIp);
+  const bodies = new BodyWatchdog(limits.bodyTimeoutMs);
+  const http = createHttpServer(
+    {
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      // No bound on the whole request: a streamed body may take as long as it keeps flowing (the body watchdog cuts idle ones).
+      requestTimeout: 0,
+      // Node checks head timeouts on this interval (30 s by default), which would stretch a short headersTimeout.
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 4)),
+      maxHeaderSize: limits.maxHeaderSize,
+    },
+    (req, res) => {
+      if (guard.isRefused(req.socket)) return;
+      bodies.track(req, res);
+      void route(ctx, req, res);
+    },
+  );
+  guard.attach(http);
+  http.on("clientError", (error: Error & { code?: string }, socket) => answerClientError(error, socket, limits));
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
     http.listen(options.port ?? DEFAULTS.port, options.host ?? DEFAULTS.host, () => {
@@ -236,6 +260,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     (closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       clearInterval(ticker);
+      bodies.close();
       for (const session of [...sessions]) session.end();
       http.closeIdleConnections();
       // Subscriptions stop after in-flight appends (whose observers they are) and before the engine (wake events are appends).

@@ -149,6 +149,16 @@ export class Engine {
     return stream;
   }
 
+  /** True when anything is stored at `path` (live, expired or kept for forks): a create there adds no stream. */
+  async isStored(path: string): Promise<boolean> {
+    return (await this.store.getStream(path)) !== undefined;
+  }
+
+  /** Streams stored, for the streams-per-server limit. */
+  countStreams(): Promise<number> {
+    return this.store.countStreams();
+  }
+
   /** Records a read for the sliding TTL. */
   async touch(stream: StreamState): Promise<void> {
     if (stream.ttlSeconds !== null) await this.store.touch(stream.path, this.now(), expiryTime(stream));

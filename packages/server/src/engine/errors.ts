@@ -26,6 +26,13 @@ export type ErrorCode =
   | "NOT_FOUND"
   | "SHUTTING_DOWN"
   | "STORE_UNAVAILABLE"
+  // Limits (docs/security.md)
+  | "TOO_MANY_CONNECTIONS"
+  | "TOO_MANY_READERS"
+  | "TOO_MANY_STREAMS"
+  | "COMMIT_QUEUE_FULL"
+  | "REQUEST_TIMEOUT"
+  | "HEADERS_TOO_LARGE"
   | "INTERNAL"
   // Access control (RFC 6750 bearer tokens)
   | "UNAUTHORIZED"

@@ -60,6 +60,11 @@ export class LiveHub {
     return n;
   }
 
+  /** Number of live readers of one stream. */
+  readersOf(path: string): number {
+    return this.listeners.get(path)?.size ?? 0;
+  }
+
   /** True when the path has at least one live reader. */
   isWatched(path: string): boolean {
     return this.listeners.has(path);

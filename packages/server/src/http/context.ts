@@ -18,6 +18,12 @@ export interface HttpOptions {
   sseKeepAliveMs: number;
   /** Origins browsers may call from (Access-Control-Allow-Origin). */
   corsOrigins: CorsOrigins;
+  /** Output an SSE reader may have waiting on its connection before it is paused and later caught up from storage. */
+  maxPendingOutputBytes: number;
+  /** Live readers (SSE, waiting long-polls) one stream may have; 0: no limit. */
+  maxReadersPerStream: number;
+  /** Streams this server may hold; 0: no limit. */
+  maxStreams: number;
 }
 
 /** A live reader the server can end on shutdown. */

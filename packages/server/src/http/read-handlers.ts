@@ -6,6 +6,7 @@ import type { StreamState } from "../engine/model.js";
 import { tokenExpired } from "./authorize.js";
 import { sendCatchUp } from "./catch-up.js";
 import type { HttpContext } from "./context.js";
+import { tooManyReaders } from "./limits.js";
 import { parseLive, parseOffsetParam, type RequestedOffset } from "./parse.js";
 import { readHeaders, responseBody } from "./read-encoding.js";
 import { send, sendError } from "./respond.js";
@@ -35,12 +36,19 @@ export async function handleGet(
   const cursor = url.searchParams.get(QUERY.cursor);
 
   if (live === "sse") {
+    admitReader(ctx, path);
     new SseSession(ctx, req, res, stream, position, cursor, accessExpiresAt).start();
     return;
   }
   if (live === "long-poll") return longPoll(ctx, req, res, stream, position, cursor, accessExpiresAt);
   if (offset.kind === "now") return sendNow(res, stream);
   return sendCatchUp(ctx, req, res, stream, position);
+}
+
+/** Refuses a reader that would wait live on a stream already at its limit of live readers. */
+function admitReader(ctx: HttpContext, path: string): void {
+  const limit = ctx.options.maxReadersPerStream;
+  if (limit > 0 && ctx.engine.hub.readersOf(path) >= limit) throw tooManyReaders(path, limit);
 }
 
 /** Where the read starts, by the offset rule of docs/offsets.md (a message boundary, at most the tail). */
@@ -76,6 +84,7 @@ async function longPoll(
   const cursor = () => nextCursor(clientCursor);
   if (position < stream.tail) return sendRead(ctx, res, stream, position, cursor());
   if (stream.closed) return sendTimeout(res, stream, cursor());
+  admitReader(ctx, stream.path);
 
   await new Promise<void>((resolve) => {
     let settled = false;

@@ -18,6 +18,12 @@ import { startStream } from "./respond.js";
  *   server's shared ticker, so a reader costs no timers of its own), and
  *   ended by the same ticker once the token that authorized it expires (the
  *   client reconnects, gets a 401 and refreshes its token).
+ *
+ * A reader that stops draining its socket must not make the server hold
+ * every frame for it: once more than `maxPendingOutputBytes` wait on its
+ * connection, it is pushed nothing more. Its position stays at the last byte
+ * written, so when the socket drains it catches up from the store and sees
+ * every byte once, in order.
  */
 export class SseSession implements LiveSession {
   private position: number;
@@ -28,6 +34,8 @@ export class SseSession implements LiveSession {
   private unsubscribe: () => void = () => undefined;
   private readonly startedAt = Date.now();
   private lastWriteAt = this.startedAt;
+  /** Set while the pump waits for a backlogged socket to drain; resumes it. */
+  private resume: (() => void) | null = null;
 
   constructor(
     private readonly ctx: HttpContext,
@@ -53,9 +61,17 @@ export class SseSession implements LiveSession {
 
   /** Called by the server's one shared ticker: recycle old connections, end expired ones, keep idle ones alive. */
   tick(now: number): void {
-    if (now - this.startedAt >= this.ctx.options.sseRecycleMs) this.end();
-    else if (this.accessExpiresAt !== null && now >= this.accessExpiresAt) this.end();
-    else if (now - this.lastWriteAt >= this.ctx.options.sseKeepAliveMs) this.write(": keep-alive\n\n");
+    const expired = this.accessExpiresAt !== null && now >= this.accessExpiresAt;
+    if (now - this.startedAt >= this.ctx.options.sseRecycleMs || expired) {
+      // A reader still stuck behind its backlog would hold the connection for as long as it does not
+      // read; it is dropped instead, and re-reads what it missed from its offset when it reconnects.
+      const stuck = this.resume !== null;
+      this.end();
+      if (stuck) this.res.destroy();
+    } else if (this.resume !== null) {
+      // 'drain' is the usual wake-up; this covers a socket that emptied without one.
+      if (!this.backlogged()) this.resume();
+    } else if (now - this.lastWriteAt >= this.ctx.options.sseKeepAliveMs) this.write(": keep-alive\n\n");
   }
 
   end(): void {
@@ -63,6 +79,7 @@ export class SseSession implements LiveSession {
     this.ended = true;
     this.unsubscribe();
     this.ctx.sessions.delete(this);
+    this.resume?.();
     if (!this.res.writableEnded) this.res.end();
   }
 
@@ -72,7 +89,7 @@ export class SseSession implements LiveSession {
       this.end();
       return;
     }
-    if (this.pumping || !event.data || event.start !== this.position) {
+    if (this.pumping || !event.data || event.start !== this.position || this.backlogged()) {
       void this.pump(false);
       return;
     }
@@ -108,6 +125,8 @@ export class SseSession implements LiveSession {
         let first = initial;
         initial = false;
         while (!this.ended) {
+          await this.drained();
+          if (this.ended) break;
           const read = await this.ctx.engine.read(this.stream, this.position);
           if (read.data.length === 0 && !first) break;
           first = false;
@@ -124,6 +143,25 @@ export class SseSession implements LiveSession {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** More output waits on this connection than a reader may have pending. */
+  private backlogged(): boolean {
+    return this.res.writableLength > this.ctx.options.maxPendingOutputBytes;
+  }
+
+  /** Resolves once the connection is below its output bound again (or the session ended). */
+  private drained(): Promise<void> {
+    if (!this.backlogged()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        this.res.off("drain", wake);
+        this.resume = null;
+        resolve();
+      };
+      this.resume = wake;
+      this.res.on("drain", wake);
+    });
   }
 
   private cursor(): string {

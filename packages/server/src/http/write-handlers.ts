@@ -2,6 +2,7 @@ import { frameJsonBody, HEADER, isJsonContentType, JsonModeError } from "@rill/p
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest } from "../engine/errors.js";
 import { readBody } from "./body.js";
+import { tooManyStreams } from "./limits.js";
 import type { HttpContext } from "./context.js";
 import {
   parseClosed,
@@ -42,6 +43,7 @@ export async function handlePut(ctx: HttpContext, req: IncomingMessage, res: Ser
     throw badRequest("send either Stream-TTL or Stream-Expires-At, not both", "INVALID_HEADER");
   }
   const closed = parseClosed(req.headers);
+  await admitNewStream(ctx, path);
   const body = await readBody(req, ctx.options.maxBodyBytes);
   let framingType = contentType;
   if (fork && framingType === null && body.length > 0) framingType = (await ctx.engine.live(fork.source)).contentType;
@@ -51,6 +53,17 @@ export async function handlePut(ctx: HttpContext, req: IncomingMessage, res: Ser
   const headers: Headers = metadataHeaders(outcome.stream);
   if (outcome.created) headers[HEADER.location] = `${url.protocol}//${url.host}${url.pathname}`;
   send(res, outcome.created ? 201 : 200, headers);
+}
+
+/**
+ * Refuses to create a stream past the server's limit (a re-create of an
+ * existing stream is always answered). Concurrent creates may overshoot it by
+ * as many as are in flight together.
+ */
+async function admitNewStream(ctx: HttpContext, path: string): Promise<void> {
+  const limit = ctx.options.maxStreams;
+  if (limit <= 0 || (await ctx.engine.isStored(path))) return;
+  if ((await ctx.engine.countStreams()) >= limit) throw tooManyStreams(limit);
 }
 
 export async function handlePost(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string) {

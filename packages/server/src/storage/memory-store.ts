@@ -92,6 +92,10 @@ export class MemoryStore implements Store {
     return expired;
   }
 
+  async countStreams(): Promise<number> {
+    return this.streams.size;
+  }
+
   async list(prefix: string, after: string | null, limit: number): Promise<StreamState[]> {
     const paths = [...this.streams.keys()]
       .filter((p) => p.startsWith(prefix) && (after === null || p > after))

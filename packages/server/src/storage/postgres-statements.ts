@@ -74,6 +74,7 @@ export function statements(s: string) {
        WHERE s.path = t.path AND s.ttl_seconds IS NOT NULL AND s.last_access_at < t.at`,
     ),
     deleteStream: named("delete_stream", `DELETE FROM ${s}.streams WHERE id = $1`),
+    countStreams: named("count_streams", `SELECT count(*) AS n FROM ${s}.streams`),
     // starts_with on a C-collated column is an index range scan (PostgreSQL 15+).
     list: named(
       "list",

@@ -10,6 +10,7 @@ import { checkSchemaName, migrate } from "./postgres-schema.js";
 import { READ_PAGE_ROWS, statements, typeParsers, type Statements } from "./postgres-statements.js";
 import type { RemoteCommit, ResolvedCreateCommand, Store, StoredBatch } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
+import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
 import { settle, type Op, type Pending } from "./write-queue.js";
 
 export interface PostgresStoreOptions {
@@ -36,6 +37,8 @@ export interface PostgresStoreOptions {
   listenMinBackoffMs?: number;
   listenMaxBackoffMs?: number;
   listenHeartbeatMs?: number;
+  /** Bound on appends waiting to be committed (count and bytes; 0: none). */
+  commitQueue?: CommitBacklogLimits;
 }
 
 /** How long before a stream's old expiry a touch of it is committed: a round's duration, plus clock skew between servers. */
@@ -101,6 +104,7 @@ export class PostgresStore implements Store {
   private flushingTouches = new Map<string, number>();
 
   private queue: Pending[] = [];
+  private readonly backlog: CommitBacklog;
   private scheduled: NodeJS.Immediate | null = null;
   private touchTimer: NodeJS.Timeout | null = null;
   /** When the armed touch timer fires (ms since the epoch). */
@@ -112,6 +116,7 @@ export class PostgresStore implements Store {
     this.schema = checkSchemaName(options.schema ?? "rill");
     this.channel = `rill_commits_${this.schema}`;
     this.touchFlushMs = options.touchFlushMs ?? 1000;
+    this.backlog = new CommitBacklog(options.commitQueue);
     this.pool = pool;
     this.sql = statements(`"${this.schema}"`);
     this.roundContext = {
@@ -235,6 +240,11 @@ export class PostgresStore implements Store {
     return this.enqueue({ kind: "sweep", now });
   }
 
+  async countStreams(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>({ ...this.sql.countStreams });
+    return Number(rows[0]!.n);
+  }
+
   async list(prefix: string, after: string | null, limit: number): Promise<StreamState[]> {
     if (limit <= 0) return [];
     const { rows } = await this.query<StreamRow<boolean>>({ ...this.sql.list, values: [prefix, after, limit] });
@@ -306,7 +316,7 @@ export class PostgresStore implements Store {
   private enqueue<T>(op: Op): Promise<T> {
     if (this.closed) return Promise.reject(new Error("the PostgreSQL store is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ op, resolve: resolve as (value: never) => void, reject });
+      this.queue.push(this.backlog.hold(op, resolve as (value: never) => void, reject));
       this.schedule();
     });
   }

@@ -100,6 +100,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     touchStream: prepare("UPDATE streams SET last_access_at = ? WHERE id = ?"),
     deleteStream: prepare("DELETE FROM streams WHERE id = ?"),
+    countStreams: prepare("SELECT count(*) AS n FROM streams"),
     // Prefix range as an index range: every valid UTF-8 continuation of the
     // prefix sorts below the prefix followed by byte 0xFF.
     list: prepare(

@@ -12,6 +12,7 @@ import { StreamCache, type Entry } from "./sqlite-cache.js";
 import { migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
 import type { ResolvedCreateCommand, Store, StoredBatch } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
+import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
 import { settle, type Op, type Pending, type Settled } from "./write-queue.js";
 
 /** Longest a commit round waits for the rest of the previous round's crowd (ms). */
@@ -28,6 +29,8 @@ export interface SqliteStoreOptions {
   sweepLimit?: number;
   /** How long to wait for a lock held by another connection (ms). */
   busyTimeoutMs?: number;
+  /** Bound on appends waiting to be committed (count and bytes; 0: none). */
+  commitQueue?: CommitBacklogLimits;
 }
 
 /** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
@@ -71,6 +74,7 @@ export class SqliteStore implements Store {
   private touches = new Map<string, number>();
 
   private queue: Pending[] = [];
+  private readonly backlog: CommitBacklog;
   /**
    * The last batch row each stream got in the current round. Appends that
    * continue it are merged into that row (up to MERGE_LIMIT bytes), so a busy
@@ -92,6 +96,7 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.touchFlushMs = options.touchFlushMs ?? 1000;
     this.sweepLimit = options.sweepLimit ?? 1000;
+    this.backlog = new CommitBacklog(options.commitQueue);
     mkdirSync(options.dataDir, { recursive: true });
     this.db = new Database(join(options.dataDir, "rill.db"));
     try {
@@ -174,6 +179,10 @@ export class SqliteStore implements Store {
     return this.enqueue({ kind: "sweep", now });
   }
 
+  async countStreams(): Promise<number> {
+    return (this.sql.countStreams.get() as { n: number }).n;
+  }
+
   async list(prefix: string, after: string | null, limit: number): Promise<StreamState[]> {
     if (limit <= 0) return [];
     const rows = this.sql.list.all({ prefix, after, limit }) as StreamRow<number>[];
@@ -196,7 +205,7 @@ export class SqliteStore implements Store {
   private enqueue<T>(op: Op): Promise<T> {
     if (this.closed) return Promise.reject(new Error("the SQLite store is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ op, resolve: resolve as (value: never) => void, reject });
+      this.queue.push(this.backlog.hold(op, resolve as (value: never) => void, reject));
       this.schedule();
     });
   }

@@ -24,6 +24,19 @@ export function deleteTests(suite: StoreSuite): void {
       expect(await contents("d")).toBe("y");
     });
 
+    it("counts stored streams, deleted ones kept for forks included", async () => {
+      expect(await suite.store.countStreams()).toBe(0);
+      await suite.store.create(createCommand("c1", { data: bytes("abc") }), T0);
+      await suite.store.create(createCommand("c2"), T0);
+      await suite.store.create(createCommand("c3", { fork: fork("c1", 3) }), T0);
+      expect(await suite.store.countStreams()).toBe(3);
+      await suite.store.delete("c1", T0);
+      expect(await suite.store.countStreams()).toBe(3);
+      await suite.store.delete("c2", T0);
+      await suite.store.delete("c3", T0);
+      expect(await suite.store.countStreams()).toBe(0);
+    });
+
     it("deleting a missing stream changes nothing", async () => {
       await suite.store.create(createCommand("x"), T0);
       expect(await suite.store.delete("nope", T0)).toEqual({ soft: false });

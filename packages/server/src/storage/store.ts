@@ -64,6 +64,9 @@ export interface Store {
   /** Removes streams whose expiry has passed; returns their paths. */
   sweepExpired(now: number): Promise<string[]>;
 
+  /** How many streams are stored (deleted ones kept for their forks included): for the streams-per-server limit. */
+  countStreams(): Promise<number>;
+
   /** Every stream's state whose path starts with `prefix`, ordered by path. */
   list(prefix: string, after: string | null, limit: number): Promise<StreamState[]>;
 

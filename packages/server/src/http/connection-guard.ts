@@ -1,0 +1,106 @@
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
+import type { ErrorCode } from "../engine/errors.js";
+import { RETRY_AFTER_SECONDS } from "./limits.js";
+
+/** How long a refused connection may linger for its client to read the answer before it is destroyed. */
+const REFUSED_LINGER_MS = 2_000;
+
+/**
+ * Counts open connections, in total and per client address, and refuses
+ * those past a limit before any request is parsed or routed: the answer is
+ * one pre-built response (503, or 429 for the per-address limit, with
+ * Retry-After and a JSON error body) written straight to the socket, which
+ * is then closed. The socket is half-closed and left to drain for a moment
+ * rather than destroyed at once, because destroying a socket with unread
+ * request bytes resets it and the client would never see the answer.
+ */
+export class ConnectionGuard {
+  private total = 0;
+  private readonly perAddress = new Map<string, number>();
+  private readonly refused = new WeakSet<Socket>();
+  private readonly busyAnswer: Buffer;
+  private readonly perAddressAnswer: Buffer;
+
+  /**
+   * `plainHttp: false` is for listeners that speak TLS (or HTTP/2) on their
+   * raw sockets, where an HTTP/1.1 answer cannot be written before the
+   * handshake: a refused connection is then simply closed.
+   */
+  constructor(
+    private readonly maxConnections: number,
+    private readonly maxPerAddress: number,
+    private readonly plainHttp = true,
+  ) {
+    this.busyAnswer = rawError(
+      503,
+      "Service Unavailable",
+      "TOO_MANY_CONNECTIONS",
+      `the server has reached its limit of ${maxConnections} open connections`,
+    );
+    this.perAddressAnswer = rawError(
+      429,
+      "Too Many Requests",
+      "TOO_MANY_CONNECTIONS",
+      `your address has reached the limit of ${maxPerAddress} open connections`,
+    );
+  }
+
+  /** Watches every connection of `server`; runs before the HTTP parser is attached. */
+  attach(server: Server): void {
+    server.prependListener("connection", (socket: Socket) => this.admit(socket));
+  }
+
+  /** True for a connection that was refused: its requests must not be served. */
+  isRefused(socket: Socket): boolean {
+    return this.refused.has(socket);
+  }
+
+  /** Open connections that were admitted, for metrics and tests. */
+  get open(): number {
+    return this.total;
+  }
+
+  private admit(socket: Socket): void {
+    const address = socket.remoteAddress ?? "";
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    if (this.maxConnections > 0 && this.total >= this.maxConnections) return this.refuse(socket, this.busyAnswer);
+    if (this.maxPerAddress > 0 && fromAddress >= this.maxPerAddress) return this.refuse(socket, this.perAddressAnswer);
+    this.total++;
+    this.perAddress.set(address, fromAddress + 1);
+    socket.once("close", () => {
+      this.total--;
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    });
+  }
+
+  private refuse(socket: Socket, answer: Buffer): void {
+    this.refused.add(socket);
+    if (!this.plainHttp) {
+      socket.destroy();
+      return;
+    }
+    socket.on("error", () => socket.destroy());
+    socket.end(answer);
+    const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  }
+}
+
+/** A complete HTTP/1.1 error response in Rill's JSON error format, as bytes. */
+function rawError(status: number, reason: string, code: ErrorCode, message: string): Buffer {
+  const body = JSON.stringify({ error: { code, message } });
+  const head = [
+    `HTTP/1.1 ${status} ${reason}`,
+    "content-type: application/json",
+    `content-length: ${Buffer.byteLength(body)}`,
+    `retry-after: ${RETRY_AFTER_SECONDS.connections}`,
+    "cache-control: no-store",
+    "access-control-allow-origin: *",
+    "connection: close",
+  ];
+  return Buffer.from(`${head.join("\r\n")}\r\n\r\n${body}`, "utf8");
+}
