@@ -1,9 +1,16 @@
 import { createServer as createHttpServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Engine } from "./engine/engine.js";
 import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
 import { listRoute } from "./http/list-route.js";
+import { observeRequest } from "./http/observe.js";
 import { route, streamKey } from "./http/router.js";
+import { setLogger, type Logger } from "./logging/logger.js";
+import { setMetricsEnabled } from "./metrics/registry.js";
+import { watchServer } from "./metrics/server-sources.js";
+import { healthRoute } from "./ops/health.js";
+import { homePageRoute } from "./ops/home-page.js";
+import { metricsRoute, type RequestGuard } from "./ops/metrics-route.js";
+import { listenOps, originOf } from "./ops/ops-server.js";
 import { MemoryStore } from "./storage/memory-store.js";
 import type { PostgresStoreOptions } from "./storage/postgres-store.js";
 import type { Store } from "./storage/store.js";
@@ -56,6 +63,21 @@ export interface ServerOptions {
    * store is given here.
    */
   subscriptions?: Omit<SubscriptionManagerOptions, "engine" | "store"> & { store?: SubscriptionStore };
+  /**
+   * Record and serve Prometheus metrics (default true). Metrics are
+   * process-wide: `false` stops recording for the whole process.
+   */
+  metrics?: boolean;
+  /** Serve /metrics (and the health endpoints) on this port instead of the main one: a private port. */
+  metricsPort?: number;
+  /** Checked before /metrics answers (access control: the `admin` scope). */
+  metricsGuard?: RequestGuard;
+  /** How long /readyz waits for the store (ms, default 2000). */
+  readyTimeoutMs?: number;
+  /** The process's logger (pino); installed for every module. Default: warnings and errors to stderr. */
+  logger?: Logger;
+  /** Where a web console is mounted, linked from the page at `/` (e.g. "/console/"). */
+  consolePath?: string;
 }
 
 export const DEFAULTS = {
@@ -69,6 +91,7 @@ export const DEFAULTS = {
   sseRecycleMs: 60_000,
   sseKeepAliveMs: 15_000,
   sweepIntervalMs: 1_000,
+  readyTimeoutMs: 2_000,
 } as const;
 
 export interface RunningServer {
@@ -80,6 +103,8 @@ export interface RunningServer {
   engine: Engine;
   store: Store;
   subscriptions: SubscriptionManager;
+  /** Origin of the private metrics port, when `metricsPort` was given. */
+  metricsUrl: string | null;
   /** Stops accepting, finishes in-flight appends, ends live readers, closes storage. */
   close(): Promise<void>;
 }
@@ -122,6 +147,9 @@ async function openSubscriptionStore(options: ServerOptions): Promise<Subscripti
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  if (options.logger) setLogger(options.logger);
+  const metrics = options.metrics ?? true;
+  setMetricsEnabled(metrics);
   const store = await openStore(options);
   const basePath = (options.basePath ?? DEFAULTS.basePath).replace(/\/+$/, "");
   const engine = new Engine(store, {
@@ -163,7 +191,20 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   ctx.controlRoutes.push(listRoute(ctx));
   ctx.controlRoutes.push(subscriptionRoute(subscriptions, { basePath, publicUrl: options.publicUrl ?? null }));
 
+  // Outside the base path, so no stream can be shadowed: health, metrics, then the caller's routes, then `/`.
+  let shuttingDown = false;
+  const health = healthRoute({
+    store,
+    closing: () => shuttingDown,
+    readyTimeoutMs: options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs,
+  });
+  const privateMetrics = metrics && options.metricsPort !== undefined;
+  const exposition = metricsRoute({ guard: options.metricsGuard });
+  ctx.extraRoutes.unshift(health, ...(metrics && !privateMetrics ? [exposition] : []));
+  ctx.extraRoutes.push(homePageRoute({ basePath, consolePath: options.consolePath ?? null, metrics: metrics && !privateMetrics }));
+
   const http = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    observeRequest(basePath, req, res);
     void route(ctx, req, res);
   });
   http.on("clientError", (_error, socket) => {
@@ -177,9 +218,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       resolve();
     });
   });
-  const address = http.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = originOf(http);
+  const ops = privateMetrics ? await listenOps([health, exposition], options.metricsPort!, options.host ?? DEFAULTS.host) : null;
+  const unwatch = watchServer({ http, store, sessions, subscriptions, usageTimeoutMs: options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs });
 
   // One ticker for every live reader, instead of timers per connection.
   const tickMs = Math.max(50, Math.min(1_000, ctx.options.sseKeepAliveMs / 2, ctx.options.sseRecycleMs / 2));
@@ -192,6 +233,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      shuttingDown = true;
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       clearInterval(ticker);
       for (const session of [...sessions]) session.end();
@@ -203,7 +245,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       // Connections still open after in-flight work finished are idle or hung.
       http.closeAllConnections();
       await stopped;
+      await ops?.close();
+      unwatch();
     })());
 
-  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, subscriptions, close };
+  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, subscriptions, metricsUrl: ops?.url ?? null, close };
 }

@@ -26,6 +26,7 @@ export type ErrorCode =
   | "NOT_FOUND"
   | "SHUTTING_DOWN"
   | "STORE_UNAVAILABLE"
+  | "NOT_READY"
   | "INTERNAL"
   // Subscriptions (the reserved __ds control API)
   | "INVALID_REQUEST"

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest } from "../engine/errors.js";
 import type { LiveEvent } from "../engine/live-hub.js";
 import type { StreamState } from "../engine/model.js";
+import { readBytes } from "../metrics/http-metrics.js";
 import type { HttpContext } from "./context.js";
 import { header, parseLive, parseOffsetParam, type RequestedOffset } from "./parse.js";
 import { etagFor, readHeaders, responseBody } from "./read-encoding.js";
@@ -57,7 +58,9 @@ async function catchUp(ctx: HttpContext, req: IncomingMessage, res: ServerRespon
     send(res, 304, headers);
     return;
   }
-  send(res, 200, headers, responseBody(stream, read.data));
+  const body = responseBody(stream, read.data);
+  send(res, 200, headers, body);
+  readBytes.at("catch-up").inc(body.length);
 }
 
 /**
@@ -100,6 +103,7 @@ async function longPoll(
           const current = { ...stream, tail: event.end, closed: event.closed };
           const body = event.memo("long-poll-body", () => responseBody(current, event.data!));
           send(res, 200, readHeaders(current, { next: event.end, upToDate: true }, cursor()), body);
+          readBytes.at("long-poll").inc(body.length);
         });
       }
       void recheck();
@@ -126,7 +130,7 @@ async function longPoll(
     const timer = setTimeout(answerNow, ctx.options.longPollTimeoutMs);
     const onClose = () => finish(() => undefined);
     req.on("close", onClose);
-    const session = { end: answerNow };
+    const session = { mode: "long-poll", end: answerNow } as const;
     ctx.sessions.add(session);
     // The tail may have moved between the first look and the subscription.
     void recheck();
@@ -137,7 +141,9 @@ async function sendRead(ctx: HttpContext, res: ServerResponse, stream: StreamSta
   const read = await ctx.engine.read(stream, position);
   const headers = readHeaders(stream, read, cursor);
   headers[HEADER.cacheControl] = "no-cache";
-  send(res, 200, headers, responseBody(stream, read.data));
+  const body = responseBody(stream, read.data);
+  send(res, 200, headers, body);
+  readBytes.at("long-poll").inc(body.length);
 }
 
 /** 204: nothing new (or the stream is closed and fully read). */

@@ -1,6 +1,7 @@
 import { EXPOSED_HEADERS, HEADER } from "@rill/protocol";
 import type { ServerResponse } from "node:http";
 import { ProtocolError } from "../engine/errors.js";
+import { log } from "../logging/logger.js";
 
 export type Headers = Record<string, string | number>;
 
@@ -19,6 +20,7 @@ const ALLOWED_REQUEST_HEADERS = [
   HEADER.producerSeq,
   "authorization",
   "last-event-id",
+  "x-request-id",
 ].join(", ");
 
 /**
@@ -27,7 +29,7 @@ const ALLOWED_REQUEST_HEADERS = [
  */
 const COMMON_HEADERS: Headers = Object.freeze({
   "access-control-allow-origin": "*",
-  "access-control-expose-headers": EXPOSED_HEADERS.join(", "),
+  "access-control-expose-headers": [...EXPOSED_HEADERS, "x-request-id"].join(", "),
   "x-content-type-options": "nosniff",
   "cross-origin-resource-policy": "cross-origin",
 });
@@ -77,7 +79,7 @@ export function sendError(res: ServerResponse, error: unknown): void {
   }
   const protocolError =
     error instanceof ProtocolError ? error : new ProtocolError(500, "INTERNAL", "internal server error");
-  if (!(error instanceof ProtocolError)) console.error("rill: request failed:", error);
+  if (!(error instanceof ProtocolError)) log().error({ event: "request_failed", err: error }, "a request failed");
   const { code, message, details } = protocolError;
   const body = JSON.stringify({ error: { code, message, ...details } });
   send(

@@ -1,6 +1,7 @@
 import { CONTROL_PREFIX } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ProtocolError } from "../engine/errors.js";
+import { recordAppendRefused } from "../metrics/append-metrics.js";
 import type { HttpContext } from "./context.js";
 import { handleGet } from "./read-handlers.js";
 import { PREFLIGHT_HEADERS, send, sendError } from "./respond.js";
@@ -20,6 +21,7 @@ export function streamKey(basePath: string, pathname: string): string | null {
 }
 
 export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let appending = false;
   try {
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
     const key = streamKey(ctx.options.basePath, url.pathname);
@@ -49,6 +51,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
       case "PUT":
         return await handlePut(ctx, req, res, key, url);
       case "POST":
+        appending = true;
         return await handlePost(ctx, req, res, key);
       case "DELETE":
         return await handleDelete(ctx, res, key);
@@ -58,6 +61,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
         });
     }
   } catch (error) {
+    if (appending) recordAppendRefused(error);
     if (!req.complete) req.resume();
     sendError(res, error);
   }

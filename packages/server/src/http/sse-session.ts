@@ -4,6 +4,7 @@ import type { LiveEvent } from "../engine/live-hub.js";
 import type { StreamState } from "../engine/model.js";
 import type { HttpContext, LiveSession } from "./context.js";
 import { sseControlEvent, sseDataEvent, sseHeaders } from "./read-encoding.js";
+import { sseBytes, sseFrames } from "../metrics/http-metrics.js";
 import { startStream } from "./respond.js";
 
 /**
@@ -18,6 +19,7 @@ import { startStream } from "./respond.js";
  *   server's shared ticker, so a reader costs no timers of its own).
  */
 export class SseSession implements LiveSession {
+  readonly mode = "sse";
   private position: number;
   private stream: StreamState;
   private pumping = false;
@@ -130,5 +132,7 @@ export class SseSession implements LiveSession {
     if (this.ended || this.res.writableEnded) return;
     this.lastWriteAt = Date.now();
     this.res.write(text);
+    sseFrames.inc();
+    sseBytes.inc(typeof text === "string" ? Buffer.byteLength(text) : text.length);
   }
 }

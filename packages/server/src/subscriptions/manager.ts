@@ -1,4 +1,5 @@
 import type { Engine } from "../engine/engine.js";
+import { log } from "../logging/logger.js";
 import {
   addStreams,
   createOrConfirm,
@@ -27,6 +28,7 @@ export interface SubscriptionManagerOptions {
   /** Host name resolution for webhook deliveries (tests substitute their own). */
   resolver?: Resolver;
   now?: () => number;
+  /** Where warnings go (default: the server log, as `subscription_warning` events). */
   warn?: (message: string) => void;
   /**
    * With a store shared by several servers: how often every subscription is
@@ -82,7 +84,7 @@ export class SubscriptionManager {
       resolver: options.resolver ?? systemResolver,
       webhookTimeoutMs: options.webhookTimeoutMs ?? 10_000,
       now: options.now ?? Date.now,
-      warn: options.warn ?? ((message) => console.warn(`rill: subscriptions: ${message}`)),
+      warn: options.warn ?? ((message) => log().warn({ event: "subscription_warning" }, message)),
     });
     const { subscriptions, links } = await store.load();
     const linksOf = new Map<string, Map<string, LinkRecord>>();
@@ -168,6 +170,15 @@ export class SubscriptionManager {
       await this.rt.drain();
       await this.rt.options.store.close();
     })());
+  }
+
+  /** Webhook wakes waiting to be delivered again after a failed attempt (metrics). */
+  retryQueueDepth(): number {
+    let waiting = 0;
+    for (const { record } of this.rt.entries.values()) {
+      if (record.wake && !record.wake.delivered && record.wake.attempts > 0) waiting++;
+    }
+    return waiting;
   }
 
   /** For tests and diagnostics: the working copy of one subscription. */

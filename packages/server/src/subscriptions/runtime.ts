@@ -1,6 +1,7 @@
 import { formatOffset, frameJsonMessages, isJsonContentType } from "@rill/protocol";
 import type { Engine } from "../engine/engine.js";
 import { isExpired } from "../engine/model.js";
+import { leaseExpiries, wakesRaised } from "../metrics/subscription-metrics.js";
 import { hasPending } from "./cursors.js";
 import { deliverWake } from "./webhook-worker.js";
 import { parseGlob, type GlobSegment } from "./glob.js";
@@ -248,6 +249,7 @@ export class SubscriptionRuntime {
     const streams = await this.pending(entry);
     if (streams.length === 0) return false;
     const wake = this.openWake(entry, streams);
+    wakesRaised.at(record.config.type).inc();
     if (record.config.type === "webhook") {
       effects.push({ kind: "deliver", id: record.id, wakeId: wake.id });
     } else if (record.config.wakeStream !== null) {
@@ -335,6 +337,7 @@ export class SubscriptionRuntime {
       const now = this.now();
       if (wake.leaseExpiresAt !== null && wake.leaseExpiresAt <= now) {
         // The holder went quiet: its wake ends, and pending work raises a new one.
+        leaseExpiries.inc();
         this.endWake(entry);
         await this.raiseWake(entry, effects);
         await this.commit(entry);
