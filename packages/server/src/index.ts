@@ -1,5 +1,7 @@
 export { startServer, DEFAULTS, type ServerOptions, type RunningServer } from "./server.js";
 export type { ExtraRoute } from "./http/context.js";
+export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel } from "./logging/logger.js";
+export type { RequestGuard } from "./ops/metrics-route.js";
 export { Engine, type EngineOptions, type ReadResult, type StreamChange, type StreamObserver } from "./engine/engine.js";
 export { ProtocolError, type ErrorCode } from "./engine/errors.js";
 export type { StreamState, ProducerState, ProducerRef } from "./engine/model.js";
