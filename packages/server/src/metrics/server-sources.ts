@@ -40,12 +40,12 @@ export function watchServer(parts: ServerParts): () => void {
   http.on("connection", onConnection);
 
   const byStore = (value: number): Sample => [[{ store: store.kind }, value]];
-  // Both store gauges come from one usage query per scrape.
+  // Both store gauges come from one usage query per scrape (prom-client collects every metric at once).
   let usage: Promise<StoreUsage | undefined> | null = null;
   const sampleUsage = () =>
     (usage ??= (store.usage ? store.usage(parts.usageTimeoutMs) : Promise.resolve(undefined))
       .catch(() => undefined)
-      .finally(() => setTimeout(() => (usage = null), 1_000).unref()));
+      .finally(() => (usage = null)));
 
   const removers = [
     openConnections.addSource(() => open),
