@@ -58,6 +58,22 @@ describe("health endpoints", () => {
     expect((await probe(server, "/healthz")).status).toBe(200);
   });
 
+  it("/ is a page for a person: links to the console, the protocol docs, health and metrics", async () => {
+    const server = await start({ memory: true, consolePath: "/console/" });
+    const res = await fetch(`${server.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const html = await res.text();
+    for (const href of ["/console/", "/healthz", "/readyz", "/metrics", "https://github.com/durable-streams/durable-streams"]) {
+      expect(html).toContain(`href="${href}"`);
+    }
+    expect(html).toContain(`${server.streamsUrl}/demo`);
+    // Anything else outside the base path is still a JSON 404.
+    const other = await fetch(`${server.url}/nothing-here`);
+    expect(other.status).toBe(404);
+    expect(((await other.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
+  });
+
   it("never shadows a stream: a stream named healthz lives under the base path as usual", async () => {
     const server = await start({ memory: true, basePath: "/" });
     const put = await fetch(`${server.url}/healthz`, { method: "PUT", headers: { "content-type": "text/plain" }, body: "mine" });

@@ -29,6 +29,8 @@ export interface Serve {
   child: ChildProcess;
   /** Where it listens, e.g. http://127.0.0.1:41234. */
   origin: string;
+  /** What it wrote to stdout up to then (its start event or banner). */
+  startup: string;
 }
 
 /**
@@ -56,7 +58,7 @@ export function serve(args: readonly string[], options: ServeOptions = {}): Prom
       const match = /rill listening on (http:\/\/[^\s"]+)["\n]/.exec(stdout);
       if (match && (stdout.includes("storage:") || stdout.includes('"event":"start"'))) {
         clearTimeout(timer);
-        resolve({ child, origin: match[1]! });
+        resolve({ child, origin: match[1]!, startup: stdout });
       }
     });
     child.once("exit", (code, signal) => {
