@@ -2,7 +2,7 @@
 // its URL to the orchestrator over IPC. Started by bench/lib/processes.mjs with
 // --expose-gc so the orchestrator can ask for a collected, settled RSS reading.
 //
-//   spec: { impl: "rill" | "ref", store: "sqlite" | "memory" | "file", dataDir?, longPollTimeoutMs }
+//   spec: { impl: "rill" | "ref", store: "sqlite" | "memory" | "file", dataDir?, longPollTimeoutMs, metrics }
 import { readFileSync } from "node:fs";
 
 const spec = JSON.parse(process.argv[2]);
@@ -61,6 +61,7 @@ if (spec.impl === "rill") {
     memory: spec.store === "memory",
     dataDir: spec.dataDir,
     longPollTimeoutMs: spec.longPollTimeoutMs,
+    metrics: spec.metrics !== false,
   });
   url = server.url;
   close = () => server.close();
