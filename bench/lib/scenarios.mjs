@@ -35,11 +35,11 @@ async function withServer(name, options, body) {
 
 // ─── Scenario 1: durable appends ──────────────────────────────────────────────
 
-export async function appends(servers, { connections, streamCounts, durationSec, warmupSec, cpuProf, serverOptions = {} }) {
+export async function appends(servers, { connections, streamCounts, durationSec, warmupSec, cpuProf }) {
   const rows = [];
   for (const name of servers) {
     for (const streams of streamCounts) {
-      await attempt(rows, { server: name, streams }, () => withServer(name, { ...serverOptions, cpuProf: cpuProf?.(name) }, async (server) => {
+      await attempt(rows, { server: name, streams }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
         for (const conns of connections) {
           const result = await runGenerator("append-load", {
             url: server.url,
