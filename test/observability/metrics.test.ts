@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "@rill/server";
 import { parseExposition, type Exposition } from "../support/prometheus.js";
+
+const DOCS = new URL("../../docs/", import.meta.url);
 
 // Metrics are process-wide, so every check is a difference between two scrapes around one action.
 
@@ -228,6 +230,26 @@ describe("/metrics", () => {
             expect(value, `${family.name}{${label}}`).toMatch(allowed[label]!);
           }
         }
+      }
+    }
+  });
+
+  it("docs/operations.md documents every Rill metric, and the Grafana dashboard queries only metrics that exist", async () => {
+    const exposition = await scrape();
+    const rill = [...exposition.families.keys()].filter((name) => name.startsWith("rill_"));
+    expect(rill.length).toBeGreaterThan(30);
+    const operations = readFileSync(new URL("operations.md", DOCS), "utf8");
+    for (const name of rill) expect(operations, name).toContain(`\`${name}\``);
+    const dashboard = JSON.parse(readFileSync(new URL("grafana-dashboard.json", DOCS), "utf8")) as {
+      panels: Array<{ targets?: Array<{ expr: string }> }>;
+    };
+    const exprs = dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr);
+    expect(exprs.length).toBeGreaterThan(20);
+    const known = new Set(exposition.families.keys());
+    for (const expr of exprs) {
+      for (const [used] of expr.matchAll(/\b(?:rill|nodejs|process)_[a-z0-9_]+/g)) {
+        const family = used.replace(/_(bucket|sum|count)$/, "");
+        expect(known.has(family) || known.has(used), `${used} in ${expr}`).toBe(true);
       }
     }
   });
