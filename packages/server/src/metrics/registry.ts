@@ -36,46 +36,54 @@ interface Observe {
   observe(value: number): void;
 }
 
+/** Children by label values (in the order the metric declared its labels), made once each. */
+class Children<T> {
+  private readonly made = new Map<string, T>();
+  constructor(private readonly make: (values: string[]) => T) {}
+
+  get(values: string[]): T {
+    const key = values.join("\u0000");
+    let child = this.made.get(key);
+    if (child === undefined) this.made.set(key, (child = this.make(values)));
+    return child;
+  }
+}
+
 /** A counter, optionally labelled: `c.inc()` or `c.at("POST", "2xx").inc()`. */
 export class CounterHandle {
-  private readonly children = new Map<string, Inc>();
-  constructor(private readonly metric: Counter<string>) {}
+  private readonly children: Children<Inc>;
+  constructor(private readonly metric: Counter<string>) {
+    this.children = new Children((values) => {
+      const inner = metric.labels(...values);
+      return { inc: (value = 1) => void (state.enabled && inner.inc(value)) };
+    });
+  }
 
   inc(value = 1): void {
     if (state.enabled) this.metric.inc(value);
   }
 
-  /** The child for these label values, in the order the metric declared its labels. */
   at(...values: string[]): Inc {
-    const key = values.join("\u0000");
-    let child = this.children.get(key);
-    if (child === undefined) {
-      const inner = this.metric.labels(...values);
-      child = { inc: (value = 1) => void (state.enabled && inner.inc(value)) };
-      this.children.set(key, child);
-    }
-    return child;
+    return this.children.get(values);
   }
 }
 
 /** A histogram, optionally labelled: `h.observe(s)` or `h.at("sqlite").observe(s)`. */
 export class HistogramHandle {
-  private readonly children = new Map<string, Observe>();
-  constructor(private readonly metric: Histogram<string>) {}
+  private readonly children: Children<Observe>;
+  constructor(private readonly metric: Histogram<string>) {
+    this.children = new Children((values) => {
+      const inner = metric.labels(...values);
+      return { observe: (value) => void (state.enabled && inner.observe(value)) };
+    });
+  }
 
   observe(value: number): void {
     if (state.enabled) this.metric.observe(value);
   }
 
   at(...values: string[]): Observe {
-    const key = values.join("\u0000");
-    let child = this.children.get(key);
-    if (child === undefined) {
-      const inner = this.metric.labels(...values);
-      child = { observe: (value) => void (state.enabled && inner.observe(value)) };
-      this.children.set(key, child);
-    }
-    return child;
+    return this.children.get(values);
   }
 }
 
