@@ -53,6 +53,7 @@ export function createLogger(options: LoggerOptions): Logger {
         sync: true,
         translateTime: "SYS:HH:MM:ss.l",
         ignore: "pid,hostname",
+        singleLine: true,
         destination: typeof destination === "number" ? destination : undefined,
       }),
     );
