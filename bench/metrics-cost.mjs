@@ -7,6 +7,8 @@
 // append (from /proc, around the measured run), which a shared machine disturbs less.
 //
 //   npm run bench:metrics [-- --rounds=3 --duration=5 --connections=50]
+//   node bench/metrics-cost.mjs --report-from=bench/results/metrics-cost.json   (rebuild the section only)
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { median } from "./lib/common.mjs";
 import { installCleanup, runGenerator, startServerProcess } from "./lib/processes.mjs";
@@ -35,6 +37,62 @@ async function measure(metrics, round) {
   }
 }
 
+/**
+ * The section for RESULTS.md. A verdict needs runs that agree with each other:
+ * when the runs of one side differ by more than the target (a busy, shared
+ * machine), the comparison is reported as inconclusive rather than met.
+ */
+function report({ machine: info, loadAtEnd, rounds, durationSec, connections, runs }) {
+  const medianOf = (side, key) => median(runs[side].map((r) => r[key]));
+  const spread = (key) => Math.max(...["on", "off"].map((side) => {
+    const values = runs[side].map((r) => r[key]);
+    return Math.max(...values) / Math.min(...values) - 1;
+  }));
+  const signed = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)}%`;
+  const judge = (cost, key) =>
+    spread(key) > TARGET ? `inconclusive: runs of one side differ by up to ${signed(spread(key)).slice(1)}` : cost <= TARGET ? "met" : "NOT met";
+  const cpuCost = medianOf("on", "cpuMicrosPerAppend") / medianOf("off", "cpuMicrosPerAppend") - 1;
+  const throughputCost = 1 - medianOf("on", "appendsPerSec") / medianOf("off", "appendsPerSec");
+  const summary = table(
+    ["metrics", "appends/s per round", "median appends/s", "median p99 ms", "server CPU µs/append per round", "median µs/append"],
+    ["off", "on"].map((side) => [
+      side === "on" ? "on (default)" : "off (`--no-metrics`)",
+      runs[side].map((r) => fmt(r.appendsPerSec)).join(", "),
+      fmt(medianOf(side, "appendsPerSec")),
+      sig(median(runs[side].map((r) => r.latency.p99))),
+      runs[side].map((r) => fmt(r.cpuMicrosPerAppend, 1)).join(", "),
+      fmt(medianOf(side, "cpuMicrosPerAppend"), 1),
+    ]),
+  );
+  const figures =
+    `Metrics on vs off: server CPU per append ${signed(cpuCost)} (target ≤ +${TARGET * 100}%: **${judge(cpuCost, "cpuMicrosPerAppend")}**); ` +
+    `median throughput ${signed(-throughputCost)} (target ≥ −${TARGET * 100}%: **${judge(throughputCost, "appendsPerSec")}**).`;
+  const markdown = [
+    "## Metrics cost on single appends (`npm run bench:metrics`, issue 15)",
+    "",
+    machineMarkdown(info, loadAtEnd),
+    "",
+    `Rill on SQLite (durable), ${connections} keep-alive connections each POSTing one 256-byte JSON message at a time to one stream, ` +
+      `${durationSec} s per run after a 1 s warm-up, ${rounds} rounds alternating which side runs first; metrics on (the default: ` +
+      "request counters and histograms, append and commit-round metrics) vs `--no-metrics`. Logging at its library default (warnings only) on both sides. " +
+      "Server CPU per append is the server process's user+system time over the measured run divided by the appends acknowledged.",
+    "",
+    summary,
+    "",
+    figures,
+  ].join("\n");
+  return { markdown, summary, figures, cpuCost, throughputCost };
+}
+
+// --report-from=<results.json>: rebuild the section from a saved run, without running anything.
+const reportFrom = argv.find((a) => a.startsWith("--report-from="))?.split("=")[1];
+if (reportFrom) {
+  const saved = JSON.parse(readFileSync(reportFrom, "utf8"));
+  writeSection("metrics-cost", report(saved).markdown);
+  console.log(`rebuilt bench/RESULTS.md (section "metrics-cost") from ${reportFrom}`);
+  process.exit(0);
+}
+
 const info = machine();
 console.log(`Metrics cost — Rill SQLite, metrics on vs --no-metrics — ${info.nproc} cores, load ${info.loadAverage.map((v) => v.toFixed(2)).join(" ")}`);
 const runs = { on: [], off: [] };
@@ -49,46 +107,10 @@ for (let round = 0; round < rounds; round++) {
     );
   }
 }
-const loadAtEnd = loadavg();
-const medianOf = (side, key) => median(runs[side].map((r) => r[key]));
-const throughputCost = 1 - medianOf("on", "appendsPerSec") / medianOf("off", "appendsPerSec");
-const cpuCost = medianOf("on", "cpuMicrosPerAppend") / medianOf("off", "cpuMicrosPerAppend") - 1;
-const verdict = (cost) => (cost <= TARGET ? "met" : "NOT met");
-const pct = (x) => `${(x * 100).toFixed(1)}%`;
-const summary = table(
-  ["metrics", "appends/s per round", "median appends/s", "median p99 ms", "server CPU µs/append per round", "median µs/append"],
-  ["off", "on"].map((side) => [
-    side === "on" ? "on (default)" : "off (`--no-metrics`)",
-    runs[side].map((r) => fmt(r.appendsPerSec)).join(", "),
-    fmt(medianOf(side, "appendsPerSec")),
-    sig(median(runs[side].map((r) => r.latency.p99))),
-    runs[side].map((r) => fmt(r.cpuMicrosPerAppend, 1)).join(", "),
-    fmt(medianOf(side, "cpuMicrosPerAppend"), 1),
-  ]),
-);
-const figures =
-  `Cost of metrics: server CPU per append **+${pct(cpuCost)}** (target ≤ ${TARGET * 100}%: **${verdict(cpuCost)}**); ` +
-  `median throughput ${pct(-throughputCost)} (target ≥ −${TARGET * 100}%: **${verdict(throughputCost)}**).`;
+const saved = { machine: info, loadAtEnd: loadavg(), rounds, durationSec, connections, runs };
+const { markdown, summary, figures } = report(saved);
 console.log(`\n${summary}\n\n${figures}`);
-writeSection(
-  "metrics-cost",
-  [
-    "## Metrics cost on single appends (`npm run bench:metrics`, issue 15)",
-    "",
-    machineMarkdown(info, loadAtEnd),
-    "",
-    `Rill on SQLite (durable), ${connections} keep-alive connections each POSTing one 256-byte JSON message at a time to one stream, ` +
-      `${durationSec} s per run after a 1 s warm-up, ${rounds} rounds alternating which side runs first; metrics on (the default: ` +
-      "request counters and histograms, append and commit-round metrics) vs `--no-metrics`. Logging at its library default (warnings only) on both sides.",
-    "",
-    summary,
-    "",
-    figures,
-    info.loadAverage[0] > info.nproc * 0.5
-      ? "\nThe machine was shared and busy during this run (see the load average): throughput swings between runs far more than metrics could move it, so the CPU time per append is the figure to read."
-      : "",
-  ].join("\n"),
-);
-writeJson("results/metrics-cost.json", { machine: info, loadAtEnd, rounds, durationSec, connections, runs, throughputCost, cpuCost });
+writeSection("metrics-cost", markdown);
+writeJson("results/metrics-cost.json", saved);
 console.log('wrote bench/RESULTS.md (section "metrics-cost") and bench/results/metrics-cost.json');
 process.exit(0);
