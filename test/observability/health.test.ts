@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer, type ServerOptions } from "@rill/server";
+import { parseExposition } from "../support/prometheus.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
 // /healthz and /readyz on every store. PostgreSQL is made unreachable through
@@ -107,12 +108,17 @@ describe("health endpoints", () => {
     await expect.poll(async () => (await probe(server, "/readyz")).status, { timeout: 10_000, interval: 100 }).toBe(200);
     const again = await fetch(`${server.streamsUrl}/after-restore`, { method: "PUT", headers: { "content-type": "text/plain" } });
     expect(again.status).toBe(201);
-    // The LISTEN connection came back too (metrics say so).
-    await expect
-      .poll(async () => (await (await fetch(`${server.url}/metrics`)).text()).includes(`rill_pg_listen_up{schema="${SCHEMA}"} 1`), {
-        timeout: 10_000,
-        interval: 100,
-      })
-      .toBe(true);
+    // The LISTEN connection came back too, and the metrics tell the story.
+    const scrape = async () => parseExposition(await (await fetch(`${server.url}/metrics`)).text());
+    await expect.poll(async () => (await scrape()).value("rill_pg_listen_up", { schema: SCHEMA }), { timeout: 10_000, interval: 100 }).toBe(1);
+    const metrics = await scrape();
+    expect(metrics.value("rill_pg_listen_reconnects_total")).toBeGreaterThanOrEqual(1);
+    expect(metrics.value("rill_pg_resyncs_total")).toBeGreaterThanOrEqual(1);
+    expect(metrics.value("rill_commit_round_requests_count", { store: "postgres" })).toBeGreaterThanOrEqual(1);
+    expect(metrics.value("rill_store_commit_duration_seconds_count", { store: "postgres" })).toBeGreaterThanOrEqual(1);
+    expect(metrics.value("rill_pg_pool_clients", { state: "waiting" })).toBe(0);
+    expect(metrics.value("rill_pg_pool_clients", { state: "idle" })).toBeGreaterThanOrEqual(1);
+    expect(metrics.value("rill_streams", { store: "postgres" })).toBe(1);
+    expect(metrics.value("rill_store_size_bytes", { store: "postgres" })).toBeGreaterThan(0);
   });
 });

@@ -41,9 +41,12 @@ export function watchServer(parts: ServerParts): () => void {
 
   const byStore = (value: number): Sample => [[{ store: store.kind }, value]];
   // Both store gauges come from one usage query per scrape (prom-client collects every metric at once).
+  // It starts on the next turn, after the synchronous gauges were read: its own pool checkout must not
+  // show up in rill_pg_pool_clients.
   let usage: Promise<StoreUsage | undefined> | null = null;
   const sampleUsage = () =>
-    (usage ??= (store.usage ? store.usage(parts.usageTimeoutMs) : Promise.resolve(undefined))
+    (usage ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => store.usage?.(parts.usageTimeoutMs))
       .catch(() => undefined)
       .finally(() => (usage = null)));
 
