@@ -1,7 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, startServer, type RunningServer } from "@rill/server";
-import { freePort, serve } from "../support/serve.js";
+import { BIN, freePort, serve } from "../support/serve.js";
 
 // One JSON access-log line per request, with a request id, and no secret
 // ever written: not the Authorization header, not a token in the query, not
@@ -125,6 +126,9 @@ describe("rill serve logs", () => {
     } finally {
       off.child.kill("SIGKILL");
     }
+    const conflict = spawnSync(process.execPath, [BIN, "serve", "--memory", "--no-metrics", "--metrics-port", "9464"], { encoding: "utf8" });
+    expect(conflict.status).not.toBe(0);
+    expect(conflict.stderr).toContain("--metrics-port serves metrics, which --no-metrics turns off");
     const metricsPort = await freePort();
     const split = await serve(["--memory", "--port", "0", "--metrics-port", String(metricsPort), "--no-console", "--log-level", "warn"]);
     try {

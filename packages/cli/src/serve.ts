@@ -79,6 +79,9 @@ export function serveCommand(): Command {
 }
 
 async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
+  if (!flags.metrics && flags.metricsPort !== undefined) {
+    throw new Error("--metrics-port serves metrics, which --no-metrics turns off: drop one of them");
+  }
   const terminal = process.stdout.isTTY === true;
   const logger = createLogger({ level: flags.logLevel, pretty: terminal });
   const store = flags.store ?? (flags.memory ? "memory" : "sqlite");

@@ -41,7 +41,7 @@ const REDACT = {
 };
 
 export function createLogger(options: LoggerOptions): Logger {
-  const base = { level: options.level, base: { pid: process.pid }, redact: REDACT };
+  const base = { level: options.level, redact: REDACT };
   const destination = options.destination ?? 1;
   if (options.pretty) {
     // Loaded only for a terminal; synchronous, so lines come out in order with the banner.
