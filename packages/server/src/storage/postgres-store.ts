@@ -110,6 +110,7 @@ export class PostgresStore implements Store {
   private touchTimerAt = 0;
   private pumping: Promise<void> | null = null;
   private closed = false;
+  private readyProbe: Promise<void> | null = null;
 
   private constructor(options: PostgresStoreOptions, pool: pg.Pool) {
     this.schema = checkSchemaName(options.schema ?? "rill");
@@ -173,7 +174,9 @@ export class PostgresStore implements Store {
 
   async checkReady(timeoutMs: number): Promise<void> {
     if (this.closed) throw new Error("the PostgreSQL store is closed");
-    await checkPostgresWritable(this.pool, timeoutMs);
+    // Probes share one query while it runs: against an unreachable database they must not pile up in the pool.
+    this.readyProbe ??= checkPostgresWritable(this.pool, timeoutMs).finally(() => (this.readyProbe = null));
+    await this.readyProbe;
   }
 
   async usage(timeoutMs: number): Promise<StoreUsage> {
