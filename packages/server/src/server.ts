@@ -219,8 +219,25 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
   });
   const url = originOf(http);
-  const ops = privateMetrics ? await listenOps([health, exposition], options.metricsPort!, options.host ?? DEFAULTS.host) : null;
-  const unwatch = watchServer({ http, store, sessions, subscriptions, usageTimeoutMs: options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs });
+  let ops: Awaited<ReturnType<typeof listenOps>> | null = null;
+  if (privateMetrics) {
+    try {
+      ops = await listenOps([health, exposition], options.metricsPort!, options.host ?? DEFAULTS.host);
+    } catch (error) {
+      // Nothing may stay open when the server does not start.
+      await new Promise((resolve) => http.close(resolve));
+      await subscriptions.close();
+      await engine.close();
+      throw error;
+    }
+  }
+  const unwatch = watchServer({
+    http,
+    store,
+    sessions,
+    subscriptions,
+    usageTimeoutMs: options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs,
+  });
 
   // One ticker for every live reader, instead of timers per connection.
   const tickMs = Math.max(50, Math.min(1_000, ctx.options.sseKeepAliveMs / 2, ctx.options.sseRecycleMs / 2));

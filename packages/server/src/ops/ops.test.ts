@@ -51,3 +51,17 @@ describe("/readyz during shutdown", () => {
     await closing;
   });
 });
+
+describe("a private metrics port", () => {
+  it("that is taken fails start-up with the listen error, leaving nothing running", async () => {
+    const { createServer } = await import("node:net");
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      await expect(startServer({ memory: true, port: 0, metricsPort: port })).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+});

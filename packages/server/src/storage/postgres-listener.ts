@@ -124,7 +124,10 @@ export class CommitListener {
       client.removeAllListeners("notification");
       client.end().catch(() => undefined);
       if (!this.stopped) {
-        log().warn({ event: "pg_listen_lost", channel: this.options.channel, err: error ? describe(error) : "connection ended" }, "PostgreSQL LISTEN connection lost; reconnecting");
+        log().warn(
+          { event: "pg_listen_lost", channel: this.options.channel, err: error ? describe(error) : "connection ended" },
+          "PostgreSQL LISTEN connection lost; reconnecting",
+        );
         this.scheduleReconnect();
       }
     };
@@ -163,12 +166,18 @@ export class CommitListener {
           this.backoffMs = this.options.minBackoffMs ?? 100;
           this.reconnects++;
           pgListenReconnects.inc();
-          log().info({ event: "pg_listen_reconnected", channel: this.options.channel, reconnects: this.reconnects }, "PostgreSQL LISTEN connection re-established; re-checking watched streams");
+          log().info(
+            { event: "pg_listen_reconnected", channel: this.options.channel, reconnects: this.reconnects },
+            "PostgreSQL LISTEN connection re-established; re-checking watched streams",
+          );
           this.options.onResync();
         },
         (error: unknown) => {
           if (this.stopped) return;
-          log().warn({ event: "pg_listen_reconnect_failed", channel: this.options.channel, err: describe(error), retry_in_ms: Math.round(this.backoffMs) }, "PostgreSQL LISTEN reconnection failed; retrying");
+          log().warn(
+            { event: "pg_listen_reconnect_failed", channel: this.options.channel, err: describe(error), retry_in_ms: Math.round(this.backoffMs) },
+            "PostgreSQL LISTEN reconnection failed; retrying",
+          );
           this.scheduleReconnect();
         },
       );

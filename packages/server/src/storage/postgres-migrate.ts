@@ -39,7 +39,10 @@ export async function runMigrations(client: pg.ClientBase, schema: string, set: 
     await client.query(`UPDATE ${s}.${set.versionTable} SET version = $1`, [version]);
     await client.query("COMMIT");
     if (from < version) {
-      log().info({ event: "store_migrated", store: "postgres", schema, tables: set.what, from, to: version }, `PostgreSQL ${set.what} in ${schema} migrated to version ${version}`);
+      log().info(
+        { event: "store_migrated", store: "postgres", schema, tables: set.what, from, to: version },
+        `PostgreSQL ${set.what} in ${schema} migrated to version ${version}`,
+      );
     }
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);

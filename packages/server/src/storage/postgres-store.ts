@@ -150,7 +150,9 @@ export class PostgresStore implements Store {
       query_timeout: statementTimeoutMs + 5_000,
     });
     // An idle connection's failure must not crash the process; the pool drops it.
-    pool.on("error", (error) => log().warn({ event: "pg_idle_connection_failed", err: error.message }, "an idle PostgreSQL connection failed"));
+    pool.on("error", (error) =>
+      log().warn({ event: "pg_idle_connection_failed", err: error.message }, "an idle PostgreSQL connection failed"),
+    );
     // Nor may a checked-out one's: pg emits 'error' on the client as well as
     // failing its query, and an 'error' event nobody listens to is fatal. The
     // query's rejection is what the caller handles.

@@ -85,7 +85,14 @@ export async function deliverWake(rt: SubscriptionRuntime, id: string, wakeId: s
       entry.record.status = "failed";
       deliveries.at("failed").inc();
       log().warn(
-        { event: "webhook_delivery_failed", subscription: id, wake_id: wakeId, reason: result.reason, attempts: wake.attempts, retry_in_ms: wake.nextAttemptAt - rt.now() },
+        {
+          event: "webhook_delivery_failed",
+          subscription: id,
+          wake_id: wakeId,
+          reason: result.reason,
+          attempts: wake.attempts,
+          retry_in_ms: wake.nextAttemptAt - rt.now(),
+        },
         `webhook delivery for subscription ${id} failed (${result.reason}); retrying`,
       );
       await rt.commit(entry);
