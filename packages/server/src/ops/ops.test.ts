@@ -53,7 +53,7 @@ describe("/readyz during shutdown", () => {
 });
 
 describe("a private metrics port", () => {
-  it("that is taken fails start-up with the listen error, leaving nothing running", async () => {
+  it("that is taken fails start-up with the listen error", async () => {
     const { createServer } = await import("node:net");
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
