@@ -58,7 +58,7 @@ export function renderHomePage(options: HomePageOptions, origin: string): string
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Rill</title>
-  <style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;color:#222}code,pre{background:#f3f3f3;border-radius:4px}pre{padding:.75rem;overflow-x:auto}code{padding:0 .25rem}</style>
+  <style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;color:#222}code,pre{background:#f3f3f3;border-radius:4px}pre{padding:.75rem;overflow-x:auto;font-size:.85rem}code{padding:0 .25rem}</style>
 </head>
 <body>
   <h1>Rill</h1>
