@@ -28,8 +28,11 @@ export interface SubscriptionManagerOptions {
   /** Host name resolution for webhook deliveries (tests substitute their own). */
   resolver?: Resolver;
   now?: () => number;
-  /** Where warnings go (default: the server log, as `subscription_warning` events). */
-  warn?: (message: string) => void;
+  /**
+   * Where warnings go (default: the server log, as events with the given
+   * fields, `subscription_warning` when there are none).
+   */
+  warn?: (message: string, fields?: Record<string, unknown>) => void;
   /**
    * With a store shared by several servers: how often every subscription is
    * re-checked for pending work (ms, default 30 s). This raises the wake of an
@@ -84,7 +87,7 @@ export class SubscriptionManager {
       resolver: options.resolver ?? systemResolver,
       webhookTimeoutMs: options.webhookTimeoutMs ?? 10_000,
       now: options.now ?? Date.now,
-      warn: options.warn ?? ((message) => log().warn({ event: "subscription_warning" }, message)),
+      warn: options.warn ?? ((message, fields) => log().warn({ event: "subscription_warning", ...fields }, message)),
     });
     const { subscriptions, links } = await store.load();
     const linksOf = new Map<string, Map<string, LinkRecord>>();

@@ -26,7 +26,8 @@ export interface RuntimeOptions {
   resolver: Resolver;
   webhookTimeoutMs: number;
   now: () => number;
-  warn: (message: string) => void;
+  /** A warning for the operator; `fields` make it a structured log event. */
+  warn: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 export interface Entry {

@@ -1,5 +1,4 @@
 import { parseOffset } from "@rill/protocol";
-import { log } from "../logging/logger.js";
 import { deliveries } from "../metrics/subscription-metrics.js";
 import { ackedPosition, wakeStreamInfos } from "./cursors.js";
 import { postWebhook, retryDelay } from "./delivery.js";
@@ -84,17 +83,15 @@ export async function deliverWake(rt: SubscriptionRuntime, id: string, wakeId: s
       wake.nextAttemptAt = rt.now() + retryDelay(wake.attempts);
       entry.record.status = "failed";
       deliveries.at("failed").inc();
-      log().warn(
-        {
-          event: "webhook_delivery_failed",
-          subscription: id,
-          wake_id: wakeId,
-          reason: result.reason,
-          attempts: wake.attempts,
-          retry_in_ms: wake.nextAttemptAt - rt.now(),
-        },
-        `webhook delivery for subscription ${id} failed (${result.reason}); retrying`,
-      );
+      const retryInMs = wake.nextAttemptAt - rt.now();
+      rt.options.warn(`subscription ${id}: webhook delivery failed (${result.reason}); attempt ${wake.attempts + 1} in ${retryInMs} ms`, {
+        event: "webhook_delivery_failed",
+        subscription: id,
+        wake_id: wakeId,
+        reason: result.reason,
+        attempts: wake.attempts,
+        retry_in_ms: retryInMs,
+      });
       await rt.commit(entry);
       rt.arm(entry);
       return;
