@@ -155,7 +155,7 @@ function exited(child) {
 /**
  * Start a server in its own process.
  * @param {keyof typeof SERVERS} name
- * @param {{ dataDir?: string, longPollTimeoutMs?: number, cpuProf?: string }} options
+ * @param {{ dataDir?: string, longPollTimeoutMs?: number, cpuProf?: string, metrics?: boolean }} options
  */
 export async function startServerProcess(name, options = {}) {
   const config = SERVERS[name];
@@ -166,7 +166,13 @@ export async function startServerProcess(name, options = {}) {
     dataDir = makeTempDir(name);
     ownsDir = true;
   }
-  const spec = { impl: config.impl, store: config.store, dataDir, longPollTimeoutMs: options.longPollTimeoutMs ?? 20_000 };
+  const spec = {
+    impl: config.impl,
+    store: config.store,
+    dataDir,
+    longPollTimeoutMs: options.longPollTimeoutMs ?? 20_000,
+    metrics: options.metrics ?? true,
+  };
   const execArgv = ["--expose-gc"];
   if (options.cpuProf) execArgv.push("--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
   const spawnedAt = performance.now();

@@ -2,7 +2,7 @@
 // its URL to the orchestrator over IPC. Started by bench/lib/processes.mjs with
 // --expose-gc so the orchestrator can ask for a collected, settled RSS reading.
 //
-//   spec: { impl: "rill" | "ref", store: "sqlite" | "memory" | "file", dataDir?, longPollTimeoutMs }
+//   spec: { impl: "rill" | "ref", store: "sqlite" | "memory" | "file", dataDir?, longPollTimeoutMs, metrics }
 import { readFileSync } from "node:fs";
 
 const spec = JSON.parse(process.argv[2]);
@@ -63,6 +63,7 @@ if (spec.impl === "rill") {
     longPollTimeoutMs: spec.longPollTimeoutMs,
     // Every simulated client of the load generator shares one address.
     limits: { maxConnectionsPerIp: 0 },
+    metrics: spec.metrics !== false,
   });
   url = server.url;
   close = () => server.close();

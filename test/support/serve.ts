@@ -29,13 +29,16 @@ export interface Serve {
   child: ChildProcess;
   /** Where it listens, e.g. http://127.0.0.1:41234. */
   origin: string;
+  /** What it wrote to stdout up to then (its start event or banner). */
+  startup: string;
 }
 
 /**
- * Starts `rill serve <args>` and resolves once it has printed its whole
- * banner ("rill listening on …" through the "storage:" line). Rejects with
- * all it printed when it exits first or does not start in time (then it is
- * killed).
+ * Starts `rill serve <args>` and resolves once it has said where it listens:
+ * its JSON `start` event (a child's stdout is not a terminal), or on a
+ * terminal the human banner ("rill listening on …" through the "storage:"
+ * line). Rejects with all it printed when it exits first or does not start
+ * in time (then it is killed).
  */
 export function serve(args: readonly string[], options: ServeOptions = {}): Promise<Serve> {
   const timeoutMs = options.timeoutMs ?? 15_000;
@@ -51,10 +54,11 @@ export function serve(args: readonly string[], options: ServeOptions = {}): Prom
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk;
       output += chunk;
-      const match = /rill listening on (http:\/\/\S+)/.exec(stdout);
-      if (match && stdout.includes("storage:")) {
+      // The URL ends at the quote closing the JSON event's msg, or at the banner's line end.
+      const match = /rill listening on (http:\/\/[^\s"]+)["\n]/.exec(stdout);
+      if (match && (stdout.includes("storage:") || stdout.includes('"event":"start"'))) {
         clearTimeout(timer);
-        resolve({ child, origin: match[1]! });
+        resolve({ child, origin: match[1]!, startup: stdout });
       }
     });
     child.once("exit", (code, signal) => {

@@ -1,4 +1,4 @@
-import { DEFAULTS, startServer, type ServerOptions } from "@rill/server";
+import { createLogger, DEFAULTS, LOG_LEVELS, startServer, type Logger, type LogLevel, type ServerOptions } from "@rill/server";
 import { Command, Option } from "commander";
 import { resolve } from "node:path";
 import { consoleRoute } from "./console-route.js";
@@ -27,6 +27,9 @@ interface ServeFlags {
   tokens?: string;
   publicScope?: string;
   corsOrigin?: string;
+  metrics: boolean;
+  metricsPort?: number;
+  logLevel: LogLevel;
 }
 
 export function serveCommand(): Command {
@@ -85,13 +88,30 @@ export function serveCommand(): Command {
     .addOption(new Option("--jwt-issuer <iss>", "JWTs must come from this issuer (iss)").env("RILL_JWT_ISSUER"))
     .addOption(new Option("--tokens <file>", "static API tokens: one \"sha256:<hash> <scopes>\" line each (rill token create)").env("RILL_TOKENS"))
     .addOption(new Option("--public-scope <scopes>", 'what requests without a token may do, e.g. "read:public/**"').env("RILL_PUBLIC_SCOPE"))
-    .addOption(new Option("--cors-origin <origins>", "origins browsers may call from: * (default) or a comma-separated list").env("RILL_CORS_ORIGIN"));
+    .addOption(new Option("--cors-origin <origins>", "origins browsers may call from: * (default) or a comma-separated list").env("RILL_CORS_ORIGIN"))
+    .addOption(new Option("--no-metrics", "do not record or serve Prometheus metrics at /metrics"))
+    .addOption(
+      new Option("--metrics-port <port>", "serve /metrics (and /healthz, /readyz) on this private port instead of the main one")
+        .env("RILL_METRICS_PORT")
+        .argParser(parsePort),
+    )
+    .addOption(
+      new Option("--log-level <level>", "least severe log events written (JSON lines; pretty on a terminal)")
+        .choices(LOG_LEVELS)
+        .env("RILL_LOG_LEVEL")
+        .default("info"),
+    );
   return addLimitOptions(command).action(async (flags: ServeFlags, self: Command) => {
     await serve(flags, self.getOptionValueSource("dataDir") !== "default");
   });
 }
 
 async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
+  if (!flags.metrics && flags.metricsPort !== undefined) {
+    throw new Error("--metrics-port serves metrics, which --no-metrics turns off: drop one of them");
+  }
+  const terminal = process.stdout.isTTY === true;
+  const logger = createLogger({ level: flags.logLevel, pretty: terminal });
   const store = flags.store ?? (flags.memory ? "memory" : "sqlite");
   // Servers sharing PostgreSQL keep everything there (streams and subscriptions) and
   // nothing on local disk unless --data-dir is given; several of them may run in one directory.
@@ -121,6 +141,10 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
       publicScope: flags.publicScope,
     },
     corsOrigin: flags.corsOrigin,
+    consolePath: flags.console ? "/console/" : undefined,
+    metrics: flags.metrics,
+    metricsPort: flags.metricsPort,
+    logger,
   };
   const accessControl = flags.jwtSecret !== undefined || flags.jwks !== undefined || flags.tokens !== undefined;
   const server = await startServer(options);
@@ -130,27 +154,34 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
       : options.store === "postgres"
         ? `postgres at ${redact(flags.databaseUrl ?? "")} (streams and subscriptions)`
         : `sqlite in ${options.dataDir}`;
-  const consoleLine = flags.console ? `  console: ${server.url}/console/\n` : "";
-  const accessLine = `  access: ${accessControl ? describeAccess(flags) : "open (no access control)"}\n`;
-  process.stdout.write(`rill listening on ${server.url}\n  streams: ${server.streamsUrl}/<name>\n${consoleLine}  storage: ${storage}\n${accessLine}`);
+  const metricsUrl = !flags.metrics ? null : `${server.metricsUrl ?? server.url}/metrics`;
+  announce(logger, terminal, {
+    url: server.url,
+    streams: `${server.streamsUrl}/<name>`,
+    console: flags.console ? `${server.url}/console/` : null,
+    metrics: metricsUrl,
+    storage,
+    access: accessControl ? describeAccess(flags) : "open (no access control)",
+  });
   const warning = openServerWarning(flags.host, accessControl);
   if (warning !== null) process.stderr.write(`${warning}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      process.stderr.write(`rill: ${signal} again, exiting now\n`);
+      logger.warn({ event: "stop_forced", signal }, `${signal} again, exiting now`);
       process.exit(1);
     }
     stopping = true;
-    process.stdout.write(`rill: ${signal} received, finishing in-flight work…\n`);
+    const startedAt = Date.now();
+    logger.info({ event: "stopping", signal }, `${signal} received, finishing in-flight work…`);
     server.close().then(
       () => {
-        process.stdout.write("rill: stopped cleanly\n");
+        logger.info({ event: "stopped", duration_ms: Date.now() - startedAt }, "stopped cleanly");
         process.exit(0);
       },
       (error: unknown) => {
-        process.stderr.write(`rill: shutdown failed: ${String(error)}\n`);
+        logger.error({ event: "stop_failed", err: error }, `shutdown failed: ${String(error)}`);
         process.exit(1);
       },
     );
@@ -187,6 +218,33 @@ function positiveSize(text: string): number {
   const bytes = parseSize(text);
   if (bytes < 1) throw new Error(`a size above zero is needed, not "${text}"`);
   return bytes;
+}
+
+interface StartFacts {
+  url: string;
+  streams: string;
+  console: string | null;
+  metrics: string | null;
+  storage: string;
+  access: string;
+}
+
+/**
+ * Says where the server is. On a terminal: the human banner (the lines a
+ * person reads). Otherwise: one `start` event, written even when the log
+ * level hides info (supervisors and tests wait for it) unless it is silent.
+ */
+function announce(logger: Logger, terminal: boolean, facts: StartFacts): void {
+  if (terminal) {
+    const optional = (label: string, value: string | null) => (value ? `  ${label}: ${value}\n` : "");
+    process.stdout.write(
+      `rill listening on ${facts.url}\n  streams: ${facts.streams}\n${optional("console", facts.console)}` +
+        `${optional("metrics", facts.metrics)}  storage: ${facts.storage}\n  access: ${facts.access}\n`,
+    );
+    return;
+  }
+  if (logger.level === "silent") return;
+  logger.child({}, { level: "info" }).info({ event: "start", ...facts, node: process.version }, `rill listening on ${facts.url}`);
 }
 
 /** The URL without its password, for the start-up banner. */

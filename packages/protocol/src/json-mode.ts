@@ -25,8 +25,13 @@ function isJsonSpace(byte: number): boolean {
  * each message's bytes exactly as sent (only the whitespace around messages
  * is dropped). Native JSON.parse does the validation; a byte scan finds the
  * top-level array elements, so nothing is re-serialized. Throws JsonModeError.
+ * When `options.counts` is given, its `messages` is set to the number of
+ * messages framed (the parse already knows it; metrics want it).
  */
-export function frameJsonBody(body: Uint8Array, options: { allowEmptyArray?: boolean } = {}): Uint8Array {
+export function frameJsonBody(
+  body: Uint8Array,
+  options: { allowEmptyArray?: boolean; counts?: { messages: number } } = {},
+): Uint8Array {
   let text: string;
   try {
     text = utf8.decode(body);
@@ -44,6 +49,7 @@ export function frameJsonBody(body: Uint8Array, options: { allowEmptyArray?: boo
   while (start < end && isJsonSpace(body[start]!)) start++;
   while (end > start && isJsonSpace(body[end - 1]!)) end--;
 
+  if (options.counts) options.counts.messages = Array.isArray(value) ? value.length : 1;
   if (!Array.isArray(value)) {
     const out = new Uint8Array(end - start + 1);
     out.set(body.subarray(start, end));

@@ -5,6 +5,8 @@ export { AccessControl, type AccessOptions, type Need, type Principal, type Deci
 export { parseScope, ScopeError, type Grants, type StreamOperation } from "./auth/scopes.js";
 export { createStaticToken, hashToken, parseTokensFile } from "./auth/static-tokens.js";
 export { DEFAULT_LIMITS, type ServerLimits } from "./http/limits.js";
+export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel } from "./logging/logger.js";
+export type { RequestGuard } from "./ops/metrics-route.js";
 export { Engine, type EngineOptions, type ReadResult, type StreamChange, type StreamObserver } from "./engine/engine.js";
 export { ProtocolError, type ErrorCode } from "./engine/errors.js";
 export type { StreamState, ProducerState, ProducerRef } from "./engine/model.js";

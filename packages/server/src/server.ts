@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AccessControl, type AccessOptions } from "./auth/access.js";
 import { Engine } from "./engine/engine.js";
-import { authorizeAny } from "./http/authorize.js";
+import { authorize, authorizeAny } from "./http/authorize.js";
 import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
 import { parseCorsOrigins } from "./http/cors.js";
 import { answerClientError } from "./http/client-errors.js";
@@ -10,7 +10,15 @@ import { BodyWatchdog } from "./http/body-watchdog.js";
 import { ConnectionGuard } from "./http/connection-guard.js";
 import { resolveLimits, type ServerLimits } from "./http/limits.js";
 import { listRoute } from "./http/list-route.js";
+import { observeRequest } from "./http/observe.js";
 import { route, streamKey } from "./http/router.js";
+import { setLogger, type Logger } from "./logging/logger.js";
+import { setMetricsEnabled } from "./metrics/registry.js";
+import { watchServer } from "./metrics/server-sources.js";
+import { healthRoute } from "./ops/health.js";
+import { homePageRoute } from "./ops/home-page.js";
+import { metricsRoute, type RequestGuard } from "./ops/metrics-route.js";
+import { listenOps, originOf } from "./ops/ops-server.js";
 import { MemoryStore } from "./storage/memory-store.js";
 import type { PostgresStoreOptions } from "./storage/postgres-store.js";
 import type { Store } from "./storage/store.js";
@@ -87,6 +95,21 @@ export interface ServerOptions {
   corsOrigin?: string;
   /** What clients may hold: connections, readers, streams, timeouts, queued writes (DEFAULT_LIMITS; docs/security.md). */
   limits?: Partial<ServerLimits>;
+  /**
+   * Record and serve Prometheus metrics (default true). Metrics are
+   * process-wide: `false` stops recording for the whole process.
+   */
+  metrics?: boolean;
+  /** Serve /metrics (and the health endpoints) on this port instead of the main one: a private port. */
+  metricsPort?: number;
+  /** Checked before /metrics answers (access control: the `admin` scope). */
+  metricsGuard?: RequestGuard;
+  /** How long /readyz waits for the store (ms, default 2000). */
+  readyTimeoutMs?: number;
+  /** The process's logger (pino); installed for every module. Default: warnings and errors to stderr. */
+  logger?: Logger;
+  /** Where a web console is mounted, linked from the page at `/` (e.g. "/console/"). */
+  consolePath?: string;
 }
 
 export const DEFAULTS = {
@@ -102,6 +125,7 @@ export const DEFAULTS = {
   sseRecycleMs: 60_000,
   sseKeepAliveMs: 15_000,
   sweepIntervalMs: 1_000,
+  readyTimeoutMs: 2_000,
 } as const;
 
 export interface RunningServer {
@@ -115,6 +139,8 @@ export interface RunningServer {
   subscriptions: SubscriptionManager;
   /** The HTTP layer's shared state; extra routes use it to call `authorize(ctx, req, need)`. */
   ctx: HttpContext;
+  /** Origin of the private metrics port, when `metricsPort` was given. */
+  metricsUrl: string | null;
   /** Stops accepting, finishes in-flight appends, ends live readers, closes storage. */
   close(): Promise<void>;
 }
@@ -162,6 +188,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const access = AccessControl.fromOptions(options.access ?? {});
   const corsOrigins = parseCorsOrigins(options.corsOrigin);
   const limits = resolveLimits(options.limits);
+  if (options.logger) setLogger(options.logger);
+  const metrics = options.metrics ?? true;
+  setMetricsEnabled(metrics);
   const store = await openStore(options, limits);
   const basePath = (options.basePath ?? DEFAULTS.basePath).replace(/\/+$/, "");
   const engine = new Engine(store, {
@@ -216,6 +245,23 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }),
   );
 
+  // Outside the base path, so no stream can be shadowed: health, metrics, then the caller's routes, then `/`.
+  let shuttingDown = false;
+  const health = healthRoute({
+    store,
+    closing: () => shuttingDown,
+    readyTimeoutMs: options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs,
+  });
+  const privateMetrics = metrics && options.metricsPort !== undefined;
+  // With access control on, the metrics are for the `admin` scope (docs/security.md), unless the caller guards them itself.
+  const adminOnly: RequestGuard = async (req) => {
+    await authorize(ctx, req, { operation: "admin" });
+    return true;
+  };
+  const exposition = metricsRoute({ guard: options.metricsGuard ?? (access === null ? undefined : adminOnly) });
+  ctx.extraRoutes.unshift(health, ...(metrics && !privateMetrics ? [exposition] : []));
+  ctx.extraRoutes.push(homePageRoute({ basePath, consolePath: options.consolePath ?? null, metrics: metrics && !privateMetrics }));
+
   const guard = new ConnectionGuard(limits.maxConnections, limits.maxConnectionsPerIp);
   const bodies = new BodyWatchdog(limits.bodyTimeoutMs);
   const http = createHttpServer(
@@ -230,6 +276,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
     (req, res) => {
       if (guard.isRefused(req.socket)) return;
+      observeRequest(basePath, req, res);
       bodies.track(req, res);
       void route(ctx, req, res);
     },
@@ -243,9 +290,26 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       resolve();
     });
   });
-  const address = http.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = originOf(http);
+  let ops: Awaited<ReturnType<typeof listenOps>> | null = null;
+  if (privateMetrics) {
+    try {
+      ops = await listenOps([health, exposition], options.metricsPort!, options.host ?? DEFAULTS.host);
+    } catch (error) {
+      // Nothing may stay open when the server does not start.
+      await new Promise((resolve) => http.close(resolve));
+      await subscriptions.close();
+      await engine.close();
+      throw error;
+    }
+  }
+  const unwatch = watchServer({
+    http,
+    store,
+    sessions,
+    subscriptions,
+    usageTimeoutMs: options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs,
+  });
 
   // One ticker for every live reader, instead of timers per connection.
   const tickMs = Math.max(50, Math.min(1_000, ctx.options.sseKeepAliveMs / 2, ctx.options.sseRecycleMs / 2));
@@ -258,6 +322,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      shuttingDown = true;
       const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
       clearInterval(ticker);
       bodies.close();
@@ -270,7 +335,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       // Connections still open after in-flight work finished are idle or hung.
       http.closeAllConnections();
       await stopped;
+      await ops?.close();
+      unwatch();
     })());
 
-  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, subscriptions, ctx, close };
+  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, subscriptions, ctx, metricsUrl: ops?.url ?? null, close };
 }

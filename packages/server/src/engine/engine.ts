@@ -1,4 +1,6 @@
 import { framedMessagePrefixLength, isJsonContentType } from "@rill/protocol";
+import { log } from "../logging/logger.js";
+import { streamsCreated, streamsDeleted, streamsExpired } from "../metrics/store-metrics.js";
 import type { RemoteCommit, Store } from "../storage/store.js";
 import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "./commands.js";
 import { gone, notFound, ProtocolError } from "./errors.js";
@@ -76,7 +78,7 @@ export class Engine {
       try {
         await observer(change);
       } catch (error) {
-        console.error("rill: stream observer failed:", error);
+        log().error({ event: "observer_failed", err: error }, "a stream observer failed");
       }
     }
   }
@@ -104,6 +106,7 @@ export class Engine {
         fork = { source: source.path, position: await this.resolveForkPoint(source, command.fork), explicit };
       }
       const outcome = await this.store.create({ ...command, fork }, this.now());
+      if (outcome.created) streamsCreated.inc();
       if (outcome.created) await this.notify({ type: "created", stream: outcome.stream, dataBytes: command.data.length });
       return outcome;
     });
@@ -131,6 +134,7 @@ export class Engine {
     return this.track(async () => {
       await this.live(path);
       const outcome = await this.store.delete(path, this.now());
+      streamsDeleted.inc();
       this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
       await this.notify({ type: "deleted", path });
       return outcome;
@@ -189,6 +193,7 @@ export class Engine {
 
   private async expire(stream: StreamState): Promise<void> {
     await this.store.delete(stream.path, this.now());
+    streamsExpired.inc();
     this.hub.publish({ path: stream.path, start: 0, end: 0, data: null, closed: false, gone: true });
     await this.notify({ type: "deleted", path: stream.path });
   }
@@ -196,12 +201,13 @@ export class Engine {
   private async sweep(): Promise<void> {
     try {
       const removed = await this.store.sweepExpired(this.now());
+      streamsExpired.inc(removed.length);
       for (const path of removed) {
         this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
         await this.notify({ type: "deleted", path });
       }
     } catch (error) {
-      console.error("rill: expiry sweep failed:", error);
+      log().error({ event: "sweep_failed", err: error }, "the expiry sweep failed");
     }
   }
 
@@ -224,7 +230,7 @@ export class Engine {
         if (data && data.length !== size) data = null;
       }
       this.hub.publish({ path, start: data ? start : change.tail, end: change.tail, data, closed: change.closed, gone: change.gone });
-    }).catch((error: unknown) => console.error("rill: publishing a remote commit failed:", error));
+    }).catch((error: unknown) => log().error({ event: "remote_commit_failed", err: error }, "publishing a remote commit failed"));
     this.remoteQueue.set(path, next);
     void next.finally(() => {
       if (this.remoteQueue.get(path) === next) this.remoteQueue.delete(path);

@@ -33,6 +33,7 @@ export type ErrorCode =
   | "COMMIT_QUEUE_FULL"
   | "REQUEST_TIMEOUT"
   | "HEADERS_TOO_LARGE"
+  | "NOT_READY"
   | "INTERNAL"
   // Access control (RFC 6750 bearer tokens)
   | "UNAUTHORIZED"

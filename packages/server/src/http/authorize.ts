@@ -1,3 +1,4 @@
+import { log } from "../logging/logger.js";
 import type { IncomingMessage } from "node:http";
 import { AuthenticationError, type Need, type Principal } from "../auth/access.js";
 import { KeysUnavailableError } from "../auth/jwt.js";
@@ -61,7 +62,7 @@ export async function principalOf(ctx: HttpContext, req: IncomingMessage): Promi
     if (error instanceof AuthenticationError) throw unauthorized(error.reason);
     if (error instanceof KeysUnavailableError) {
       // Logged for the operator; the client is told only that it may try again.
-      console.error(`rill: ${error.message}`);
+      log().error({ event: "jwks_unavailable", err: error.message }, "the JWK Set cannot be fetched; tokens get 503");
       throw new ProtocolError(503, "KEYS_UNAVAILABLE", "the server cannot check tokens right now; try again", { "retry-after": "5" });
     }
     throw error;

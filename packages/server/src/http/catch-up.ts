@@ -1,6 +1,7 @@
 import { HEADER, isJsonContentType } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { StreamState } from "../engine/model.js";
+import { readBytes } from "../metrics/http-metrics.js";
 import type { HttpContext } from "./context.js";
 import { header } from "./parse.js";
 import { etagFor, readHeaders } from "./read-encoding.js";
@@ -42,6 +43,8 @@ export async function sendCatchUp(ctx: HttpContext, req: IncomingMessage, res: S
   // Stored JSON is framed `m1,m2,`: the body is `[`, the bytes without the last comma, `]`.
   const bodyLength = json ? (end > from ? end - from + 1 : 2) : end - from;
   startBody(res, 200, headers, bodyLength);
+  // Counted as promised: a reader that leaves early still had the bytes sent its way.
+  readBytes.at("catch-up").inc(bodyLength);
   if (json && !(await write(res, OPEN_BRACKET))) return;
   let at = from;
   while (at < end) {

@@ -28,6 +28,8 @@ export interface HttpOptions {
 
 /** A live reader the server can end on shutdown. */
 export interface LiveSession {
+  /** How the reader waits (the `mode` label of rill_live_readers). */
+  readonly mode: "sse" | "long-poll";
   end(): void;
   /** Periodic housekeeping from the server's shared ticker (keep-alives, recycling). */
   tick?(now: number): void;

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest } from "../engine/errors.js";
 import type { LiveEvent } from "../engine/live-hub.js";
 import type { StreamState } from "../engine/model.js";
+import { readBytes } from "../metrics/http-metrics.js";
 import { tokenExpired } from "./authorize.js";
 import { sendCatchUp } from "./catch-up.js";
 import type { HttpContext } from "./context.js";
@@ -108,6 +109,7 @@ async function longPoll(
           const current = { ...stream, tail: event.end, closed: event.closed };
           const body = event.memo("long-poll-body", () => responseBody(current, event.data!));
           send(res, 200, readHeaders(current, { next: event.end, upToDate: true }, cursor()), body);
+          readBytes.at("long-poll").inc(body.length);
         });
       }
       void recheck();
@@ -138,7 +140,7 @@ async function longPoll(
         : setTimeout(answerNow, ctx.options.longPollTimeoutMs);
     const onClose = () => finish(() => undefined);
     req.on("close", onClose);
-    const session = { end: answerNow };
+    const session = { mode: "long-poll", end: answerNow } as const;
     ctx.sessions.add(session);
     // The tail may have moved between the first look and the subscription.
     void recheck();
@@ -149,7 +151,9 @@ async function sendRead(ctx: HttpContext, res: ServerResponse, stream: StreamSta
   const read = await ctx.engine.read(stream, position);
   const headers = readHeaders(stream, read, cursor);
   headers[HEADER.cacheControl] = "no-cache";
-  send(res, 200, headers, responseBody(stream, read.data));
+  const body = responseBody(stream, read.data);
+  send(res, 200, headers, body);
+  readBytes.at("long-poll").inc(body.length);
 }
 
 /** 204: nothing new (or the stream is closed and fully read). */

@@ -1,6 +1,7 @@
 import { EXPOSED_HEADERS, HEADER } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ProtocolError } from "../engine/errors.js";
+import { log } from "../logging/logger.js";
 
 export type Headers = Record<string, string | number>;
 
@@ -19,6 +20,7 @@ const ALLOWED_REQUEST_HEADERS = [
   HEADER.producerSeq,
   "authorization",
   "last-event-id",
+  "x-request-id",
 ].join(", ");
 
 /**
@@ -28,7 +30,7 @@ const ALLOWED_REQUEST_HEADERS = [
  */
 const COMMON_HEADERS: Headers = Object.freeze({
   // WWW-Authenticate says why a 401/403 happened; scripts need to see it to refresh a token.
-  "access-control-expose-headers": [...EXPOSED_HEADERS, "www-authenticate"].join(", "),
+  "access-control-expose-headers": [...EXPOSED_HEADERS, "www-authenticate", "x-request-id"].join(", "),
   "x-content-type-options": "nosniff",
   "cross-origin-resource-policy": "cross-origin",
 });
@@ -105,7 +107,7 @@ export function sendError(res: ServerResponse, error: unknown): void {
   }
   const protocolError =
     error instanceof ProtocolError ? error : new ProtocolError(500, "INTERNAL", "internal server error");
-  if (!(error instanceof ProtocolError)) console.error("rill: request failed:", error);
+  if (!(error instanceof ProtocolError)) log().error({ event: "request_failed", err: error }, "a request failed");
   const { code, message, details } = protocolError;
   const body = JSON.stringify({ error: { code, message, ...details } });
   send(

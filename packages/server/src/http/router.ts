@@ -2,6 +2,7 @@ import { CONTROL_PREFIX, HEADER } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ProtocolError } from "../engine/errors.js";
 import { authorize } from "./authorize.js";
+import { recordAppendRefused } from "../metrics/append-metrics.js";
 import type { HttpContext } from "./context.js";
 import { applyCors } from "./cors.js";
 import { header } from "./parse.js";
@@ -23,6 +24,7 @@ export function streamKey(basePath: string, pathname: string): string | null {
 }
 
 export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let appending = false;
   try {
     const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
     const key = streamKey(ctx.options.basePath, url.pathname);
@@ -63,6 +65,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
         return await handlePut(ctx, req, res, key, url);
       }
       case "POST":
+        appending = true;
         await authorize(ctx, req, { operation: "write", path: key });
         return await handlePost(ctx, req, res, key);
       case "DELETE":
@@ -74,6 +77,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
         });
     }
   } catch (error) {
+    if (appending) recordAppendRefused(error);
     if (!req.complete) req.resume();
     sendError(res, error);
   }

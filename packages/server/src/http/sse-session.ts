@@ -4,6 +4,7 @@ import type { LiveEvent } from "../engine/live-hub.js";
 import type { StreamState } from "../engine/model.js";
 import type { HttpContext, LiveSession } from "./context.js";
 import { sseControlEvent, sseDataEvent, sseHeaders } from "./read-encoding.js";
+import { sseBytes, sseFrames } from "../metrics/http-metrics.js";
 import { startStream } from "./respond.js";
 
 /**
@@ -26,6 +27,7 @@ import { startStream } from "./respond.js";
  * every byte once, in order.
  */
 export class SseSession implements LiveSession {
+  readonly mode = "sse";
   private position: number;
   private stream: StreamState;
   private pumping = false;
@@ -172,5 +174,7 @@ export class SseSession implements LiveSession {
     if (this.ended || this.res.writableEnded) return;
     this.lastWriteAt = Date.now();
     this.res.write(text);
+    sseFrames.inc();
+    sseBytes.inc(typeof text === "string" ? Buffer.byteLength(text) : text.length);
   }
 }

@@ -1,6 +1,7 @@
 import { frameJsonBody, HEADER, isJsonContentType, JsonModeError } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest } from "../engine/errors.js";
+import { recordAppend } from "../metrics/append-metrics.js";
 import { readBody } from "./body.js";
 import { tooManyStreams } from "./limits.js";
 import type { HttpContext } from "./context.js";
@@ -16,11 +17,15 @@ import {
 import { send, type Headers } from "./respond.js";
 import { headHeaders, metadataHeaders, tailHeaders } from "./stream-headers.js";
 
-/** JSON streams store framed messages, validated once here; everything else is stored as sent. */
-function frameBody(body: Uint8Array, contentType: string | null, allowEmptyArray: boolean): Uint8Array {
+/**
+ * JSON streams store framed messages, validated once here; everything else is
+ * stored as sent (one message per non-empty body). `counts` learns how many.
+ */
+function frameBody(body: Uint8Array, contentType: string | null, allowEmptyArray: boolean, counts?: { messages: number }): Uint8Array {
+  if (counts) counts.messages = body.length > 0 ? 1 : 0;
   if (body.length === 0 || !isJsonContentType(contentType)) return body;
   try {
-    return frameJsonBody(body, { allowEmptyArray });
+    return frameJsonBody(body, { allowEmptyArray, counts });
   } catch (error) {
     if (error instanceof JsonModeError) throw badRequest(error.message, "INVALID_JSON");
     throw error;
@@ -78,8 +83,10 @@ export async function handlePost(ctx: HttpContext, req: IncomingMessage, res: Se
   if (body.length > 0 && contentType === null) {
     throw badRequest("an append with a body needs a Content-Type", "INVALID_HEADER");
   }
-  const data = frameBody(body, contentType, false);
+  const counts = { messages: 0 };
+  const data = frameBody(body, contentType, false, counts);
   const outcome = await ctx.engine.append({ path, contentType, data, streamSeq, producer, close });
+  recordAppend(outcome, producer !== null, data.length, counts.messages);
 
   const headers: Headers = tailHeaders(outcome.stream);
   if (outcome.producer) {

@@ -4,7 +4,7 @@ import { decideCreate } from "../engine/create-rules.js";
 import { planDelete, type DeletePlan } from "../engine/delete-rules.js";
 import { expiryTime, type ProducerState, type StreamState } from "../engine/model.js";
 import { batchHolding, sliceBatches } from "./batches.js";
-import type { ResolvedCreateCommand, Store, StoredBatch } from "./store.js";
+import type { ResolvedCreateCommand, Store, StoredBatch, StoreUsage } from "./store.js";
 
 interface Batches {
   starts: number[];
@@ -102,6 +102,14 @@ export class MemoryStore implements Store {
       .sort()
       .slice(0, limit);
     return paths.map((p) => this.streams.get(p)!);
+  }
+
+  async usage(): Promise<StoreUsage> {
+    let streams = 0;
+    for (const stream of this.streams.values()) if (!stream.softDeleted) streams++;
+    let bytes = 0;
+    for (const { chunks } of this.batches.values()) for (const chunk of chunks) bytes += chunk.length;
+    return { streams, bytes };
   }
 
   async close(): Promise<void> {}

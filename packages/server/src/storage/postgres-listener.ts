@@ -1,4 +1,6 @@
 import pg from "pg";
+import { log } from "../logging/logger.js";
+import { pgListenReconnects, pgNotices } from "../metrics/store-metrics.js";
 import type { RemoteCommit } from "./store.js";
 
 /**
@@ -122,7 +124,10 @@ export class CommitListener {
       client.removeAllListeners("notification");
       client.end().catch(() => undefined);
       if (!this.stopped) {
-        if (error) console.error(`rill: PostgreSQL LISTEN connection lost (${describe(error)}); reconnecting`);
+        log().warn(
+          { event: "pg_listen_lost", channel: this.options.channel, err: error ? describe(error) : "connection ended" },
+          "PostgreSQL LISTEN connection lost; reconnecting",
+        );
         this.scheduleReconnect();
       }
     };
@@ -160,11 +165,19 @@ export class CommitListener {
           if (this.stopped) return;
           this.backoffMs = this.options.minBackoffMs ?? 100;
           this.reconnects++;
+          pgListenReconnects.inc();
+          log().info(
+            { event: "pg_listen_reconnected", channel: this.options.channel, reconnects: this.reconnects },
+            "PostgreSQL LISTEN connection re-established; re-checking watched streams",
+          );
           this.options.onResync();
         },
         (error: unknown) => {
           if (this.stopped) return;
-          console.error(`rill: PostgreSQL LISTEN reconnection failed (${describe(error)}); retrying`);
+          log().warn(
+            { event: "pg_listen_reconnect_failed", channel: this.options.channel, err: describe(error), retry_in_ms: Math.round(this.backoffMs) },
+            "PostgreSQL LISTEN reconnection failed; retrying",
+          );
           this.scheduleReconnect();
         },
       );
@@ -202,6 +215,7 @@ export class CommitListener {
       return;
     }
     if (parsed.from === this.options.serverId) return;
+    pgNotices.inc();
     if (parsed.resync) this.options.onResync();
     if (Array.isArray(parsed.commits) && parsed.commits.length > 0) this.options.onCommits?.(parsed.commits);
     if (Array.isArray(parsed.subscriptions) && parsed.subscriptions.length > 0) this.options.onSubscriptions?.(parsed.subscriptions);

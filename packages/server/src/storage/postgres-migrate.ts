@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { log } from "../logging/logger.js";
 
 /** One set of versioned tables in a schema: the stream store's, or the subscription store's. */
 export interface MigrationSet {
@@ -33,9 +34,16 @@ export async function runMigrations(client: pg.ClientBase, schema: string, set: 
     if (version > latest) {
       throw new Error(`schema ${schema} has ${set.what} at version ${version}; this Rill understands up to ${latest}`);
     }
+    const from = version;
     for (; version < latest; version++) await client.query(set.migrations[version]!(s));
     await client.query(`UPDATE ${s}.${set.versionTable} SET version = $1`, [version]);
     await client.query("COMMIT");
+    if (from < version) {
+      log().info(
+        { event: "store_migrated", store: "postgres", schema, tables: set.what, from, to: version },
+        `PostgreSQL ${set.what} in ${schema} migrated to version ${version}`,
+      );
+    }
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;

@@ -5,6 +5,7 @@ import { decideCreate } from "../engine/create-rules.js";
 import { planDelete, type DeletePlan } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
 import { isExpired, type ProducerState, type StreamState } from "../engine/model.js";
+import { recordCommit } from "../metrics/store-metrics.js";
 import { MERGE_LIMIT, mayMergeBatches } from "./batches.js";
 import { encodeNotices } from "./postgres-listener.js";
 import { insertValues, type Statements } from "./postgres-statements.js";
@@ -60,7 +61,9 @@ export async function transact(client: pg.PoolClient, ops: Op[], context: RoundC
     }
   }
   await round.flush(context.channel, encodeNotices(context.serverId, round.changes.values()));
+  const committingAt = performance.now();
   await client.query("COMMIT");
+  recordCommit("postgres", committingAt);
   return results;
 }
 

@@ -3,12 +3,15 @@ import pg from "pg";
 import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
 import type { StreamState } from "../engine/model.js";
 import { batchHolding, sliceBatches } from "./batches.js";
+import { log } from "../logging/logger.js";
+import { pgResyncs, pgRoundRetries, recordRound } from "../metrics/store-metrics.js";
+import { checkPostgresWritable, postgresUsage } from "./postgres-health.js";
 import { CommitListener } from "./postgres-listener.js";
 import { transact, type RoundContext } from "./postgres-round.js";
 import { isConnectionError, sqlState, storeFailure } from "./postgres-errors.js";
 import { checkSchemaName, migrate } from "./postgres-schema.js";
 import { READ_PAGE_ROWS, statements, typeParsers, type Statements } from "./postgres-statements.js";
-import type { RemoteCommit, ResolvedCreateCommand, Store, StoredBatch } from "./store.js";
+import type { RemoteCommit, ResolvedCreateCommand, Store, StoredBatch, StoreUsage } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
 import { settle, type Op, type Pending } from "./write-queue.js";
@@ -111,6 +114,7 @@ export class PostgresStore implements Store {
   private touchTimerAt = 0;
   private pumping: Promise<void> | null = null;
   private closed = false;
+  private readyProbe: Promise<void> | null = null;
 
   private constructor(options: PostgresStoreOptions, pool: pg.Pool) {
     this.schema = checkSchemaName(options.schema ?? "rill");
@@ -151,7 +155,9 @@ export class PostgresStore implements Store {
       query_timeout: statementTimeoutMs + 5_000,
     });
     // An idle connection's failure must not crash the process; the pool drops it.
-    pool.on("error", (error) => console.error("rill: idle PostgreSQL connection failed:", error.message));
+    pool.on("error", (error) =>
+      log().warn({ event: "pg_idle_connection_failed", err: error.message }, "an idle PostgreSQL connection failed"),
+    );
     // Nor may a checked-out one's: pg emits 'error' on the client as well as
     // failing its query, and an 'error' event nobody listens to is fatal. The
     // query's rejection is what the caller handles.
@@ -171,6 +177,41 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => undefined);
       throw error;
     }
+  }
+
+  async checkReady(timeoutMs: number): Promise<void> {
+    if (this.closed) throw new Error("the PostgreSQL store is closed");
+    // Probes share one query while it runs: against an unreachable database they must not pile up in the pool.
+    this.readyProbe ??= checkPostgresWritable(this.pool, timeoutMs).finally(() => (this.readyProbe = null));
+    await this.readyProbe;
+  }
+
+  async usage(timeoutMs: number): Promise<StoreUsage> {
+    return postgresUsage(this.pool, this.schema, timeoutMs);
+  }
+
+  get pendingWrites(): number {
+    return this.queue.length;
+  }
+
+  /** The pool's connections in use and idle, and the requests waiting for one (metrics). */
+  poolClients(): Array<[{ state: string }, number]> {
+    const { totalCount, idleCount, waitingCount } = this.pool;
+    return [
+      [{ state: "in_use" }, totalCount - idleCount],
+      [{ state: "idle" }, idleCount],
+      [{ state: "waiting" }, waitingCount],
+    ];
+  }
+
+  /** The schema holding this store's tables (a metrics label). */
+  get schemaName(): string {
+    return this.schema;
+  }
+
+  /** Whether the LISTEN connection is up (metrics, readiness of cross-server wake-ups). */
+  get listening(): boolean {
+    return this.listener.backendPid !== null;
   }
 
   /** Times the LISTEN connection was re-established, and its backend pid (for tests). */
@@ -290,6 +331,7 @@ export class PostgresStore implements Store {
   }
 
   private async resync(): Promise<void> {
+    pgResyncs.inc();
     for (const watcher of [...this.watchers]) {
       const paths = [...watcher.watched()];
       if (paths.length === 0) continue;
@@ -305,7 +347,10 @@ export class PostgresStore implements Store {
         }
       } catch (error) {
         // Still wake everyone: each reader re-reads and finds out for itself.
-        console.error("rill: re-checking watched streams failed:", error instanceof Error ? error.message : error);
+        log().warn(
+          { event: "pg_resync_failed", err: error instanceof Error ? error.message : String(error), streams: paths.length },
+          "re-checking watched streams failed; waking their readers anyway",
+        );
         for (const path of paths) watcher.listener({ path, tail: 0, closed: false, gone: false });
       }
     }
@@ -373,6 +418,7 @@ export class PostgresStore implements Store {
   private async runRound(batch: Pending[], touches: Map<string, number>): Promise<boolean> {
     this.flushingTouches = touches;
     let attempt = 0;
+    const startedAt = performance.now();
     for (;;) {
       attempt++;
       let client: pg.PoolClient | null = null;
@@ -384,6 +430,7 @@ export class PostgresStore implements Store {
         this.flushingTouches = new Map();
         this.stats.rounds++;
         this.stats.requests += batch.length;
+        recordRound("postgres", startedAt, batch.length);
         settle(batch, results);
         return true;
       } catch (error) {
@@ -391,6 +438,7 @@ export class PostgresStore implements Store {
         if (client) await client.query("ROLLBACK").catch((e: unknown) => void (broken ??= e));
         if (attempt < MAX_ROUND_ATTEMPTS && RETRYABLE.has(sqlState(error))) {
           this.stats.retries++;
+          pgRoundRetries.inc();
           client?.release(broken instanceof Error ? broken : undefined);
           client = null;
           await sleep(2 + Math.random() * 8 * attempt);

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import type { StreamState } from "../engine/model.js";
+import { log } from "../logging/logger.js";
 import { INSERT_COLUMNS, INSERT_PARAMS, stateParams, STREAM_COLUMNS } from "./stream-row.js";
 
 /**
@@ -68,6 +69,10 @@ export function migrate(db: Database.Database): void {
     for (let v = version; v < SCHEMA_VERSION; v++) db.exec(migrations[v]!);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
+  log().info(
+    { event: "store_migrated", store: "sqlite", file: db.name, from: version, to: SCHEMA_VERSION },
+    `${db.name} migrated to schema version ${SCHEMA_VERSION}`,
+  );
 }
 
 /** better-sqlite3's statement type, under a name this module's declarations can use (its own is internal). */

@@ -8,9 +8,11 @@ import { planDelete } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
 import { isExpired, type StreamState } from "../engine/model.js";
 import { batchHolding, MERGE_LIMIT, mayMergeBatches, sliceBatches } from "./batches.js";
+import { recordCommit, recordRound } from "../metrics/store-metrics.js";
 import { StreamCache, type Entry } from "./sqlite-cache.js";
+import { checkWritable, sqliteUsage } from "./sqlite-health.js";
 import { migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
-import type { ResolvedCreateCommand, Store, StoredBatch } from "./store.js";
+import type { ResolvedCreateCommand, Store, StoredBatch, StoreUsage } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
 import { settle, type Op, type Pending, type Settled } from "./write-queue.js";
@@ -67,6 +69,7 @@ export class SqliteStore implements Store {
   readonly stats = { rounds: 0, requests: 0 };
 
   private readonly db: Database.Database;
+  private readonly dataDir: string;
   private readonly touchFlushMs: number;
   private readonly sweepLimit: number;
 
@@ -97,6 +100,7 @@ export class SqliteStore implements Store {
     this.touchFlushMs = options.touchFlushMs ?? 1000;
     this.sweepLimit = options.sweepLimit ?? 1000;
     this.backlog = new CommitBacklog(options.commitQueue);
+    this.dataDir = options.dataDir;
     mkdirSync(options.dataDir, { recursive: true });
     this.db = new Database(join(options.dataDir, "rill.db"));
     try {
@@ -189,6 +193,19 @@ export class SqliteStore implements Store {
     return rows.map((row) => this.withTouch(rowToState(row)));
   }
 
+  async checkReady(): Promise<void> {
+    checkWritable(this.db, this.closed);
+  }
+
+  async usage(): Promise<StoreUsage> {
+    if (this.closed) throw new Error("the SQLite store is closed");
+    return sqliteUsage(this.db, this.dataDir);
+  }
+
+  get pendingWrites(): number {
+    return this.queue.length;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.touchTimer !== null) clearTimeout(this.touchTimer);
@@ -262,11 +279,14 @@ export class SqliteStore implements Store {
 
     const results: Settled[] = [];
     this.roundRows.clear();
+    const startedAt = performance.now();
     try {
       this.sql.begin.run();
       this.persistTouches(touches);
       for (const pending of batch) results.push(this.applyIsolated(pending.op));
+      const committingAt = performance.now();
       this.sql.commit.run();
+      recordCommit("sqlite", committingAt);
     } catch (error) {
       try {
         if (this.db.inTransaction) this.sql.rollback.run();
@@ -284,6 +304,7 @@ export class SqliteStore implements Store {
     }
     this.stats.rounds++;
     this.stats.requests += batch.length;
+    recordRound("sqlite", startedAt, batch.length);
     settle(batch, results);
     this.cache.trim();
   }

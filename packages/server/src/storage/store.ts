@@ -82,6 +82,19 @@ export interface Store {
    */
   watchRemoteCommits?(listener: (change: RemoteCommit) => void, watched: () => Iterable<string>): () => void;
 
+  /**
+   * Resolves when the store is reachable and can take writes right now;
+   * rejects with an error saying why not. Used by `/readyz` (which also
+   * bounds it by `timeoutMs`). A store that is always ready leaves it out.
+   */
+  checkReady?(timeoutMs: number): Promise<void>;
+
+  /** How many streams it holds and how many bytes it occupies, for metrics (sampled at scrape time). */
+  usage?(timeoutMs: number): Promise<StoreUsage>;
+
+  /** Write requests waiting for the next commit round (metrics). */
+  readonly pendingWrites?: number;
+
   /** Flushes pending commits and releases resources. */
   close(): Promise<void>;
 }
@@ -90,6 +103,13 @@ export interface Store {
 export interface StoredBatch {
   start: number;
   bytes: Uint8Array;
+}
+
+export interface StoreUsage {
+  /** Readable streams (not soft-deleted). */
+  streams: number;
+  /** Bytes on disk (files, relations) or, in memory, stored bytes. */
+  bytes: number;
 }
 
 /** A commit made by another server: which stream, and its new tail and closed flag. */

@@ -1,4 +1,5 @@
 import type { Engine } from "../engine/engine.js";
+import { log } from "../logging/logger.js";
 import {
   addStreams,
   createOrConfirm,
@@ -27,7 +28,11 @@ export interface SubscriptionManagerOptions {
   /** Host name resolution for webhook deliveries (tests substitute their own). */
   resolver?: Resolver;
   now?: () => number;
-  warn?: (message: string) => void;
+  /**
+   * Where warnings go (default: the server log, as events with the given
+   * fields, `subscription_warning` when there are none).
+   */
+  warn?: (message: string, fields?: Record<string, unknown>) => void;
   /**
    * With a store shared by several servers: how often every subscription is
    * re-checked for pending work (ms, default 30 s). This raises the wake of an
@@ -82,7 +87,7 @@ export class SubscriptionManager {
       resolver: options.resolver ?? systemResolver,
       webhookTimeoutMs: options.webhookTimeoutMs ?? 10_000,
       now: options.now ?? Date.now,
-      warn: options.warn ?? ((message) => console.warn(`rill: subscriptions: ${message}`)),
+      warn: options.warn ?? ((message, fields) => log().warn({ event: "subscription_warning", ...fields }, message)),
     });
     const { subscriptions, links } = await store.load();
     const linksOf = new Map<string, Map<string, LinkRecord>>();
@@ -168,6 +173,15 @@ export class SubscriptionManager {
       await this.rt.drain();
       await this.rt.options.store.close();
     })());
+  }
+
+  /** Webhook wakes waiting to be delivered again after a failed attempt (metrics). */
+  retryQueueDepth(): number {
+    let waiting = 0;
+    for (const { record } of this.rt.entries.values()) {
+      if (record.wake && !record.wake.delivered && record.wake.attempts > 0) waiting++;
+    }
+    return waiting;
   }
 
   /** For tests and diagnostics: the working copy of one subscription. */

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { log } from "../logging/logger.js";
 import { CommitListener } from "../storage/postgres-listener.js";
 import { runMigrations } from "../storage/postgres-migrate.js";
 import { checkSchemaName } from "../storage/postgres-schema.js";
@@ -247,7 +248,9 @@ function newPool(connectionString: string, max: number, applicationName: string,
     ...(lockTimeoutMs === undefined ? {} : { options: `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` }),
   });
   // A failing idle or checked-out connection must not crash the process; the query's rejection is handled by its caller.
-  pool.on("error", (error) => console.error("rill: idle PostgreSQL connection (subscriptions) failed:", error.message));
+  pool.on("error", (error) =>
+    log().warn({ event: "pg_idle_connection_failed", pool: "subscriptions", err: error.message }, "an idle PostgreSQL connection failed"),
+  );
   pool.on("connect", (client) => client.on("error", () => undefined));
   return pool;
 }

@@ -1,6 +1,7 @@
 import { formatOffset, frameJsonMessages, isJsonContentType } from "@rill/protocol";
 import type { Engine } from "../engine/engine.js";
 import { isExpired } from "../engine/model.js";
+import { leaseExpiries, wakesRaised } from "../metrics/subscription-metrics.js";
 import { hasPending } from "./cursors.js";
 import { deliverWake } from "./webhook-worker.js";
 import { parseGlob, type GlobSegment } from "./glob.js";
@@ -25,7 +26,8 @@ export interface RuntimeOptions {
   resolver: Resolver;
   webhookTimeoutMs: number;
   now: () => number;
-  warn: (message: string) => void;
+  /** A warning for the operator; `fields` make it a structured log event. */
+  warn: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 export interface Entry {
@@ -248,6 +250,7 @@ export class SubscriptionRuntime {
     const streams = await this.pending(entry);
     if (streams.length === 0) return false;
     const wake = this.openWake(entry, streams);
+    wakesRaised.at(record.config.type).inc();
     if (record.config.type === "webhook") {
       effects.push({ kind: "deliver", id: record.id, wakeId: wake.id });
     } else if (record.config.wakeStream !== null) {
@@ -335,6 +338,7 @@ export class SubscriptionRuntime {
       const now = this.now();
       if (wake.leaseExpiresAt !== null && wake.leaseExpiresAt <= now) {
         // The holder went quiet: its wake ends, and pending work raises a new one.
+        leaseExpiries.inc();
         this.endWake(entry);
         await this.raiseWake(entry, effects);
         await this.commit(entry);

@@ -1,4 +1,5 @@
 import { parseOffset } from "@rill/protocol";
+import { deliveries } from "../metrics/subscription-metrics.js";
 import { ackedPosition, wakeStreamInfos } from "./cursors.js";
 import { postWebhook, retryDelay } from "./delivery.js";
 import type { LinkRecord } from "./model.js";
@@ -25,7 +26,7 @@ export function callbackUrl(baseUrl: string, id: string): string {
 }
 
 export async function deliverWake(rt: SubscriptionRuntime, id: string, wakeId: string): Promise<void> {
-  const { signer, policy, resolver, webhookTimeoutMs, warn } = rt.options;
+  const { signer, policy, resolver, webhookTimeoutMs } = rt.options;
   const prepared = await rt.exclusive(id, async () => {
     const entry = rt.entries.get(id);
     const wake = entry?.record.wake;
@@ -81,12 +82,22 @@ export async function deliverWake(rt: SubscriptionRuntime, id: string, wakeId: s
       wake.attempts += 1;
       wake.nextAttemptAt = rt.now() + retryDelay(wake.attempts);
       entry.record.status = "failed";
-      warn(`subscription ${id}: webhook delivery failed (${result.reason}); attempt ${wake.attempts + 1} in ${wake.nextAttemptAt - rt.now()} ms`);
+      deliveries.at("failed").inc();
+      const retryInMs = wake.nextAttemptAt - rt.now();
+      rt.options.warn(`subscription ${id}: webhook delivery failed (${result.reason}); attempt ${wake.attempts + 1} in ${retryInMs} ms`, {
+        event: "webhook_delivery_failed",
+        subscription: id,
+        wake_id: wakeId,
+        reason: result.reason,
+        attempts: wake.attempts,
+        retry_in_ms: retryInMs,
+      });
       await rt.commit(entry);
       rt.arm(entry);
       return;
     }
     entry.record.status = "active";
+    deliveries.at(result.done ? "done" : "leased").inc();
     if (result.done) {
       const acked = acknowledgeSnapshot(entry);
       rt.endWake(entry);
