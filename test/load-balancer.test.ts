@@ -98,6 +98,7 @@ it("behind nginx: producers and SSE/long-poll readers through a SIGKILL of one s
     expect(messages.filter(([p]) => p === id).map(([, n]) => Number(n))).toEqual(Array.from({ length: perProducer }, (_, i) => i));
   }
   for (const content of await Promise.all(readers)) expect(content).toBe(stream);
-  // The kill was felt through the proxy: appends routed to the dead server came back as 502 and were retried.
-  expect(stats.serverErrors + stats.retriesElsewhere).toBeGreaterThan(0);
+  // The kill was felt by the proxy: it lost upstream connections or could not connect (it retries a request
+  // on another server when the dead one refuses the connection, so clients may see no error at all).
+  expect(await nginx.errorLog()).toMatch(/upstream|connect\(\) failed/);
 }, 90_000);

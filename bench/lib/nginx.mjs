@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -93,6 +93,8 @@ export async function startNginx(upstreams) {
   return {
     url: `http://127.0.0.1:${port}`,
     child,
+    /** What nginx logged at warn and above (upstream failures among them). */
+    errorLog: () => readFile(join(dir, "error.log"), "utf8").catch(() => ""),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise((resolve) => child.once("exit", resolve));

@@ -49,7 +49,8 @@ export interface Receiver {
 }
 
 export async function startReceiver(
-  jwksUrl: string,
+  /** Where the server's JWKS is; a function when that server may change during the test. */
+  jwksUrl: string | (() => string),
   answer: (delivery: Delivery, index: number) => Answer | Promise<Answer>,
 ): Promise<Receiver> {
   const deliveries: Delivery[] = [];
@@ -61,7 +62,7 @@ export async function startReceiver(
       void (async () => {
         const rawBody = Buffer.concat(chunks).toString("utf8");
         const signature = typeof req.headers["webhook-signature"] === "string" ? req.headers["webhook-signature"] : null;
-        const jwks = (await (await fetch(jwksUrl)).json()) as Jwks;
+        const jwks = (await (await fetch(typeof jwksUrl === "string" ? jwksUrl : jwksUrl())).json()) as Jwks;
         const delivery: Delivery = {
           body: JSON.parse(rawBody) as Delivery["body"],
           rawBody,

@@ -16,25 +16,29 @@ const schemas: string[] = [];
 let servers: RunningServer[] = [];
 const receivers: Receiver[] = [];
 
-async function cluster(size: number, webhookTimeoutMs = 10_000): Promise<RunningServer[]> {
-  const schema = `rill_shared_subs_${process.pid}_${schemaCount++}`;
-  schemas.push(schema);
-  servers = [];
-  for (let i = 0; i < size; i++) {
-    servers.push(
-      await startServer({
-        port: 0,
-        store: "postgres",
-        databaseUrl: DATABASE_URL,
-        postgres: { schema },
-        subscriptions: { webhookTimeoutMs },
-      }),
-    );
-  }
-  return servers;
+let currentSchema = "";
+
+async function startOne(webhookTimeoutMs: number): Promise<RunningServer> {
+  const server = await startServer({
+    port: 0,
+    store: "postgres",
+    databaseUrl: DATABASE_URL,
+    postgres: { schema: currentSchema },
+    subscriptions: { webhookTimeoutMs },
+  });
+  servers.push(server);
+  return server;
 }
 
-async function receiver(jwksUrl: string, answer: (index: number) => Answer | Promise<Answer>): Promise<Receiver> {
+async function cluster(size: number, webhookTimeoutMs = 10_000): Promise<RunningServer[]> {
+  currentSchema = `rill_shared_subs_${process.pid}_${schemaCount++}`;
+  schemas.push(currentSchema);
+  servers = [];
+  for (let i = 0; i < size; i++) await startOne(webhookTimeoutMs);
+  return [...servers];
+}
+
+async function receiver(jwksUrl: string | (() => string), answer: (index: number) => Answer | Promise<Answer>): Promise<Receiver> {
   const started = await startReceiver(jwksUrl, (_delivery, index) => answer(index));
   receivers.push(started);
   return started;
@@ -134,17 +138,20 @@ describe("subscriptions shared across servers", () => {
   });
 
   it("retries through another server when the one delivering stops mid-POST", async () => {
-    // The first POST hangs; its server stops while waiting for the answer.
-    const [a, b] = await cluster(2, 1_000);
+    // The first POST hangs; its server stops while waiting for the answer. The second server starts
+    // only once that POST is out, so the first is the one posting (with both up, either may win the wake).
+    const [a] = await cluster(1, 1_000);
+    let b: RunningServer | undefined;
     let release!: () => void;
     const hung = new Promise<void>((resolve) => (release = resolve));
-    const hooks = await receiver(`${b!.streamsUrl}/__ds/jwks.json`, async (index) => {
+    const hooks = await receiver(() => `${(b ?? a)!.streamsUrl}/__ds/jwks.json`, async (index) => {
       if (index === 0) await hung;
       return { status: 200, body: { done: true } };
     });
-    await call(`${b!.streamsUrl}/__ds/subscriptions/audit`, "PUT", { type: "webhook", streams: ["audit/log"], webhook: { url: hooks.url } });
+    await call(`${a!.streamsUrl}/__ds/subscriptions/audit`, "PUT", { type: "webhook", streams: ["audit/log"], webhook: { url: hooks.url } });
     const tail = await write(`${a!.streamsUrl}/audit/log`, { entry: 1 }, "PUT");
     const first = await hooks.delivery(0);
+    b = await startOne(1_000);
     const stopped = a!.close();
     servers = [b!];
     await stopped;
@@ -170,16 +177,17 @@ describe("a server killed with SIGKILL mid-delivery", () => {
     await admin.query(`CREATE DATABASE "${database}"`);
     const databaseUrl = Object.assign(new URL(DATABASE_URL), { pathname: `/${database}` }).toString();
     const args = ["--host", "127.0.0.1", "--port", "0", "--store", "postgres", "--database-url", databaseUrl, "--webhook-timeout", "1s"];
+    // The second server starts once the first has posted the wake: with both up, either may win it.
     const first = await serve(args);
-    const second = await serve(args);
+    let second: Awaited<ReturnType<typeof serve>> | undefined;
     try {
       let release!: () => void;
       const hung = new Promise<void>((resolve) => (release = resolve));
-      const hooks = await receiver(`${second.origin}/v1/stream/__ds/jwks.json`, async (index) => {
+      const hooks = await receiver(() => `${(second ?? first).origin}/v1/stream/__ds/jwks.json`, async (index) => {
         if (index === 0) await hung;
         return { status: 200, body: { done: true } };
       });
-      const created = await call(`${second.origin}/v1/stream/__ds/subscriptions/killed`, "PUT", {
+      const created = await call(`${first.origin}/v1/stream/__ds/subscriptions/killed`, "PUT", {
         type: "webhook",
         streams: ["killed/log"],
         webhook: { url: hooks.url },
@@ -188,6 +196,7 @@ describe("a server killed with SIGKILL mid-delivery", () => {
       // The append goes through the first server, which raises the wake and posts it.
       const tail = await write(`${first.origin}/v1/stream/killed/log`, { entry: 1 }, "PUT");
       const posted = await hooks.delivery(0);
+      second = await serve(args);
       const exited = new Promise((resolve) => first.child.once("exit", resolve));
       first.child.kill("SIGKILL");
       await exited;
@@ -197,13 +206,15 @@ describe("a server killed with SIGKILL mid-delivery", () => {
       expect(retry.body.wake_id).toBe(posted.body.wake_id);
       expect(retry.verified).toBe(true);
       await waitFor(async () => {
-        const got = await call(`${second.origin}/v1/stream/__ds/subscriptions/killed`, "GET");
+        const got = await call(`${second!.origin}/v1/stream/__ds/subscriptions/killed`, "GET");
         return got.body.streams[0].acked_offset === tail;
       }, 5_000);
       // Nothing acknowledged was lost with the killed server.
-      expect(await (await fetch(`${second.origin}/v1/stream/killed/log?offset=-1`)).json()).toEqual([{ entry: 1 }]);
+      expect(await (await fetch(`${second!.origin}/v1/stream/killed/log?offset=-1`)).json()).toEqual([{ entry: 1 }]);
     } finally {
-      for (const child of [first.child, second.child]) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      for (const child of [first.child, second?.child]) {
+        if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      }
       await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
     }
   }, 40_000);

@@ -1,4 +1,3 @@
-import { log } from "../logging/logger.js";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { parseScope, ScopeError, type Grants } from "./scopes.js";
@@ -88,7 +87,7 @@ export class TokensFile {
 
   constructor(
     private readonly path: string,
-    private readonly warn: (message: string) => void = (message) => log().warn({ event: "tokens_file", path }, message),
+    private readonly warn: (message: string) => void = (message) => console.error(`rill: ${message}`),
   ) {
     this.version = this.stamp();
     this.tokens = loadTokensFile(path);
