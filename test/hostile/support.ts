@@ -26,7 +26,13 @@ export function rssOf(pid: number): number {
 /** Samples a process's RSS until stopped; reports the highest seen. */
 export function watchRss(pid: number, everyMs = 100): { peak: () => number; stop: () => void } {
   let peak = rssOf(pid);
-  const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), everyMs);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssOf(pid));
+    } catch {
+      clearInterval(timer); // the process is gone (a failed test killed it): nothing left to sample
+    }
+  }, everyMs);
   return { peak: () => peak, stop: () => clearInterval(timer) };
 }
 

@@ -262,7 +262,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   ctx.extraRoutes.unshift(health, ...(metrics && !privateMetrics ? [exposition] : []));
   ctx.extraRoutes.push(homePageRoute({ basePath, consolePath: options.consolePath ?? null, metrics: metrics && !privateMetrics }));
 
-  const guard = new ConnectionGuard(limits.maxConnections, limits.maxConnectionsPerIp);
+  const guard = new ConnectionGuard({
+    maxConnections: limits.maxConnections,
+    maxPerAddress: limits.maxConnectionsPerIp,
+    anyOrigin: corsOrigins === "*",
+    plainHttp: true,
+  });
   const bodies = new BodyWatchdog(limits.bodyTimeoutMs);
   const http = createHttpServer(
     {
@@ -282,7 +287,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
   );
   guard.attach(http);
-  http.on("clientError", (error: Error & { code?: string }, socket) => answerClientError(error, socket, limits));
+  http.on("clientError", (error: Error & { code?: string }, socket) =>
+    answerClientError(error, socket, { ...limits, anyOrigin: corsOrigins === "*" }),
+  );
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
     http.listen(options.port ?? DEFAULTS.port, options.host ?? DEFAULTS.host, () => {

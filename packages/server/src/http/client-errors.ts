@@ -6,7 +6,11 @@ import type { ErrorCode } from "../engine/errors.js";
  * router (a head that took too long or grew too large, bytes that are not
  * HTTP) in Rill's JSON error format, then closes the connection.
  */
-export function answerClientError(error: Error & { code?: string }, socket: Duplex, limits: { headersTimeoutMs: number; maxHeaderSize: number }): void {
+export function answerClientError(
+  error: Error & { code?: string },
+  socket: Duplex,
+  limits: { headersTimeoutMs: number; maxHeaderSize: number; anyOrigin: boolean },
+): void {
   // A response already under way on this connection cannot be followed by another one.
   const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (!socket.writable || current?.headersSent) {
@@ -17,7 +21,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `cache-control: no-store\r\naccess-control-allow-origin: *\r\nconnection: close\r\n\r\n${body}`,
+      `cache-control: no-store\r\n${limits.anyOrigin ? "access-control-allow-origin: *\r\n" : ""}connection: close\r\n\r\n${body}`,
   );
   // A client that keeps sending after the answer must not keep the socket.
   setTimeout(() => socket.destroy(), 1_000).unref();

@@ -15,7 +15,7 @@ function open(port: number) {
 
 it("closes a refused connection without a byte when the listener cannot speak plain HTTP/1.1 first", async () => {
   const server = createServer((_req, res) => res.end("served"));
-  const guard = new ConnectionGuard(1, 0, false);
+  const guard = new ConnectionGuard({ maxConnections: 1, maxPerAddress: 0, anyOrigin: true, plainHttp: false });
   guard.attach(server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -30,5 +30,29 @@ it("closes a refused connection without a byte when the listener cannot speak pl
     await expect.poll(() => guard.open).toBe(0);
   } finally {
     server.close();
+  }
+});
+
+it("answers a refused connection with one pre-built 503, naming CORS only when every origin is allowed", async () => {
+  for (const anyOrigin of [true, false]) {
+    const server = createServer((_req, res) => res.end("served"));
+    const guard = new ConnectionGuard({ maxConnections: 1, maxPerAddress: 0, anyOrigin, plainHttp: true });
+    guard.attach(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const admitted = open(port);
+      await expect.poll(() => guard.open).toBe(1);
+      const refused = open(port);
+      refused.socket.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+      const answer = await refused.closed;
+      expect(answer).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+      expect(answer).toMatch(/\r\nretry-after: 1\r\n/);
+      expect(answer.includes("access-control-allow-origin: *")).toBe(anyOrigin);
+      expect(JSON.parse(answer.split("\r\n\r\n")[1]!).error.code).toBe("TOO_MANY_CONNECTIONS");
+      admitted.socket.destroy();
+    } finally {
+      server.close();
+    }
   }
 });

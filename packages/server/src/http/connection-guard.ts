@@ -15,6 +15,21 @@ const REFUSED_LINGER_MS = 2_000;
  * rather than destroyed at once, because destroying a socket with unread
  * request bytes resets it and the client would never see the answer.
  */
+export interface ConnectionGuardOptions {
+  /** Open connections in total (0: no limit). */
+  maxConnections: number;
+  /** Open connections from one client address (0: no limit). */
+  maxPerAddress: number;
+  /** CORS allows every origin (`*`): the refusal may say so, so browser scripts can read it. */
+  anyOrigin: boolean;
+  /**
+   * False for listeners that speak TLS (or HTTP/2) on their raw sockets,
+   * where an HTTP/1.1 answer cannot be written before the handshake: a
+   * refused connection is then simply closed.
+   */
+  plainHttp: boolean;
+}
+
 export class ConnectionGuard {
   private total = 0;
   private readonly perAddress = new Map<string, number>();
@@ -22,27 +37,21 @@ export class ConnectionGuard {
   private readonly busyAnswer: Buffer;
   private readonly perAddressAnswer: Buffer;
 
-  /**
-   * `plainHttp: false` is for listeners that speak TLS (or HTTP/2) on their
-   * raw sockets, where an HTTP/1.1 answer cannot be written before the
-   * handshake: a refused connection is then simply closed.
-   */
-  constructor(
-    private readonly maxConnections: number,
-    private readonly maxPerAddress: number,
-    private readonly plainHttp = true,
-  ) {
+  constructor(private readonly options: ConnectionGuardOptions) {
+    const { maxConnections, maxPerAddress, anyOrigin } = options;
     this.busyAnswer = rawError(
       503,
       "Service Unavailable",
       "TOO_MANY_CONNECTIONS",
       `the server has reached its limit of ${maxConnections} open connections`,
+      anyOrigin,
     );
     this.perAddressAnswer = rawError(
       429,
       "Too Many Requests",
       "TOO_MANY_CONNECTIONS",
       `your address has reached the limit of ${maxPerAddress} open connections`,
+      anyOrigin,
     );
   }
 
@@ -64,8 +73,9 @@ export class ConnectionGuard {
   private admit(socket: Socket): void {
     const address = socket.remoteAddress ?? "";
     const fromAddress = this.perAddress.get(address) ?? 0;
-    if (this.maxConnections > 0 && this.total >= this.maxConnections) return this.refuse(socket, this.busyAnswer);
-    if (this.maxPerAddress > 0 && fromAddress >= this.maxPerAddress) return this.refuse(socket, this.perAddressAnswer);
+    const { maxConnections, maxPerAddress } = this.options;
+    if (maxConnections > 0 && this.total >= maxConnections) return this.refuse(socket, this.busyAnswer);
+    if (maxPerAddress > 0 && fromAddress >= maxPerAddress) return this.refuse(socket, this.perAddressAnswer);
     this.total++;
     this.perAddress.set(address, fromAddress + 1);
     socket.once("close", () => {
@@ -78,7 +88,7 @@ export class ConnectionGuard {
 
   private refuse(socket: Socket, answer: Buffer): void {
     this.refused.add(socket);
-    if (!this.plainHttp) {
+    if (!this.options.plainHttp) {
       socket.destroy();
       return;
     }
@@ -91,7 +101,7 @@ export class ConnectionGuard {
 }
 
 /** A complete HTTP/1.1 error response in Rill's JSON error format, as bytes. */
-function rawError(status: number, reason: string, code: ErrorCode, message: string): Buffer {
+function rawError(status: number, reason: string, code: ErrorCode, message: string, anyOrigin: boolean): Buffer {
   const body = JSON.stringify({ error: { code, message } });
   const head = [
     `HTTP/1.1 ${status} ${reason}`,
@@ -99,7 +109,7 @@ function rawError(status: number, reason: string, code: ErrorCode, message: stri
     `content-length: ${Buffer.byteLength(body)}`,
     `retry-after: ${RETRY_AFTER_SECONDS.connections}`,
     "cache-control: no-store",
-    "access-control-allow-origin: *",
+    ...(anyOrigin ? ["access-control-allow-origin: *"] : []),
     "connection: close",
   ];
   return Buffer.from(`${head.join("\r\n")}\r\n\r\n${body}`, "utf8");
