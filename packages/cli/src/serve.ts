@@ -1,5 +1,5 @@
-import { DEFAULTS, startServer, type ServerOptions } from "@rill/server";
-import { Command, Option } from "commander";
+import { DEFAULTS, parseRetentionRule, startServer, type RetentionRule, type ServerOptions } from "@rill/server";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { resolve } from "node:path";
 import { consoleRoute } from "./console-route.js";
 import { addLimitOptions, limitsFrom } from "./serve-limits.js";
@@ -19,6 +19,8 @@ interface ServeFlags {
   maxBody: number;
   maxRead: number;
   readChunk?: number;
+  retention: RetentionRule[];
+  compactionLag: number;
   console: boolean;
   jwtSecret?: string;
   jwks?: string;
@@ -78,6 +80,20 @@ export function serveCommand(): Command {
         .env("RILL_READ_CHUNK")
         .argParser(positiveSize),
     )
+    .addOption(
+      new Option(
+        "--retention <rule>",
+        "default retention for streams matching a pattern, PATTERN=AGE,SIZE (e.g. 'logs/**=7d,10GiB'; repeatable, the most specific pattern wins)",
+      )
+        .default([], "none")
+        .argParser(collectRetentionRule),
+    )
+    .addOption(
+      new Option("--compaction-lag <duration>", "how old data must be before key compaction rewrites it (e.g. 30s, 5m)")
+        .env("RILL_COMPACTION_LAG")
+        .default(DEFAULTS.compactionLagMs, "30s")
+        .argParser(parseDuration),
+    )
     .option("--no-console", "do not serve the web console at /console/")
     .addOption(new Option("--jwt-secret <secret>", "accept Bearer JWTs signed HS256 with this secret (32+ bytes)").env("RILL_JWT_SECRET"))
     .addOption(new Option("--jwks <url-or-file>", "accept RS256/ES256/EdDSA JWTs verified against this JWK Set").env("RILL_JWKS"))
@@ -111,6 +127,8 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     maxReadBytes: flags.maxRead,
     readChunkBytes: flags.readChunk ?? 0,
     limits: limitsFrom(flags as unknown as Record<string, unknown>),
+    retention: flags.retention,
+    compactionLagMs: flags.compactionLag,
     extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
     access: {
       jwtSecret: flags.jwtSecret,
@@ -187,6 +205,15 @@ function positiveSize(text: string): number {
   const bytes = parseSize(text);
   if (bytes < 1) throw new Error(`a size above zero is needed, not "${text}"`);
   return bytes;
+}
+
+/** Each --retention adds a rule; a malformed one is a usage error naming the problem. */
+function collectRetentionRule(value: string, previous: RetentionRule[]): RetentionRule[] {
+  try {
+    return [...previous, parseRetentionRule(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /** The URL without its password, for the start-up banner. */
