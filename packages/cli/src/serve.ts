@@ -1,5 +1,5 @@
-import { createLogger, DEFAULTS, LOG_LEVELS, startServer, type Logger, type LogLevel, type ServerOptions } from "@rill/server";
-import { Command, Option } from "commander";
+import { createLogger, DEFAULTS, LOG_LEVELS, parseRetentionRule, startServer, type Logger, type LogLevel, type RetentionRule, type ServerOptions } from "@rill/server";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { resolve } from "node:path";
 import { consoleRoute } from "./console-route.js";
 import { addLimitOptions, limitsFrom } from "./serve-limits.js";
@@ -19,6 +19,8 @@ interface ServeFlags {
   maxBody: number;
   maxRead: number;
   readChunk?: number;
+  retention: RetentionRule[];
+  compactionLag: number;
   console: boolean;
   jwtSecret?: string;
   jwks?: string;
@@ -81,6 +83,20 @@ export function serveCommand(): Command {
         .env("RILL_READ_CHUNK")
         .argParser(positiveSize),
     )
+    .addOption(
+      new Option(
+        "--retention <rule>",
+        "default retention for streams matching a pattern, PATTERN=AGE,SIZE (e.g. 'logs/**=7d,10GiB'; repeatable, the most specific pattern wins)",
+      )
+        .default([], "none")
+        .argParser(collectRetentionRule),
+    )
+    .addOption(
+      new Option("--compaction-lag <duration>", "how old data must be before key compaction rewrites it (e.g. 30s, 5m)")
+        .env("RILL_COMPACTION_LAG")
+        .default(DEFAULTS.compactionLagMs, "30s")
+        .argParser(parseDuration),
+    )
     .option("--no-console", "do not serve the web console at /console/")
     .addOption(new Option("--jwt-secret <secret>", "accept Bearer JWTs signed HS256 with this secret (32+ bytes)").env("RILL_JWT_SECRET"))
     .addOption(new Option("--jwks <url-or-file>", "accept RS256/ES256/EdDSA JWTs verified against this JWK Set").env("RILL_JWKS"))
@@ -131,6 +147,8 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     maxReadBytes: flags.maxRead,
     readChunkBytes: flags.readChunk ?? 0,
     limits: limitsFrom(flags as unknown as Record<string, unknown>),
+    retention: flags.retention,
+    compactionLagMs: flags.compactionLag,
     extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
     access: {
       jwtSecret: flags.jwtSecret,
@@ -245,6 +263,15 @@ function announce(logger: Logger, terminal: boolean, facts: StartFacts): void {
   }
   if (logger.level === "silent") return;
   logger.child({}, { level: "info" }).info({ event: "start", ...facts, node: process.version }, `rill listening on ${facts.url}`);
+}
+
+/** Each --retention adds a rule; a malformed one is a usage error naming the problem. */
+function collectRetentionRule(value: string, previous: RetentionRule[]): RetentionRule[] {
+  try {
+    return [...previous, parseRetentionRule(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /** The URL without its password, for the start-up banner. */

@@ -255,6 +255,7 @@ export class DurableStream {
       live: options?.live,
       json: options?.json,
       onError: options?.onError ?? this.#options.onError,
+      onRetained: options?.onRetained,
       sseResilience: options?.sseResilience,
       warnOnHttp: false,
     });

@@ -26,6 +26,7 @@ export type DurableStreamErrorCode =
   | "SEQUENCE_GAP"
   | "STREAM_CLOSED"
   | "GONE"
+  | "OFFSET_RETAINED"
   | "LENGTH_REQUIRED"
   | "PRECONDITION_FAILED"
   | "PAYLOAD_TOO_LARGE"
@@ -160,6 +161,22 @@ export class SequenceGapError extends FetchError {
     super(409, response?.body ?? "", response?.headers ?? {}, url, "SEQUENCE_GAP", `Producer sequence gap: expected ${expectedSeq}, received ${receivedSeq}`);
     this.expectedSeq = expectedSeq;
     this.receivedSeq = receivedSeq;
+  }
+}
+
+/**
+ * A read asked for data the server no longer keeps: retention removed
+ * everything before `earliestOffset` (Rill's `Rill-Earliest-Offset`). Resume
+ * there to accept the gap, or read with `onRetained: "skip-to-earliest"`.
+ */
+export class RetainedOffsetError extends FetchError {
+  static override readonly brand: string = "RetainedOffsetError";
+  declare code: "OFFSET_RETAINED";
+  readonly earliestOffset: string;
+
+  constructor(earliestOffset: string, url: string, response?: { body: string; headers: Record<string, string> }) {
+    super(410, response?.body ?? "", response?.headers ?? {}, url, "OFFSET_RETAINED", `Offset is before the earliest retained offset ${earliestOffset} at ${url}`);
+    this.earliestOffset = earliestOffset;
   }
 }
 

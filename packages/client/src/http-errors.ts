@@ -9,6 +9,7 @@
 import { HEADER, parseErrorBody, type ErrorCode } from "@rill/protocol";
 import {
   FetchError,
+  RetainedOffsetError,
   SequenceGapError,
   StaleEpochError,
   StreamClosedError,
@@ -101,6 +102,7 @@ const BY_SERVER_CODE: Partial<Record<string, DurableStreamErrorCode>> = {
   FORK_SOURCE_NOT_FOUND: "NOT_FOUND",
   FORK_SOURCE_GONE: "GONE",
   FORK_OFFSET_OUT_OF_RANGE: "BAD_REQUEST",
+  OFFSET_RETAINED: "OFFSET_RETAINED",
   SHUTTING_DOWN: "BUSY",
   INTERNAL: "SERVER_ERROR",
 } satisfies Partial<Record<ErrorCode, DurableStreamErrorCode>>;
@@ -116,6 +118,7 @@ function codeFromShape(status: number, headers: Record<string, string>, body: st
     return classifyConflict(request, body);
   }
   if (status === 403 && request.headers.has(HEADER.producerId) && headers[HEADER.producerEpoch] !== undefined) return "STALE_EPOCH";
+  if (status === 410 && headers[HEADER.rillEarliestOffset] !== undefined) return "OFFSET_RETAINED";
   return codeForStatus(status);
 }
 
@@ -129,6 +132,8 @@ function buildError(code: DurableStreamErrorCode, status: number, headers: Recor
     const received = headers[HEADER.producerReceivedSeq] ?? request.headers.get(HEADER.producerSeq) ?? "-1";
     return new SequenceGapError(Number(expected), Number(received), url, parts);
   }
+  const earliest = headers[HEADER.rillEarliestOffset];
+  if (code === "OFFSET_RETAINED" && earliest !== undefined) return new RetainedOffsetError(earliest, url, parts);
   const epoch = headers[HEADER.producerEpoch];
   if (code === "STALE_EPOCH" && epoch !== undefined) return new StaleEpochError(Number(epoch), url, parts);
   return new FetchError(status, body, headers, url, code);

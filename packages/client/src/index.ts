@@ -13,6 +13,7 @@ export {
   StreamClosedError,
   StaleEpochError,
   SequenceGapError,
+  RetainedOffsetError,
   FetchBackoffAbortError,
   MissingStreamUrlError,
   InvalidSignalError,

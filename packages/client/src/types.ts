@@ -61,6 +61,13 @@ export interface StreamOptions {
   /** Treat the content as JSON even when the Content-Type does not say so. */
   json?: boolean;
   onError?: StreamErrorHandler;
+  /**
+   * What a read does when the server no longer keeps its offset (410 with an
+   * earliest offset, from retention): `"error"` (the default) fails with a
+   * RetainedOffsetError; `"skip-to-earliest"` accepts the gap and goes on
+   * from the earliest retained offset.
+   */
+  onRetained?: "error" | "skip-to-earliest";
   /** When SSE connections keep dying young, switch to long-poll. */
   sseResilience?: SSEResilienceOptions;
   /** Warn (once per origin) about plain-http URLs in browsers. Default true. */

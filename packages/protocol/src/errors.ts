@@ -30,6 +30,8 @@ export const ERROR_CODES = [
   "FORK_SOURCE_NOT_FOUND",
   "FORK_SOURCE_GONE",
   "FORK_OFFSET_OUT_OF_RANGE",
+  // retention (docs/retention.md)
+  "OFFSET_RETAINED",
   // the server
   "SHUTTING_DOWN",
   "INTERNAL",

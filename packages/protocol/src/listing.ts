@@ -15,6 +15,11 @@ export interface ListedStream {
   expiresAt: string | null;
   createdAt: string;
   forkedFrom: string | null;
+  /** Where the retained data begins (reads below it answer 410). */
+  earliestOffset: string;
+  /** The stream's own bytes as appended, and as stored now (after retention and compaction). */
+  appendedBytes: number;
+  storedBytes: number;
 }
 
 /** One page of the listing; `next` is the `after` value of the following page, or null on the last. */

@@ -29,6 +29,16 @@ export const HEADER = {
   producerSeq: "producer-seq",
   producerExpectedSeq: "producer-expected-seq",
   producerReceivedSeq: "producer-received-seq",
+
+  // Rill extensions: retention and key compaction (docs/retention.md).
+  rillRetentionAge: "rill-retention-age",
+  rillRetentionBytes: "rill-retention-bytes",
+  rillEarliestOffset: "rill-earliest-offset",
+  rillCompaction: "rill-compaction",
+  rillCompactionKey: "rill-compaction-key",
+  rillCompactionTombstoneAge: "rill-compaction-tombstone-age",
+  rillBytesAppended: "rill-bytes-appended",
+  rillBytesStored: "rill-bytes-stored",
 } as const;
 
 export const QUERY = {
@@ -66,6 +76,14 @@ export const EXPOSED_HEADERS: readonly string[] = [
   HEADER.location,
   HEADER.contentType,
   HEADER.retryAfter,
+  HEADER.rillRetentionAge,
+  HEADER.rillRetentionBytes,
+  HEADER.rillEarliestOffset,
+  HEADER.rillCompaction,
+  HEADER.rillCompactionKey,
+  HEADER.rillCompactionTombstoneAge,
+  HEADER.rillBytesAppended,
+  HEADER.rillBytesStored,
 ];
 
 /** Reserved path segment for server control APIs; never an application stream. */

@@ -27,3 +27,5 @@ export {
   type SubscriptionSecrets,
   type Resolver,
 } from "./subscriptions/index.js";
+export { parseRetentionRule, type RetentionRule } from "./engine/retention-rules.js";
+export type { RetentionPolicy, CompactionPolicy } from "./engine/model.js";

@@ -3,6 +3,8 @@ import type { AddressInfo } from "node:net";
 import { AccessControl, type AccessOptions } from "./auth/access.js";
 import { Engine } from "./engine/engine.js";
 import { authorize, authorizeAny } from "./http/authorize.js";
+import { MAINTENANCE_DEFAULTS } from "./engine/maintenance.js";
+import { parseRetentionRule, type RetentionRule } from "./engine/retention-rules.js";
 import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
 import { parseCorsOrigins } from "./http/cors.js";
 import { answerClientError } from "./http/client-errors.js";
@@ -67,6 +69,16 @@ export interface ServerOptions {
   sseKeepAliveMs?: number;
   sweepIntervalMs?: number;
   /**
+   * Server-wide retention defaults by path pattern, e.g. `["logs/**=7d,10GiB"]`
+   * (`rill serve --retention`); the most specific matching pattern applies to
+   * streams created without retention headers of their own.
+   */
+  retention?: (string | RetentionRule)[];
+  /** Batches younger than this are never compacted (ms, default 30 s). */
+  compactionLagMs?: number;
+  /** How often the background retention/compaction pass runs (ms, default 5 s); 0 turns it off. */
+  maintenanceIntervalMs?: number;
+  /**
    * Handlers for requests outside the base path (e.g. a web console), tried in
    * order before the server answers 404. Each returns true when it answered.
    */
@@ -126,6 +138,8 @@ export const DEFAULTS = {
   sseKeepAliveMs: 15_000,
   sweepIntervalMs: 1_000,
   readyTimeoutMs: 2_000,
+  compactionLagMs: MAINTENANCE_DEFAULTS.compactionLagMs,
+  maintenanceIntervalMs: MAINTENANCE_DEFAULTS.intervalMs,
 } as const;
 
 export interface RunningServer {
@@ -196,6 +210,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const engine = new Engine(store, {
     maxReadBytes: options.liveReadBytes ?? DEFAULTS.liveReadBytes,
     sweepIntervalMs: options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs,
+    maintenance: {
+      retention: (options.retention ?? []).map((rule) => (typeof rule === "string" ? parseRetentionRule(rule) : rule)),
+      compactionLagMs: options.compactionLagMs ?? DEFAULTS.compactionLagMs,
+      intervalMs: options.maintenanceIntervalMs ?? DEFAULTS.maintenanceIntervalMs,
+    },
   });
   const subscriptions = await SubscriptionManager.open({
     ...options.subscriptions,

@@ -6,7 +6,7 @@
  * subscribers and streams their backpressure.
  */
 import { HEADER, LIVE_MODE, QUERY, isJsonContentType, isTextContentType } from "@rill/protocol";
-import { DurableStreamError, isAbortError, networkError } from "../errors.js";
+import { DurableStreamError, isAbortError, networkError, RetainedOffsetError } from "../errors.js";
 import { RetrySchedule, backoffDelay, sleep, type BackoffOptions } from "../fetch/backoff.js";
 import {
   createFetchWithBackoff,
@@ -37,6 +37,7 @@ export interface SessionConfig {
   fetch: FetchLike;
   backoff: BackoffOptions;
   onError?: StreamErrorHandler;
+  onRetained: "error" | "skip-to-earliest";
   live: LiveMode;
   jsonHint: boolean;
   offset: string;
@@ -235,10 +236,19 @@ export class ReadSession {
       } catch (error) {
         this.#throwIfAborted();
         if (isAbortError(error)) throw error;
+        if (this.#skipsRetained(error)) continue;
         // The fetch layer already retried what it could: this one is for onError.
         await this.#recover(error, false);
       }
     }
+  }
+
+  /** With `onRetained: "skip-to-earliest"`, a 410 for a retained offset moves the read to the earliest one. */
+  #skipsRetained(error: unknown): boolean {
+    if (this.#config.onRetained !== "skip-to-earliest" || !(error instanceof RetainedOffsetError)) return false;
+    if (error.earliestOffset <= this.state.offset) return false; // no progress: report it instead
+    this.state = { ...this.state, offset: error.earliestOffset, upToDate: false };
+    return true;
   }
 
   /**

@@ -38,6 +38,7 @@ export async function stream<TJson = unknown>(options: StreamOptions): Promise<S
       fetch: options.fetch ?? globalFetch,
       backoff: resolveBackoff(options.backoffOptions),
       onError: options.onError,
+      onRetained: options.onRetained ?? "error",
       live,
       jsonHint: options.json === true,
       offset: startOffset,

@@ -1,4 +1,4 @@
-import type { ProducerRef, StreamState } from "./model.js";
+import type { CompactionPolicy, ProducerRef, RetentionPolicy, StreamState } from "./model.js";
 
 /** PUT: create a stream (or confirm it exists with the same configuration). */
 export interface CreateCommand {
@@ -12,6 +12,10 @@ export interface CreateCommand {
   /** Initial content, already framed for storage (JSON streams: `m1,m2,`). */
   data: Uint8Array;
   fork: ForkRequest | null;
+  /** `Rill-Retention-Age` / `Rill-Retention-Bytes`; null when neither was sent. */
+  retention: RetentionPolicy | null;
+  /** `Rill-Compaction: key` and its settings; null when not asked for. */
+  compaction: CompactionPolicy | null;
 }
 
 export interface ForkRequest {

@@ -4,7 +4,7 @@ import { decideCreate } from "./create-rules.js";
 import { statusOf, streamState } from "./test-fixtures.js";
 
 function command(overrides: Partial<ResolvedCreateCommand> = {}): ResolvedCreateCommand {
-  return { path: "s", contentType: "text/plain", ttlSeconds: null, expiresAt: null, closed: false, data: new Uint8Array(0), fork: null, ...overrides };
+  return { path: "s", contentType: "text/plain", ttlSeconds: null, expiresAt: null, closed: false, data: new Uint8Array(0), fork: null, retention: null, compaction: null, ...overrides };
 }
 
 

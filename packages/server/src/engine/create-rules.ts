@@ -1,7 +1,7 @@
 import { DEFAULT_CONTENT_TYPE, mediaType } from "@rill/protocol";
 import type { ResolvedCreateCommand } from "../storage/store.js";
-import { ProtocolError } from "./errors.js";
-import { isExpired, type StreamState } from "./model.js";
+import { offsetRetained, ProtocolError } from "./errors.js";
+import { isExpired, type CompactionPolicy, type RetentionPolicy, type StreamState } from "./model.js";
 
 export type CreateDecision =
   | { kind: "exists"; stream: StreamState }
@@ -61,6 +61,7 @@ export function decideCreate(
         `a fork must keep its source's content type (${mediaType(source.contentType)})`,
       );
     }
+    if (fork.position < source.earliest) throw offsetRetained(source.earliest, "the fork offset");
     forkOffset = fork.position;
     forkedFrom = fork.source;
   }
@@ -83,6 +84,11 @@ export function decideCreate(
       forkCount: 0,
       softDeleted: false,
       closedBy: null,
+      retention: config.retention,
+      compaction: config.compaction,
+      // A fork reads its source from the source's earliest retained position on.
+      earliest: source && command.fork ? source.earliest : 0,
+      removedBytes: 0,
     },
   };
 }
@@ -92,6 +98,8 @@ interface Config {
   ttlSeconds: number | null;
   expiresAt: number | null;
   closed: boolean;
+  retention: RetentionPolicy | null;
+  compaction: CompactionPolicy | null;
 }
 
 /**
@@ -106,6 +114,8 @@ function desiredConfig(command: ResolvedCreateCommand, source: StreamState | und
     ttlSeconds: ownExpiry ? command.ttlSeconds : (inherited?.ttlSeconds ?? null),
     expiresAt: ownExpiry ? command.expiresAt : (inherited?.expiresAt ?? null),
     closed: command.closed,
+    retention: command.retention,
+    compaction: command.compaction,
   };
 }
 
@@ -115,5 +125,7 @@ function configDifferences(existing: StreamState, wanted: Config): string[] {
   if (existing.ttlSeconds !== wanted.ttlSeconds) out.push("TTL");
   if (existing.expiresAt !== wanted.expiresAt) out.push("expiry");
   if (existing.closed !== wanted.closed) out.push("closed state");
+  if (JSON.stringify(existing.retention) !== JSON.stringify(wanted.retention)) out.push("retention");
+  if (JSON.stringify(existing.compaction) !== JSON.stringify(wanted.compaction)) out.push("compaction");
   return out;
 }

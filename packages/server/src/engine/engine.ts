@@ -1,20 +1,25 @@
 import { framedMessagePrefixLength, isJsonContentType } from "@rill/protocol";
 import { log } from "../logging/logger.js";
 import { streamsCreated, streamsDeleted, streamsExpired } from "../metrics/store-metrics.js";
+import { positionInRead } from "../storage/batches.js";
 import type { RemoteCommit, Store } from "../storage/store.js";
 import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "./commands.js";
-import { gone, notFound, ProtocolError } from "./errors.js";
+import { gone, notFound, offsetRetained, ProtocolError } from "./errors.js";
 import { LiveHub } from "./live-hub.js";
+import { Maintainer, type MaintenanceOptions } from "./maintenance.js";
 import { expiryTime, isExpired, type StreamState } from "./model.js";
 import { StreamReads, type ReadResult } from "./stream-reads.js";
 
 export type { ReadResult } from "./stream-reads.js";
+import { RetentionDefaults } from "./retention-rules.js";
 
 export interface EngineOptions {
   /** Upper bound on the bytes a bounded read (SSE catch-up, long-poll) returns; one whole message may exceed it. */
   maxReadBytes: number;
   /** How often expired streams are swept (ms); 0 turns the sweeper off. */
   sweepIntervalMs: number;
+  /** Retention defaults and the background retention/compaction passes (docs/retention.md). */
+  maintenance?: Partial<MaintenanceOptions>;
   now?: () => number;
 }
 
@@ -22,7 +27,9 @@ export interface EngineOptions {
 export type StreamChange =
   | { type: "created"; stream: StreamState; dataBytes: number }
   | { type: "appended"; stream: StreamState; start: number }
-  | { type: "deleted"; path: string };
+  | { type: "deleted"; path: string }
+  /** Retention or compaction removed data (`count`: batches for retention, messages for compaction). */
+  | { type: "trimmed"; stream: StreamState; by: "retention" | "compaction"; bytes: number; count: number };
 
 /** Observers run after the commit and before the client hears back; they must not throw. */
 export type StreamObserver = (change: StreamChange) => void | Promise<void>;
@@ -43,13 +50,17 @@ export class Engine {
   /** Per stream, the remote commit being published: they go out in the order they came. */
   private readonly remoteQueue = new Map<string, Promise<void>>();
   private stopWatching: () => void = () => undefined;
+  /** Runs retention and compaction in the background. */
+  readonly maintainer: Maintainer;
+  readonly retentionDefaults: RetentionDefaults;
 
   constructor(
     readonly store: Store,
     private readonly options: EngineOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.reads = new StreamReads(store, options.maxReadBytes);
+    this.retentionDefaults = new RetentionDefaults(options.maintenance?.retention ?? []);
+    this.reads = new StreamReads(store, options.maxReadBytes, this.retentionDefaults);
     if (store.watchRemoteCommits) {
       this.stopWatching = store.watchRemoteCommits(
         (change) => this.remoteCommit(change),
@@ -60,6 +71,9 @@ export class Engine {
       this.sweeper = setInterval(() => void this.sweep(), options.sweepIntervalMs);
       this.sweeper.unref();
     }
+    this.maintainer = new Maintainer(store, this.retentionDefaults, options.maintenance ?? {}, this.now, (change) =>
+      this.notify(change),
+    );
   }
 
   /** Waits for writes in progress; used by graceful shutdown. */
@@ -85,6 +99,7 @@ export class Engine {
 
   async close(): Promise<void> {
     this.stopWatching();
+    await this.maintainer.stop();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     await this.drain();
@@ -168,6 +183,11 @@ export class Engine {
     if (stream.ttlSeconds !== null) await this.store.touch(stream.path, this.now(), expiryTime(stream));
   }
 
+  /** 410 when `position` is below the stream's earliest retained position (retention removed it). */
+  checkRetained(stream: StreamState, position: number): void {
+    this.reads.checkRetained(stream, position);
+  }
+
   /** A bounded read from the boundary `from` (see StreamReads.read). */
   read(stream: StreamState, from: number): Promise<ReadResult> {
     return this.reads.read(stream, from);
@@ -185,6 +205,8 @@ export class Engine {
     let extra: number | undefined;
     if (json) extra = framedMessagePrefixLength(rest.data, fork.subOffset);
     else if (fork.subOffset <= rest.data.length) extra = fork.subOffset;
+    // Compacted ranges skip positions: count them in.
+    if (extra !== undefined) extra = positionInRead({ data: rest.data, end: rest.next, gaps: rest.gaps }, base, extra) - base;
     if (extra === undefined || base + extra > source.tail) {
       throw new ProtocolError(400, "FORK_OFFSET_OUT_OF_RANGE", "fork sub-offset is past the end of the source stream");
     }
@@ -226,7 +248,7 @@ export class Engine {
       const start = change.start ?? change.tail;
       const size = change.tail - start;
       if (!change.gone && size > 0 && size <= this.options.maxReadBytes) {
-        data = await this.store.readRange(path, start, change.tail, size, true).catch(() => null);
+        data = await this.store.readRange(path, start, change.tail, size, true).then((read) => read.data, () => null);
         if (data && data.length !== size) data = null;
       }
       this.hub.publish({ path, start: data ? start : change.tail, end: change.tail, data, closed: change.closed, gone: change.gone });

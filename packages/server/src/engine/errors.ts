@@ -1,3 +1,5 @@
+import { formatOffset, HEADER } from "@rill/protocol";
+
 /**
  * Protocol errors carry everything needed to render them: status, a stable
  * machine code, a human message and any protocol headers. The HTTP layer
@@ -21,6 +23,7 @@ export type ErrorCode =
   | "FORK_SOURCE_NOT_FOUND"
   | "FORK_SOURCE_GONE"
   | "FORK_OFFSET_OUT_OF_RANGE"
+  | "OFFSET_RETAINED"
   | "PAYLOAD_TOO_LARGE"
   | "METHOD_NOT_ALLOWED"
   | "NOT_FOUND"
@@ -72,3 +75,16 @@ export const notFound = (path: string) =>
 
 export const gone = (path: string) =>
   new ProtocolError(410, "STREAM_GONE", `stream was deleted and is kept only for its forks: ${path}`);
+
+/**
+ * 410 for a position below the earliest retained one: the data there was
+ * removed by retention. The response names where the retained data begins.
+ */
+export const offsetRetained = (earliest: number, what = "the offset") =>
+  new ProtocolError(
+    410,
+    "OFFSET_RETAINED",
+    `${what} is before the earliest retained offset ${formatOffset(earliest)}: that data was removed by the stream's retention policy`,
+    { [HEADER.rillEarliestOffset]: formatOffset(earliest) },
+    { earliest_offset: formatOffset(earliest) },
+  );

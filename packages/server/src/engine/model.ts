@@ -25,6 +25,35 @@ export interface StreamState {
   softDeleted: boolean;
   /** The producer request that closed the stream, so a retried close is a duplicate, not a conflict. */
   closedBy: ProducerRef | null;
+  /** Retention set at creation (`Rill-Retention-*`); null: the server's defaults for the path apply. */
+  retention: RetentionPolicy | null;
+  /** Key compaction set at creation (`Rill-Compaction: key`); null when the stream is not compacted. */
+  compaction: CompactionPolicy | null;
+  /**
+   * Earliest retained position: reads below it answer 410. Starts at 0 (a
+   * fork: its source's earliest when it was made) and only moves forward.
+   */
+  earliest: number;
+  /** Bytes of this stream's own data removed by retention and compaction. */
+  removedBytes: number;
+}
+
+/** How long and how much a stream keeps; null in a field means no limit of that kind. */
+export interface RetentionPolicy {
+  maxAgeSeconds: number | null;
+  maxBytes: number | null;
+}
+
+export interface CompactionPolicy {
+  /** JSON Pointers whose values, together, are a message's key (State Protocol: `/type`, `/key`). */
+  keyPointers: string[];
+  /** How long a delete (tombstone) is kept once compaction could remove it. */
+  tombstoneAgeSeconds: number;
+}
+
+/** Bytes of its own data the stream still stores. */
+export function storedBytes(stream: StreamState): number {
+  return stream.tail - stream.forkOffset - stream.removedBytes;
 }
 
 export interface ProducerRef {

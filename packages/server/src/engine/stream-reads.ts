@@ -1,8 +1,10 @@
 import { concatBytes, isJsonContentType } from "@rill/protocol";
+import { EMPTY_READ, type RangeRead } from "../storage/batches.js";
 import type { Store } from "../storage/store.js";
-import { ProtocolError } from "./errors.js";
+import { offsetRetained, ProtocolError } from "./errors.js";
 import { messageSpanIn, type MessageSpan } from "./message-spans.js";
 import type { StreamState } from "./model.js";
+import { effectiveRetention, type RetentionDefaults } from "./retention-rules.js";
 
 export interface ReadResult {
   stream: StreamState;
@@ -12,6 +14,8 @@ export interface ReadResult {
   next: number;
   /** True when `next` is the stream's tail. */
   upToDate: boolean;
+  /** Positions compaction emptied inside the read (see RangeRead); empty for most reads. */
+  gaps: RangeRead["gaps"];
 }
 
 /**
@@ -19,13 +23,34 @@ export interface ReadResult {
  * source below its fork offset), and the offset rule of docs/offsets.md:
  * reads start and stop only on message boundaries, so every offset a reader
  * is given is a boundary and no response holds part of a message.
+ *
+ * Retention and compaction leave positions no batch covers (docs/retention.md):
+ * below the earliest retained position a read is a 410; positions compaction
+ * emptied are boundaries too, and reads advance over them by the position a
+ * piece ends at, not by the bytes it holds.
  */
 export class StreamReads {
   constructor(
     private readonly store: Store,
     /** Bytes a bounded read (SSE catch-up, long-poll) returns at most, whole messages allowed past it once. */
     private readonly windowBytes: number,
+    private readonly retention: RetentionDefaults,
   ) {}
+
+  /** 410 when `position` is below the stream's earliest retained position (retention removed it). */
+  checkRetained(stream: StreamState, position: number): void {
+    if (position < stream.earliest) throw offsetRetained(stream.earliest);
+  }
+
+  /**
+   * After reading from `from`: retention may have removed the head meanwhile,
+   * and what was read would then start late. The stream's state now tells.
+   */
+  async confirmRetained(stream: StreamState, from: number): Promise<void> {
+    if (from >= stream.tail || effectiveRetention(stream, this.retention) === null) return;
+    const now = await this.store.getStream(stream.path);
+    if (now) this.checkRetained(now, from);
+  }
 
   /**
    * Where a read asked for at `position` starts: the tail when the position
@@ -65,35 +90,52 @@ export class StreamReads {
     return messageSpanIn(batch, position, isJsonContentType(stream.contentType));
   }
 
+  /**
+   * Whether a read from `from` may cross positions compaction emptied: the
+   * stream, or a source it reads below its fork point, is compacted.
+   */
+  async mayHaveGaps(stream: StreamState, from: number): Promise<boolean> {
+    for (let current: StreamState | undefined = stream; current; ) {
+      if (current.compaction !== null) return true;
+      if (current.forkedFrom === null || from >= current.forkOffset) return false;
+      current = await this.store.getStream(current.forkedFrom);
+    }
+    return false;
+  }
+
   /** A bounded read from the boundary `from`: whole messages up to the window size (or one larger message). */
   async read(stream: StreamState, from: number): Promise<ReadResult> {
     if (from > stream.tail) {
       throw new ProtocolError(400, "INVALID_OFFSET", "offset is past the end of the stream");
     }
+    this.checkRetained(stream, from);
     const end = await this.endOf(stream, from, this.windowBytes);
     const parts: Uint8Array[] = [];
+    const gaps: RangeRead["gaps"] = [];
     let position = from;
     let size = 0;
     while (position < end) {
       const part = await this.piece(stream, position, end, end - position);
-      if (part.length === 0) break;
-      parts.push(part);
-      size += part.length;
-      position += part.length;
+      if (part.end <= position) break;
+      for (const gap of part.gaps) gaps.push({ index: size + gap.index, skipped: gap.skipped });
+      parts.push(part.data);
+      size += part.data.length;
+      position = part.end;
     }
+    await this.confirmRetained(stream, from);
     const data = parts.length === 0 ? new Uint8Array(0) : concatBytes(parts, size);
-    return { stream, data, next: position, upToDate: position >= stream.tail };
+    return { stream, data, next: position, upToDate: position >= stream.tail, gaps };
   }
 
   /**
    * Stored bytes from `from` towards `to`: whole batches while they fit in
    * `maxBytes` (at least one, cut at `to`), stopping at the fork point.
-   * Empty when nothing is stored there (the stream went away).
+   * It ends where it started when nothing is stored there (the stream went away).
    */
-  async piece(stream: StreamState, from: number, to: number, maxBytes: number): Promise<Uint8Array> {
+  async piece(stream: StreamState, from: number, to: number, maxBytes: number): Promise<RangeRead> {
     if (from < stream.forkOffset && stream.forkedFrom !== null) {
       const source = await this.store.getStream(stream.forkedFrom);
-      if (!source) return new Uint8Array(0);
+      if (!source) return EMPTY_READ(from);
       return this.piece(source, from, Math.min(to, stream.forkOffset), maxBytes);
     }
     return this.store.readRange(stream.path, from, to, maxBytes, false);

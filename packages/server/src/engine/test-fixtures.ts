@@ -18,6 +18,10 @@ export function streamState(overrides: Partial<StreamState> = {}): StreamState {
     forkCount: 0,
     softDeleted: false,
     closedBy: null,
+    retention: null,
+    compaction: null,
+    earliest: 0,
+    removedBytes: 0,
     ...overrides,
   };
 }

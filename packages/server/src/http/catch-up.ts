@@ -16,6 +16,7 @@ export const CATCH_UP_PIECE_BYTES = 1024 * 1024;
 
 const OPEN_BRACKET = new Uint8Array([0x5b]);
 const CLOSE_BRACKET = new Uint8Array([0x5d]);
+const COMMA = new Uint8Array([0x2c]);
 
 /**
  * A catch-up read (no `live`): one response from `from` (a message boundary)
@@ -40,31 +41,46 @@ export async function sendCatchUp(ctx: HttpContext, req: IncomingMessage, res: S
     return;
   }
   const json = isJsonContentType(stream.contentType);
+  const reads = ctx.engine.reads;
+  // Retention may drop the head between the 410 check and the read: the
+  // first piece is read, then the earliest position checked again, before
+  // anything is answered.
+  let piece = from < end ? await reads.piece(stream, from, end, CATCH_UP_PIECE_BYTES) : null;
+  await reads.confirmRetained(stream, from);
   // Stored JSON is framed `m1,m2,`: the body is `[`, the bytes without the last comma, `]`.
-  const bodyLength = json ? (end > from ? end - from + 1 : 2) : end - from;
+  // Positions compaction emptied hold no bytes, so where there may be some the
+  // length is not known before the end and the body goes chunked.
+  const gaps = await reads.mayHaveGaps(stream, from);
+  const bodyLength = gaps ? null : json ? (end > from ? end - from + 1 : 2) : end - from;
   startBody(res, 200, headers, bodyLength);
-  // Counted as promised: a reader that leaves early still had the bytes sent its way.
-  readBytes.at("catch-up").inc(bodyLength);
   if (json && !(await write(res, OPEN_BRACKET))) return;
   let at = from;
-  while (at < end) {
-    const piece = await ctx.engine.reads.piece(stream, at, end, CATCH_UP_PIECE_BYTES);
-    if (piece.length === 0) {
-      // The stream went away mid-response: the promised length cannot be met.
+  let wrote = false;
+  while (piece !== null) {
+    if (piece.end <= at) {
+      // The stream went away mid-response: what was promised cannot be sent.
       res.destroy();
       return;
     }
-    at += piece.length;
-    const out = json && at >= end ? piece.subarray(0, piece.length - 1) : piece;
-    if (!(await write(res, out))) return;
+    at = piece.end;
+    if (piece.data.length > 0) {
+      // Each piece ends on a message's comma: it is written before the next piece, never after the last.
+      if (json && wrote && !(await write(res, COMMA))) return;
+      if (!(await write(res, json ? piece.data.subarray(0, piece.data.length - 1) : piece.data))) return;
+      wrote = true;
+    }
+    piece = at < end ? await reads.piece(stream, at, end, CATCH_UP_PIECE_BYTES) : null;
   }
-  if (json) res.end(CLOSE_BRACKET);
-  else res.end();
+  if (json) {
+    res.end(CLOSE_BRACKET);
+    readBytes.at("catch-up").inc(CLOSE_BRACKET.length);
+  } else res.end();
 }
 
 /** Writes and waits while the socket's buffer is full; false once the reader has gone. */
 function write(res: ServerResponse, bytes: Uint8Array): Promise<boolean> {
   if (res.destroyed) return Promise.resolve(false);
+  readBytes.at("catch-up").inc(bytes.length);
   if (bytes.length === 0 || res.write(bytes)) return Promise.resolve(!res.destroyed);
   return new Promise((resolve) => {
     const done = (ok: boolean) => {

@@ -1,7 +1,7 @@
 import { formatOffset, type ListedStream } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, ProtocolError } from "../engine/errors.js";
-import { isExpired, type StreamState } from "../engine/model.js";
+import { isExpired, storedBytes, type StreamState } from "../engine/model.js";
 import { allows, type Grants } from "../auth/scopes.js";
 import { authorize, principalOf } from "./authorize.js";
 import type { ControlRoute, HttpContext } from "./context.js";
@@ -73,5 +73,8 @@ function describe(stream: StreamState): ListedStream {
     expiresAt: stream.expiresAt === null ? null : new Date(stream.expiresAt).toISOString(),
     createdAt: new Date(stream.createdAt).toISOString(),
     forkedFrom: stream.forkedFrom,
+    earliestOffset: formatOffset(stream.earliest),
+    appendedBytes: stream.tail - stream.forkOffset,
+    storedBytes: storedBytes(stream),
   };
 }

@@ -52,10 +52,15 @@ function admitReader(ctx: HttpContext, path: string): void {
   if (limit > 0 && ctx.engine.hub.readersOf(path) >= limit) throw tooManyReaders(path, limit);
 }
 
-/** Where the read starts, by the offset rule of docs/offsets.md (a message boundary, at most the tail). */
+/**
+ * Where the read starts, by the offset rule of docs/offsets.md (a message
+ * boundary, at most the tail). -1 starts where the retained data does; an
+ * offset below it is a 410 in every read mode, before any positioning or wait.
+ */
 async function resolvePosition(ctx: HttpContext, stream: StreamState, offset: RequestedOffset): Promise<number> {
-  if (offset.kind === "beginning") return 0;
+  if (offset.kind === "beginning") return stream.earliest;
   if (offset.kind === "now") return stream.tail;
+  ctx.engine.checkRetained(stream, offset.position);
   return ctx.engine.reads.startOf(stream, offset.position);
 }
 

@@ -18,6 +18,11 @@ const ALLOWED_REQUEST_HEADERS = [
   HEADER.producerId,
   HEADER.producerEpoch,
   HEADER.producerSeq,
+  HEADER.rillRetentionAge,
+  HEADER.rillRetentionBytes,
+  HEADER.rillCompaction,
+  HEADER.rillCompactionKey,
+  HEADER.rillCompactionTombstoneAge,
   "authorization",
   "last-event-id",
   "x-request-id",
@@ -81,8 +86,10 @@ export function send(res: ServerResponse, status: number, headers: Headers, body
 }
 
 /** Starts a response of `length` bytes that the caller writes, and ends, itself (streamed catch-up reads). */
-export function startBody(res: ServerResponse, status: number, headers: Headers, length: number): void {
-  res.writeHead(status, { ...withCommonHeaders(res, headers), "content-length": length });
+export function startBody(res: ServerResponse, status: number, headers: Headers, length: number | null): void {
+  const all = withCommonHeaders(res, headers);
+  // Without a length (a compacted range, whose size is known only once read) Node sends it chunked.
+  res.writeHead(status, length === null ? all : { ...all, "content-length": length });
 }
 
 /**

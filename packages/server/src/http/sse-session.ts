@@ -130,7 +130,8 @@ export class SseSession implements LiveSession {
           await this.drained();
           if (this.ended) break;
           const read = await this.ctx.engine.read(this.stream, this.position);
-          if (read.data.length === 0 && !first) break;
+          // Nothing new, not even positions that compaction emptied.
+          if (read.next === this.position && !first) break;
           first = false;
           let out = read.data.length > 0 ? sseDataEvent(this.stream, read.data) : "";
           out += sseControlEvent(read.next, read.upToDate, this.stream.closed, this.cursor());

@@ -1,5 +1,6 @@
 import { formatOffset, HEADER } from "@rill/protocol";
-import type { StreamState } from "../engine/model.js";
+import { storedBytes, type StreamState } from "../engine/model.js";
+import { effectiveRetention, type RetentionDefaults } from "../engine/retention-rules.js";
 import type { Headers } from "./respond.js";
 
 /** Where the stream ends and whether it is closed: what an append's response reports. */
@@ -14,11 +15,27 @@ export function metadataHeaders(stream: StreamState): Headers {
   return { [HEADER.contentType]: stream.contentType, ...tailHeaders(stream) };
 }
 
-/** HEAD adds the expiry configuration. Stream-TTL is the configured window, not the time left. */
-export function headHeaders(stream: StreamState): Headers {
+/**
+ * HEAD adds the expiry configuration (Stream-TTL is the configured window,
+ * not the time left), the retention policy in force (the stream's own or the
+ * server's default for its path), compaction, where retained data begins,
+ * and the stream's own bytes as appended and as stored now.
+ */
+export function headHeaders(stream: StreamState, defaults: RetentionDefaults): Headers {
   const headers = metadataHeaders(stream);
   if (stream.ttlSeconds !== null) headers[HEADER.streamTtl] = String(stream.ttlSeconds);
   if (stream.expiresAt !== null) headers[HEADER.streamExpiresAt] = new Date(stream.expiresAt).toISOString();
+  const retention = effectiveRetention(stream, defaults);
+  if (retention?.maxAgeSeconds != null) headers[HEADER.rillRetentionAge] = String(retention.maxAgeSeconds);
+  if (retention?.maxBytes != null) headers[HEADER.rillRetentionBytes] = String(retention.maxBytes);
+  if (stream.compaction) {
+    headers[HEADER.rillCompaction] = "key";
+    headers[HEADER.rillCompactionKey] = stream.compaction.keyPointers.join(",");
+    headers[HEADER.rillCompactionTombstoneAge] = String(stream.compaction.tombstoneAgeSeconds);
+  }
+  headers[HEADER.rillEarliestOffset] = formatOffset(stream.earliest);
+  headers[HEADER.rillBytesAppended] = String(stream.tail - stream.forkOffset);
+  headers[HEADER.rillBytesStored] = String(storedBytes(stream));
   headers[HEADER.cacheControl] = "no-store";
   return headers;
 }

@@ -14,6 +14,7 @@ import {
   parseStreamSeq,
   parseTtl,
 } from "./parse.js";
+import { parseCompaction, parseRetention } from "./parse-retention.js";
 import { send, type Headers } from "./respond.js";
 import { headHeaders, metadataHeaders, tailHeaders } from "./stream-headers.js";
 
@@ -48,13 +49,21 @@ export async function handlePut(ctx: HttpContext, req: IncomingMessage, res: Ser
     throw badRequest("send either Stream-TTL or Stream-Expires-At, not both", "INVALID_HEADER");
   }
   const closed = parseClosed(req.headers);
+  const retention = parseRetention(req.headers);
+  const compaction = parseCompaction(req.headers);
   await admitNewStream(ctx, path);
   const body = await readBody(req, ctx.options.maxBodyBytes);
   let framingType = contentType;
-  if (fork && framingType === null && body.length > 0) framingType = (await ctx.engine.live(fork.source)).contentType;
+  if (fork && framingType === null && (body.length > 0 || compaction)) {
+    framingType = (await ctx.engine.live(fork.source)).contentType;
+  }
+  if (compaction && !isJsonContentType(framingType)) {
+    throw badRequest("Rill-Compaction: key needs a JSON stream (Content-Type: application/json)", "INVALID_HEADER");
+  }
   const data = frameBody(body, framingType, true);
 
-  const outcome = await ctx.engine.create({ path, contentType, ttlSeconds, expiresAt, closed, data, fork });
+  const command = { path, contentType, ttlSeconds, expiresAt, closed, data, fork, retention, compaction };
+  const outcome = await ctx.engine.create(command);
   const headers: Headers = metadataHeaders(outcome.stream);
   if (outcome.created) headers[HEADER.location] = `${url.protocol}//${url.host}${url.pathname}`;
   send(res, outcome.created ? 201 : 200, headers);
@@ -105,5 +114,5 @@ export async function handleDelete(ctx: HttpContext, res: ServerResponse, path: 
 
 export async function handleHead(ctx: HttpContext, res: ServerResponse, path: string) {
   const stream = await ctx.engine.live(path);
-  send(res, 200, headHeaders(stream));
+  send(res, 200, headHeaders(stream, ctx.engine.retentionDefaults));
 }

@@ -31,9 +31,28 @@ export function batchHolding(
 }
 
 /**
+ * What a read of stored batches found. Retention and compaction leave
+ * positions no batch covers (compaction keeps each kept message at its
+ * position), so the bytes returned can be fewer than the positions covered.
+ */
+export interface RangeRead {
+  /** The stored bytes, batches (or their cut parts) one after another. */
+  data: Uint8Array;
+  /**
+   * The position after the read: after its last byte when it stopped at
+   * `maxBytes`, else `to` (nothing more is stored below `to`).
+   */
+  end: number;
+  /** Where positions are skipped: before byte `index` of `data`, `skipped` positions hold nothing. */
+  gaps: { index: number; skipped: number }[];
+}
+
+export const EMPTY_READ = (from: number): RangeRead => ({ data: new Uint8Array(0), end: from, gaps: [] });
+
+/**
  * Cuts a read out of a stream's append batches, given each batch's start
  * position (ascending) and bytes. Shared by stores that hold batches in
- * memory or load a window of them from disk.
+ * memory or load a window of them from disk; batches need not be contiguous.
  *
  * Whole batches are returned — at least one, and more while they fit in
  * `maxBytes` — unless `splitBatches` is set, when the cut is exact. The first
@@ -46,25 +65,45 @@ export function sliceBatches(
   to: number,
   maxBytes: number,
   splitBatches: boolean,
-): Uint8Array {
+): RangeRead {
   let index = lastStartAtOrBefore(starts, from);
   if (index < 0) index = 0;
   const parts: Uint8Array[] = [];
+  const gaps: RangeRead["gaps"] = [];
   let size = 0;
+  let position = from;
+  let full = false;
   for (; index < starts.length; index++) {
     const start = starts[index]!;
     if (start >= to) break;
     const chunk = chunks[index]!;
     const end = start + chunk.length;
     if (end <= from) continue;
-    let part = chunk.subarray(Math.max(0, from - start), Math.min(chunk.length, to - start));
-    if (size + part.length > maxBytes && parts.length > 0 && !splitBatches) break;
+    const first = Math.max(start, from);
+    let part = chunk.subarray(first - start, Math.min(chunk.length, to - start));
+    if (size + part.length > maxBytes && parts.length > 0 && !splitBatches) {
+      full = true;
+      break;
+    }
     if (splitBatches && size + part.length > maxBytes) part = part.subarray(0, maxBytes - size);
+    if (first > position) gaps.push({ index: size, skipped: first - position });
     parts.push(part);
     size += part.length;
-    if (size >= maxBytes) break;
+    position = first + part.length;
+    if (size >= maxBytes) {
+      full = true;
+      break;
+    }
   }
-  return parts.length === 0 ? new Uint8Array(0) : concatBytes(parts, size);
+  const data = parts.length === 0 ? new Uint8Array(0) : concatBytes(parts, size);
+  return { data, end: full ? position : Math.max(position, to), gaps };
+}
+
+/** The position of byte `index` of a read that started at `from`, counting the gaps before it. */
+export function positionInRead(read: RangeRead, from: number, index: number): number {
+  let position = from + index;
+  for (const gap of read.gaps) if (gap.index <= index) position += gap.skipped;
+  return position;
 }
 
 function lastStartAtOrBefore(starts: readonly number[], position: number): number {

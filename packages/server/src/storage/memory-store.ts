@@ -2,13 +2,17 @@ import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from 
 import { decideAppend } from "../engine/append-rules.js";
 import { decideCreate } from "../engine/create-rules.js";
 import { planDelete, type DeletePlan } from "../engine/delete-rules.js";
-import { expiryTime, type ProducerState, type StreamState } from "../engine/model.js";
-import { batchHolding, sliceBatches } from "./batches.js";
-import type { ResolvedCreateCommand, Store, StoredBatch, StoreUsage } from "./store.js";
+import { expiryTime, type ProducerState, type RetentionPolicy, type StreamState } from "../engine/model.js";
+import { planRetention } from "../engine/retention-rules.js";
+import { batchHolding, EMPTY_READ, sliceBatches, type RangeRead } from "./batches.js";
+import { compactedState, HEAD_BATCHES, matchesPlan } from "./trim.js";
+import type { BatchRewrite, ResolvedCreateCommand, Store, StoredBatch, TimedBatch, TrimOutcome, StoreUsage } from "./store.js";
 
 interface Batches {
   starts: number[];
   chunks: Uint8Array[];
+  /** Commit time of each batch (ms). */
+  times: number[];
 }
 
 /**
@@ -35,8 +39,8 @@ export class MemoryStore implements Store {
     if (existing) this.applyPlan(planDelete(existing.path, (p) => this.streams.get(p)));
     const stream = decision.stream;
     this.streams.set(stream.path, stream);
-    this.batches.set(stream.path, { starts: [], chunks: [] });
-    if (command.data.length > 0) this.pushBatch(stream.path, stream.forkOffset, command.data);
+    this.batches.set(stream.path, { starts: [], chunks: [], times: [] });
+    if (command.data.length > 0) this.pushBatch(stream.path, stream.forkOffset, command.data, now);
     const current = command.fork ? this.streams.get(command.fork.source) : undefined;
     if (current) this.streams.set(current.path, { ...current, forkCount: current.forkCount + 1 });
     return { created: true, stream };
@@ -50,7 +54,7 @@ export class MemoryStore implements Store {
     if (decision.kind === "duplicate") {
       return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
     }
-    if (command.data.length > 0) this.pushBatch(command.path, decision.start, command.data);
+    if (command.data.length > 0) this.pushBatch(command.path, decision.start, command.data, now);
     this.streams.set(command.path, decision.next);
     if (producerId !== undefined && decision.producer) {
       let byId = this.producers.get(command.path);
@@ -60,15 +64,66 @@ export class MemoryStore implements Store {
     return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
   }
 
-  async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array> {
+  async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<RangeRead> {
     const batches = this.batches.get(path);
-    if (!batches) return new Uint8Array(0);
+    if (!batches) return EMPTY_READ(from);
     return sliceBatches(batches.starts, batches.chunks, from, to, maxBytes, splitBatches);
   }
 
   async batchAt(path: string, position: number): Promise<StoredBatch | undefined> {
     const batches = this.batches.get(path);
     return batches ? batchHolding(batches.starts, batches.chunks, position) : undefined;
+  }
+
+  async scanBatches(path: string, from: number, to: number, limit: number): Promise<TimedBatch[]> {
+    const batches = this.batches.get(path);
+    const found: TimedBatch[] = [];
+    if (!batches) return found;
+    for (let i = 0; i < batches.starts.length && found.length < limit; i++) {
+      const start = batches.starts[i]!;
+      if (start >= from && start < to) found.push({ start, bytes: batches.chunks[i]!, appendedAt: batches.times[i]! });
+    }
+    return found;
+  }
+
+  async retain(path: string, policy: RetentionPolicy, now: number): Promise<TrimOutcome | null> {
+    const stream = this.streams.get(path);
+    const batches = this.batches.get(path);
+    if (!stream || !batches) return null;
+    const head = batches.starts.slice(0, HEAD_BATCHES).map((start, i) => ({
+      start,
+      bytes: batches.chunks[i]!.length,
+      appendedAt: batches.times[i]!,
+    }));
+    const forkLimit = stream.forkCount > 0 ? this.forkLimit(path) : null;
+    const plan = planRetention(stream, policy, head, forkLimit, now);
+    if (!plan) return null;
+    let count = 0;
+    while (count < batches.starts.length && batches.starts[count]! < plan.removeBelow) count++;
+    batches.starts.splice(0, count);
+    batches.chunks.splice(0, count);
+    batches.times.splice(0, count);
+    const next = { ...stream, earliest: plan.earliest, removedBytes: stream.removedBytes + plan.removedBytes };
+    this.streams.set(path, next);
+    return { stream: next, removedBytes: plan.removedBytes, removedCount: plan.removedBatches };
+  }
+
+  async compact(path: string, rewrites: readonly BatchRewrite[]): Promise<TrimOutcome | null> {
+    const stream = this.streams.get(path);
+    const batches = this.batches.get(path);
+    if (!stream || !batches || stream.forkCount > 0) return null;
+    const applied: BatchRewrite[] = [];
+    for (const rewrite of rewrites) {
+      const index = batches.starts.indexOf(rewrite.start);
+      if (index < 0 || !matchesPlan(rewrite, batches.chunks[index]!.length)) continue;
+      batches.starts.splice(index, 1, ...rewrite.pieces.map((piece) => piece.start));
+      batches.chunks.splice(index, 1, ...rewrite.pieces.map((piece) => piece.bytes));
+      batches.times.splice(index, 1, ...rewrite.pieces.map(() => rewrite.appendedAt));
+      applied.push(rewrite);
+    }
+    const outcome = compactedState(stream, applied);
+    this.streams.set(path, outcome.stream);
+    return outcome;
   }
 
   async touch(path: string, now: number): Promise<void> {
@@ -114,10 +169,20 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {}
 
-  private pushBatch(path: string, start: number, data: Uint8Array): void {
+  private pushBatch(path: string, start: number, data: Uint8Array, now: number): void {
     const batches = this.batches.get(path)!;
     batches.starts.push(start);
     batches.chunks.push(data);
+    batches.times.push(now);
+  }
+
+  /** The lowest earliest position among the stream's forks: below it they no longer read. */
+  private forkLimit(path: string): number | null {
+    let limit: number | null = null;
+    for (const other of this.streams.values()) {
+      if (other.forkedFrom === path) limit = Math.min(limit ?? Infinity, other.earliest);
+    }
+    return limit;
   }
 
   private applyPlan(plan: DeletePlan): void {

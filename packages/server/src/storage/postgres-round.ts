@@ -4,12 +4,13 @@ import { decideAppend } from "../engine/append-rules.js";
 import { decideCreate } from "../engine/create-rules.js";
 import { planDelete, type DeletePlan } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
-import { isExpired, type ProducerState, type StreamState } from "../engine/model.js";
+import { isExpired, type ProducerState, type RetentionPolicy, type StreamState } from "../engine/model.js";
 import { recordCommit } from "../metrics/store-metrics.js";
 import { MERGE_LIMIT, mayMergeBatches } from "./batches.js";
 import { encodeNotices } from "./postgres-listener.js";
 import { insertValues, type Statements } from "./postgres-statements.js";
-import type { RemoteCommit, ResolvedCreateCommand } from "./store.js";
+import type { BatchRewrite, RemoteCommit, ResolvedCreateCommand, TrimOutcome } from "./store.js";
+import { compactRows, retainRows } from "./postgres-trim.js";
 import { rowToState, stateParams, type StateParams, type StreamRow } from "./stream-row.js";
 import type { Op, Settled } from "./write-queue.js";
 
@@ -42,7 +43,8 @@ export async function transact(client: pg.PoolClient, ops: Op[], context: RoundC
   const round = new Round(client, context.sql, context.sweepLimit);
   const paths: string[] = [];
   for (const op of ops) {
-    if (op.kind === "append" || op.kind === "delete") paths.push(op.kind === "append" ? op.command.path : op.path);
+    if (op.kind === "append") paths.push(op.command.path);
+    if (op.kind === "delete" || op.kind === "retain" || op.kind === "compact") paths.push(op.path);
     if (op.kind === "create") {
       paths.push(op.command.path);
       if (op.command.fork) paths.push(op.command.fork.source);
@@ -134,7 +136,26 @@ class Round {
         return this.delete(op.path);
       case "sweep":
         return this.sweep(op.now);
+      case "retain":
+        return this.retain(op.path, op.policy, op.now);
+      case "compact":
+        return this.compact(op.path, op.rewrites);
     }
+  }
+
+  private async retain(path: string, policy: RetentionPolicy, now: number): Promise<TrimOutcome | null> {
+    const row = await this.row(path);
+    const outcome = row ? await retainRows(this.db, this.sql, row, policy, now) : null;
+    if (row && outcome) this.update(row.id, outcome.stream);
+    return outcome;
+  }
+
+  private async compact(path: string, rewrites: readonly BatchRewrite[]): Promise<TrimOutcome | null> {
+    const row = await this.row(path);
+    if (!row || row.state.forkCount > 0) return null; // forks read its bytes as they are
+    const outcome = await compactRows(this.db, this.sql, row, rewrites);
+    if (outcome.removedCount > 0) this.update(row.id, outcome.stream);
+    return outcome;
   }
 
   private async row(path: string): Promise<Locked | null> {
@@ -171,7 +192,7 @@ class Round {
     this.fresh.add(id);
     this.rows.set(stream.path, { id, state: stream });
     if (command.data.length > 0) {
-      this.batches.push({ id, start: stream.forkOffset, bytes: command.data, mergeable: mayMergeBatches(stream.contentType) });
+      this.batches.push({ id, start: stream.forkOffset, bytes: command.data, mergeable: mayMergeBatches(stream.contentType), at: now });
     }
     if (command.fork) {
       const current = this.rows.get(command.fork.source)!;
@@ -191,7 +212,7 @@ class Round {
     }
     const { id } = row!;
     if (command.data.length > 0) {
-      this.batches.push({ id, start: decision.start, bytes: command.data, mergeable: mayMergeBatches(decision.next.contentType) });
+      this.batches.push({ id, start: decision.start, bytes: command.data, mergeable: mayMergeBatches(decision.next.contentType), at: now });
     }
     this.update(id, decision.next);
     if (producerId !== undefined && decision.producer) {
@@ -287,7 +308,7 @@ class Round {
     const inline = [];
     for (const batch of mergeContiguous(this.batches)) {
       if (batch.bytes.length <= INLINE_BATCH_BYTES) inline.push(batch);
-      else await this.db.query({ ...this.sql.insertBatch, values: [batch.id, batch.start, batch.bytes] });
+      else await this.db.query({ ...this.sql.insertBatch, values: [batch.id, batch.start, batch.bytes, batch.at] });
     }
     this.batches = [];
     const producers = [...this.dirtyProducers.values()];
@@ -303,6 +324,7 @@ class Round {
         inline.map((b) => b.id),
         inline.map((b) => b.start),
         inline.map((b) => b.bytes),
+        inline.map((b) => b.at),
         producers.map((p) => p.id),
         producers.map((p) => p.producerId),
         producers.map((p) => p.state.epoch),
@@ -320,6 +342,8 @@ class Round {
         column("closedById"),
         column("closedByEpoch"),
         column("closedBySeq"),
+        column("earliest"),
+        column("removedBytes"),
         channel,
         payloads,
       ],
@@ -327,17 +351,18 @@ class Round {
   }
 }
 
-/** An append's bytes waiting for the round's flush; `mergeable`: it may share a row (JSON streams only). */
+/** An append's bytes waiting for the round's flush; `mergeable`: it may share a row (JSON streams only); `at`: its commit time (ms). */
 interface PendingBatch {
   id: number;
   start: number;
   bytes: Uint8Array;
   mergeable: boolean;
+  at: number;
 }
 
 /** Merges each JSON stream's consecutive batches that continue one another, up to MERGE_LIMIT bytes a row. */
 function mergeContiguous(batches: PendingBatch[]) {
-  const rows: { id: number; start: number; parts: Uint8Array[]; size: number }[] = [];
+  const rows: { id: number; start: number; parts: Uint8Array[]; size: number; at: number }[] = [];
   const open = new Map<number, (typeof rows)[number]>();
   for (const batch of batches) {
     const row = open.get(batch.id);
@@ -346,13 +371,14 @@ function mergeContiguous(batches: PendingBatch[]) {
       row.size += batch.bytes.length;
       continue;
     }
-    const fresh = { id: batch.id, start: batch.start, parts: [batch.bytes], size: batch.bytes.length };
+    const fresh = { id: batch.id, start: batch.start, parts: [batch.bytes], size: batch.bytes.length, at: batch.at };
     rows.push(fresh);
     open.set(batch.id, fresh);
   }
   return rows.map((row) => ({
     id: row.id,
     start: row.start,
+    at: row.at,
     bytes: row.parts.length === 1 ? row.parts[0]! : Buffer.concat(row.parts, row.size),
   }));
 }

@@ -51,6 +51,19 @@ const migrations: readonly ((s: string) => string)[] = [
     PRIMARY KEY (stream_id, producer_id)
   );
   `,
+  // 2: retention and key compaction (docs/retention.md). Batches committed
+  // before this version count as committed when the schema was upgraded.
+  (s) => `
+  ALTER TABLE ${s}.streams
+    ADD COLUMN retention_age   bigint,
+    ADD COLUMN retention_bytes bigint,
+    ADD COLUMN compaction      text,
+    ADD COLUMN earliest        bigint NOT NULL DEFAULT 0,
+    ADD COLUMN removed_bytes   bigint NOT NULL DEFAULT 0;
+  CREATE INDEX streams_forks ON ${s}.streams (forked_from) WHERE forked_from IS NOT NULL;
+  ALTER TABLE ${s}.batches ADD COLUMN appended_at bigint NOT NULL DEFAULT 0;
+  UPDATE ${s}.batches SET appended_at = (extract(epoch FROM now()) * 1000)::bigint;
+  `,
 ];
 
 /** The version the stream tables are brought to. */
@@ -64,12 +77,15 @@ export function checkSchemaName(schema: string): string {
   return schema;
 }
 
-/** Creates the schema or brings the stream tables to PG_SCHEMA_VERSION (see runMigrations). */
-export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {
+/**
+ * Creates the schema or brings the stream tables to PG_SCHEMA_VERSION (see
+ * runMigrations). `target` stops earlier: tests build an older schema with it.
+ */
+export async function migrate(client: pg.ClientBase, schema: string, target = PG_SCHEMA_VERSION): Promise<void> {
   await runMigrations(client, checkSchemaName(schema), {
     versionTable: "rill_schema_version",
     lockKey: "rill-migrate",
-    migrations,
+    migrations: migrations.slice(0, target),
     what: "stream tables",
   });
 }

@@ -48,24 +48,26 @@ export function statements(s: string) {
     writeRound: named(
       "write_round",
       `WITH new_batches AS (
-         INSERT INTO ${s}.batches (stream_id, start, bytes)
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])
+         INSERT INTO ${s}.batches (stream_id, start, bytes, appended_at)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bigint[])
        ), new_producers AS (
          INSERT INTO ${s}.producers (stream_id, producer_id, epoch, last_seq)
-         SELECT * FROM unnest($4::bigint[], $5::text[], $6::bigint[], $7::bigint[])
+         SELECT * FROM unnest($5::bigint[], $6::text[], $7::bigint[], $8::bigint[])
          ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq
        ), new_states AS (
          UPDATE ${s}.streams AS s SET content_type = u.content_type, ttl_seconds = u.ttl_seconds,
            expires_at = u.expires_at, last_access_at = u.last_access_at, tail = u.tail, closed = u.closed,
            last_stream_seq = u.last_stream_seq, fork_count = u.fork_count, soft_deleted = u.soft_deleted,
-           closed_by_id = u.closed_by_id, closed_by_epoch = u.closed_by_epoch, closed_by_seq = u.closed_by_seq
-         FROM unnest($8::bigint[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
-           $14::boolean[], $15::text[], $16::bigint[], $17::boolean[], $18::text[], $19::bigint[], $20::bigint[])
+           closed_by_id = u.closed_by_id, closed_by_epoch = u.closed_by_epoch, closed_by_seq = u.closed_by_seq,
+           earliest = u.earliest, removed_bytes = u.removed_bytes
+         FROM unnest($9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],
+           $15::boolean[], $16::text[], $17::bigint[], $18::boolean[], $19::text[], $20::bigint[], $21::bigint[],
+           $22::bigint[], $23::bigint[])
            AS u(id, content_type, ttl_seconds, expires_at, last_access_at, tail, closed, last_stream_seq,
-             fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq)
+             fork_count, soft_deleted, closed_by_id, closed_by_epoch, closed_by_seq, earliest, removed_bytes)
          WHERE s.id = u.id
        )
-       SELECT pg_notify($21, payload) FROM unnest($22::text[]) AS payload`,
+       SELECT pg_notify($24, payload) FROM unnest($25::text[]) AS payload`,
     ),
     touch: named(
       "touch",
@@ -87,7 +89,32 @@ export function statements(s: string) {
       `SELECT path FROM ${s}.streams WHERE expiry_at IS NOT NULL AND NOT soft_deleted AND expiry_at <= $1
        ORDER BY expiry_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
     ),
-    insertBatch: named("insert_batch", `INSERT INTO ${s}.batches (stream_id, start, bytes) VALUES ($1, $2, $3)`),
+    insertBatch: named(
+      "insert_batch",
+      `INSERT INTO ${s}.batches (stream_id, start, bytes, appended_at) VALUES ($1, $2, $3, $4)`,
+    ),
+    insertBatches: named(
+      "insert_batches",
+      `INSERT INTO ${s}.batches (stream_id, start, bytes, appended_at)
+       SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bigint[])`,
+    ),
+    scanBatches: named(
+      "scan_batches",
+      `SELECT b.start, b.bytes, b.appended_at FROM ${s}.batches b JOIN ${s}.streams st ON st.id = b.stream_id
+       WHERE st.path = $1 AND b.start >= $2 AND b.start < $3 ORDER BY b.start LIMIT $4`,
+    ),
+    headBatches: named(
+      "head_batches",
+      `SELECT start, octet_length(bytes) AS bytes, appended_at FROM ${s}.batches WHERE stream_id = $1
+       ORDER BY start LIMIT $2`,
+    ),
+    batchSizes: named(
+      "batch_sizes",
+      `SELECT start, octet_length(bytes) AS size FROM ${s}.batches WHERE stream_id = $1 AND start = ANY($2::bigint[])`,
+    ),
+    deleteBatchesAt: named("delete_batches_at", `DELETE FROM ${s}.batches WHERE stream_id = $1 AND start = ANY($2::bigint[])`),
+    deleteHead: named("delete_head", `DELETE FROM ${s}.batches WHERE stream_id = $1 AND start < $2`),
+    forkLimit: named("fork_limit", `SELECT min(earliest) AS earliest FROM ${s}.streams WHERE forked_from = $1`),
     // `before`: bytes from $2 up to the row. Stops after the row that reaches $4.
     readBatches: named(
       "read_batches",

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
-import type { StreamState } from "../engine/model.js";
-import { batchHolding, sliceBatches } from "./batches.js";
+import type { RetentionPolicy, StreamState } from "../engine/model.js";
+import { batchHolding, EMPTY_READ, sliceBatches, type RangeRead } from "./batches.js";
 import { log } from "../logging/logger.js";
 import { pgResyncs, pgRoundRetries, recordRound } from "../metrics/store-metrics.js";
 import { checkPostgresWritable, postgresUsage } from "./postgres-health.js";
@@ -11,7 +11,7 @@ import { transact, type RoundContext } from "./postgres-round.js";
 import { isConnectionError, sqlState, storeFailure } from "./postgres-errors.js";
 import { checkSchemaName, migrate } from "./postgres-schema.js";
 import { READ_PAGE_ROWS, statements, typeParsers, type Statements } from "./postgres-statements.js";
-import type { RemoteCommit, ResolvedCreateCommand, Store, StoredBatch, StoreUsage } from "./store.js";
+import type { BatchRewrite, RemoteCommit, ResolvedCreateCommand, Store, StoredBatch, TimedBatch, TrimOutcome, StoreUsage } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
 import { settle, type Op, type Pending } from "./write-queue.js";
@@ -232,8 +232,8 @@ export class PostgresStore implements Store {
     return this.enqueue({ kind: "append", command, now });
   }
 
-  async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array> {
-    if (from >= to) return new Uint8Array(0);
+  async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<RangeRead> {
+    if (from >= to) return EMPTY_READ(from);
     // One query per page: the batch holding `from`, then following batches
     // while the bytes counted from `from` stay under maxBytes (lengths come
     // from the TOAST header; only the rows returned are read whole).
@@ -263,6 +263,22 @@ export class PostgresStore implements Store {
     const { rows } = await this.query<{ start: number; bytes: Buffer }>({ ...this.sql.batchAtOrBefore, values: [path, position] });
     const row = rows[0];
     return row ? batchHolding([row.start], [row.bytes], position) : undefined;
+  }
+
+  async scanBatches(path: string, from: number, to: number, limit: number): Promise<TimedBatch[]> {
+    const { rows } = await this.pool.query<{ start: number; bytes: Buffer; appended_at: number }>({
+      ...this.sql.scanBatches,
+      values: [path, from, to, limit],
+    });
+    return rows.map((row) => ({ start: row.start, bytes: row.bytes, appendedAt: row.appended_at }));
+  }
+
+  retain(path: string, policy: RetentionPolicy, now: number): Promise<TrimOutcome | null> {
+    return this.enqueue({ kind: "retain", path, policy, now });
+  }
+
+  compact(path: string, rewrites: readonly BatchRewrite[]): Promise<TrimOutcome | null> {
+    return this.enqueue({ kind: "compact", path, rewrites });
   }
 
   async touch(path: string, now: number, expiresAt?: number | null): Promise<void> {

@@ -9,7 +9,7 @@ import { INSERT_COLUMNS, INSERT_PARAMS, stateParams, STREAM_COLUMNS } from "./st
  */
 
 /** Bumped whenever the schema changes; `migrations[v]` brings version v to v+1. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const migrations: readonly string[] = [
   `
@@ -56,18 +56,48 @@ const migrations: readonly string[] = [
     PRIMARY KEY (stream_id, producer_id)
   ) WITHOUT ROWID;
   `,
+  // 2: retention and key compaction (docs/retention.md). Batches committed
+  // before this version count as committed when the database was upgraded.
+  `
+  ALTER TABLE streams ADD COLUMN retention_age   INTEGER;
+  ALTER TABLE streams ADD COLUMN retention_bytes INTEGER;
+  ALTER TABLE streams ADD COLUMN compaction      TEXT;
+  ALTER TABLE streams ADD COLUMN earliest        INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE streams ADD COLUMN removed_bytes   INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX streams_forks ON streams (forked_from) WHERE forked_from IS NOT NULL;
+  ALTER TABLE batches ADD COLUMN appended_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE batches SET appended_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+  `,
 ];
 
-/** Brings `rill.db` to SCHEMA_VERSION (kept in `PRAGMA user_version`), in one transaction. */
-export function migrate(db: Database.Database): void {
+/**
+ * Space freed by retention goes back to the file system through incremental
+ * vacuum, which SQLite allows only when set before the first table exists,
+ * or after a full VACUUM. A new database gets it here, before `migrate`; an
+ * older one is rewritten once (this can take a while for a large file).
+ * Runs outside any transaction (VACUUM cannot run inside one).
+ */
+export function enableIncrementalVacuum(db: Database.Database): void {
+  const INCREMENTAL = 2;
+  if (Number(db.pragma("auto_vacuum", { simple: true })) === INCREMENTAL) return;
+  db.pragma("auto_vacuum = INCREMENTAL");
+  const hasTables = Number(db.prepare("SELECT count(*) FROM sqlite_schema").pluck().get()) > 0;
+  if (hasTables) db.exec("VACUUM");
+}
+
+/**
+ * Brings `rill.db` to SCHEMA_VERSION (kept in `PRAGMA user_version`), in one
+ * transaction. `target` stops earlier: tests build an older database with it.
+ */
+export function migrate(db: Database.Database, target = SCHEMA_VERSION): void {
   const version = Number(db.pragma("user_version", { simple: true }));
   if (version > SCHEMA_VERSION) {
     throw new Error(`rill.db has schema version ${version}; this Rill understands up to ${SCHEMA_VERSION}`);
   }
-  if (version === SCHEMA_VERSION) return;
+  if (version >= target) return;
   db.transaction(() => {
-    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(migrations[v]!);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    for (let v = version; v < target; v++) db.exec(migrations[v]!);
+    db.pragma(`user_version = ${target}`);
   }).immediate();
   log().info(
     { event: "store_migrated", store: "sqlite", file: db.name, from: version, to: SCHEMA_VERSION },
@@ -100,7 +130,8 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE streams SET content_type = :contentType, ttl_seconds = :ttlSeconds, expires_at = :expiresAt,
          last_access_at = :lastAccessAt, tail = :tail, closed = :closed, last_stream_seq = :lastStreamSeq,
          fork_count = :forkCount, soft_deleted = :softDeleted,
-         closed_by_id = :closedById, closed_by_epoch = :closedByEpoch, closed_by_seq = :closedBySeq
+         closed_by_id = :closedById, closed_by_epoch = :closedByEpoch, closed_by_seq = :closedBySeq,
+         earliest = :earliest, removed_bytes = :removedBytes
        WHERE id = :id`,
     ),
     touchStream: prepare("UPDATE streams SET last_access_at = ? WHERE id = ?"),
@@ -118,13 +149,22 @@ export function prepareStatements(db: Database.Database) {
        ORDER BY expiry_at LIMIT ?`,
     ),
 
-    insertBatch: prepare("INSERT INTO batches (stream_id, start, bytes) VALUES (?, ?, ?)"),
+    insertBatch: prepare("INSERT INTO batches (stream_id, start, bytes, appended_at) VALUES (?, ?, ?, ?)"),
     replaceBatch: prepare("UPDATE batches SET bytes = ? WHERE stream_id = ? AND start = ?"),
     batchAtOrBefore: prepareRaw(
       "SELECT start, bytes FROM batches WHERE stream_id = ? AND start <= ? ORDER BY start DESC LIMIT 1",
     ),
     batchesAfter: prepareRaw("SELECT start, bytes FROM batches WHERE stream_id = ? AND start > ? AND start < ? ORDER BY start"),
     deleteBatches: prepare("DELETE FROM batches WHERE stream_id = ?"),
+    scanBatches: prepareRaw(
+      "SELECT start, bytes, appended_at FROM batches WHERE stream_id = ? AND start >= ? AND start < ? ORDER BY start LIMIT ?",
+    ),
+    // length() of a blob reads its size from the record header, not the blob.
+    headBatches: prepareRaw("SELECT start, length(bytes), appended_at FROM batches WHERE stream_id = ? ORDER BY start LIMIT ?"),
+    batchSize: prepare("SELECT length(bytes) FROM batches WHERE stream_id = ? AND start = ?").pluck(),
+    deleteBatch: prepare("DELETE FROM batches WHERE stream_id = ? AND start = ?"),
+    deleteHead: prepare("DELETE FROM batches WHERE stream_id = ? AND start < ?"),
+    forkLimit: prepare("SELECT min(earliest) FROM streams WHERE forked_from = ?").pluck(),
 
     selectProducer: prepare("SELECT epoch, last_seq FROM producers WHERE stream_id = ? AND producer_id = ?"),
     upsertProducer: prepare(

@@ -99,7 +99,7 @@ describe("SqliteStore specifics", () => {
     await s.create(createCommand("a"), T0);
     const pending = s.append(appendCommand("a", "abc"), T0);
     expect((await s.getStream("a"))?.tail).toBe(0);
-    expect(await s.readRange("a", 0, 3, 100, true)).toHaveLength(0);
+    expect((await s.readRange("a", 0, 3, 100, true)).data).toHaveLength(0);
     expect((await pending).stream.tail).toBe(3);
     expect((await s.getStream("a"))?.tail).toBe(3);
   });
@@ -305,7 +305,7 @@ const { module } = await runnerImport(process.env.STORE_MODULE);
 const store = new module.SqliteStore({ dataDir: process.env.DATA_DIR });
 const encoder = new TextEncoder();
 await store.create({ path: "crash", contentType: "text/plain", ttlSeconds: null, expiresAt: null, closed: false,
-  data: new Uint8Array(0), fork: null }, Date.now());
+  data: new Uint8Array(0), fork: null, retention: null, compaction: null }, Date.now());
 let seq = Number(process.env.RESUME_SEQ);
 for (;;) {
   const burst = [];

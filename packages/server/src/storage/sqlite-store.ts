@@ -6,13 +6,14 @@ import { decideAppend } from "../engine/append-rules.js";
 import { decideCreate } from "../engine/create-rules.js";
 import { planDelete } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
-import { isExpired, type StreamState } from "../engine/model.js";
-import { batchHolding, MERGE_LIMIT, mayMergeBatches, sliceBatches } from "./batches.js";
+import { isExpired, type RetentionPolicy, type StreamState } from "../engine/model.js";
+import { batchHolding, EMPTY_READ, MERGE_LIMIT, mayMergeBatches, sliceBatches, type RangeRead } from "./batches.js";
 import { recordCommit, recordRound } from "../metrics/store-metrics.js";
 import { StreamCache, type Entry } from "./sqlite-cache.js";
 import { checkWritable, sqliteUsage } from "./sqlite-health.js";
-import { migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
-import type { ResolvedCreateCommand, Store, StoredBatch, StoreUsage } from "./store.js";
+import { enableIncrementalVacuum, migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
+import type { BatchRewrite, ResolvedCreateCommand, Store, StoredBatch, StoreUsage, TimedBatch, TrimOutcome } from "./store.js";
+import { compactRows, retainRows } from "./sqlite-trim.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
 import { settle, type Op, type Pending, type Settled } from "./write-queue.js";
@@ -92,6 +93,8 @@ export class SqliteStore implements Store {
   private lastRoundSize = 1;
   private touchTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The current round removed batches: its end runs an incremental vacuum. */
+  private freedPages = false;
 
   private readonly sql: SqliteStatements;
   private readonly cache: StreamCache;
@@ -105,6 +108,8 @@ export class SqliteStore implements Store {
     this.db = new Database(join(options.dataDir, "rill.db"));
     try {
       this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      // Before WAL mode: a new database must have it before anything is written.
+      enableIncrementalVacuum(this.db);
       const mode = this.db.pragma("journal_mode = WAL", { simple: true });
       if (String(mode).toLowerCase() !== "wal") throw new Error(`SQLite refused WAL mode (journal_mode=${String(mode)})`);
       this.db.pragma("synchronous = FULL");
@@ -135,9 +140,9 @@ export class SqliteStore implements Store {
     return this.enqueue({ kind: "append", command, now });
   }
 
-  async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array> {
+  async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<RangeRead> {
     const entry = this.cache.entry(path);
-    if (!entry || from >= to) return new Uint8Array(0);
+    if (!entry || from >= to) return EMPTY_READ(from);
     // Load the window sliceBatches can use: the batch holding `from`, then
     // following batches until the bytes loaded reach maxBytes or `to`.
     const starts: number[] = [];
@@ -165,6 +170,21 @@ export class SqliteStore implements Store {
     if (!entry) return undefined;
     const row = this.sql.batchAtOrBefore.get(entry.id, position) as BatchRow | undefined;
     return row ? batchHolding([row[0]], [row[1]], position) : undefined;
+  }
+
+  async scanBatches(path: string, from: number, to: number, limit: number): Promise<TimedBatch[]> {
+    const entry = this.cache.entry(path);
+    if (!entry) return [];
+    const rows = this.sql.scanBatches.all(entry.id, from, to, limit) as [number, Uint8Array, number][];
+    return rows.map(([start, bytes, appendedAt]) => ({ start, bytes, appendedAt }));
+  }
+
+  retain(path: string, policy: RetentionPolicy, now: number): Promise<TrimOutcome | null> {
+    return this.enqueue({ kind: "retain", path, policy, now });
+  }
+
+  compact(path: string, rewrites: readonly BatchRewrite[]): Promise<TrimOutcome | null> {
+    return this.enqueue({ kind: "compact", path, rewrites });
   }
 
   async touch(path: string, now: number): Promise<void> {
@@ -280,11 +300,16 @@ export class SqliteStore implements Store {
     const results: Settled[] = [];
     this.roundRows.clear();
     const startedAt = performance.now();
+    this.freedPages = false;
     try {
       this.sql.begin.run();
       this.persistTouches(touches);
       for (const pending of batch) results.push(this.applyIsolated(pending.op));
       const committingAt = performance.now();
+      // Pages that retention or compaction freed go back to the file system.
+      // (exec, not a prepared statement: each step of that statement frees just one page.)
+      if (this.freedPages) this.db.exec("PRAGMA incremental_vacuum");
+      this.freedPages = false;
       this.sql.commit.run();
       recordCommit("sqlite", committingAt);
     } catch (error) {
@@ -343,6 +368,10 @@ export class SqliteStore implements Store {
         return this.applyDelete(op.path);
       case "sweep":
         return this.applySweep(op.now);
+      case "retain":
+        return this.applyRetain(op.path, op.policy, op.now);
+      case "compact":
+        return this.applyCompact(op.path, op.rewrites);
     }
   }
 
@@ -358,7 +387,7 @@ export class SqliteStore implements Store {
 
     const stream = decision.stream;
     const id = Number(this.sql.insertStream.run(streamParams(stream)).lastInsertRowid);
-    if (command.data.length > 0) this.sql.insertBatch.run(id, stream.forkOffset, command.data);
+    if (command.data.length > 0) this.sql.insertBatch.run(id, stream.forkOffset, command.data, now);
     let forkSource: Entry | null = null;
     if (command.fork) {
       const current = this.cache.entry(command.fork.source)!;
@@ -381,7 +410,7 @@ export class SqliteStore implements Store {
       return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
     }
     const { id } = entry!;
-    const row = command.data.length > 0 ? this.writeBatch(id, decision.start, command.data) : null;
+    const row = command.data.length > 0 ? this.writeBatch(id, decision.start, command.data, now) : null;
     this.sql.updateStream.run({ ...streamParams(decision.next), id });
     if (producerId !== undefined && decision.producer) {
       this.sql.upsertProducer.run(id, producerId, decision.producer.epoch, decision.producer.lastSeq);
@@ -394,15 +423,37 @@ export class SqliteStore implements Store {
   }
 
   /** Stores appended bytes: merged into the stream's row from this round when they continue it, else a new row. */
-  private writeBatch(streamId: number, start: number, data: Uint8Array): { start: number; bytes: Uint8Array } {
+  private writeBatch(streamId: number, start: number, data: Uint8Array, now: number): { start: number; bytes: Uint8Array } {
     const previous = this.roundRows.get(streamId);
     if (previous && previous.start + previous.bytes.length === start && previous.bytes.length + data.length <= MERGE_LIMIT) {
       const merged = Buffer.concat([previous.bytes, data]);
       this.sql.replaceBatch.run(merged, streamId, previous.start);
       return { start: previous.start, bytes: merged };
     }
-    this.sql.insertBatch.run(streamId, start, data);
+    this.sql.insertBatch.run(streamId, start, data, now);
     return { start, bytes: data };
+  }
+
+  private applyRetain(path: string, policy: RetentionPolicy, now: number): TrimOutcome | null {
+    const entry = this.cache.entry(path);
+    const outcome = entry ? retainRows(this.sql, entry, policy, now) : null;
+    if (entry && outcome) this.trimmed(entry.id, outcome);
+    return outcome;
+  }
+
+  private applyCompact(path: string, rewrites: readonly BatchRewrite[]): TrimOutcome | null {
+    const entry = this.cache.entry(path);
+    if (!entry || entry.state.forkCount > 0) return null; // forks read its bytes as they are
+    const outcome = compactRows(this.sql, entry, rewrites);
+    if (outcome.removedCount > 0) this.trimmed(entry.id, outcome);
+    return outcome;
+  }
+
+  /** Mirrors a retention or compaction in the cache; the round then gives the freed pages back. */
+  private trimmed(id: number, outcome: TrimOutcome): void {
+    this.roundRows.delete(id); // later appends in this round must not extend a rewritten or removed row
+    this.cache.remember(outcome.stream.path, { id, state: outcome.stream });
+    this.freedPages = true;
   }
 
   private applyDelete(path: string): DeleteOutcome {

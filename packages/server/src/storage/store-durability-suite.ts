@@ -20,7 +20,7 @@ export function durabilityTests(suite: StoreSuite): void {
       expect(await suite.store.getStream("j")).toEqual(before.j);
       expect(await suite.store.getStream("b")).toEqual(before.b);
       expect(await contents("j")).toBe("1,2,3,");
-      expect(Array.from(await suite.store.readRange("b", 0, 3, BIG, true))).toEqual([0, 255, 7]);
+      expect(Array.from((await suite.store.readRange("b", 0, 3, BIG, true)).data)).toEqual([0, 255, 7]);
       await refused(suite.store.append(appendCommand("j", "4,", { streamSeq: "0007" }), T0), 409, "SEQUENCE_CONFLICT");
       expect((await suite.store.append(appendCommand("j", "4,"), T0 + 6)).start).toBe(6);
     });

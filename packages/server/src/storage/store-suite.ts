@@ -6,6 +6,7 @@ import { deleteTests } from "./store-delete-suite.js";
 import { durabilityTests } from "./store-durability-suite.js";
 import { expiryTests } from "./store-expiry-suite.js";
 import { listTests, readRangeTests } from "./store-read-suite.js";
+import { retentionTests } from "./store-retention-suite.js";
 import type { Store } from "./store.js";
 import { contents } from "./test-support.js";
 
@@ -71,5 +72,6 @@ export function runStoreSuite(name: string, makeStore: () => Promise<StoreHarnes
     listTests(suite);
     concurrencyTests(suite);
     durabilityTests(suite);
+    retentionTests(suite);
   });
 }

@@ -1,5 +1,6 @@
 import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
-import type { StreamState } from "../engine/model.js";
+import type { RetentionPolicy, StreamState } from "../engine/model.js";
+import type { RangeRead } from "./batches.js";
 
 /**
  * The one storage interface. Every method is async and every rule that
@@ -35,9 +36,27 @@ export interface Store {
   /**
    * The stream's own stored bytes in [from, to), at most about `maxBytes`.
    * Whole append batches are returned (at least one, even past `maxBytes`)
-   * unless `splitBatches` is set, in which case the cut is exact.
+   * unless `splitBatches` is set, in which case the cut is exact. Positions
+   * that compaction emptied are skipped (RangeRead says where).
    */
-  readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<Uint8Array>;
+  readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<RangeRead>;
+
+  /** The stream's own batches starting in [from, to), in order, at most `limit` of them. */
+  scanBatches(path: string, from: number, to: number, limit: number): Promise<TimedBatch[]>;
+
+  /**
+   * Applies `policy` to the stream's head atomically (engine/retention-rules.ts
+   * decides): removes whole batches below the new earliest position, never
+   * what a fork still reads. Null when nothing was removed or the stream is gone.
+   */
+  retain(path: string, policy: RetentionPolicy, now: number): Promise<TrimOutcome | null>;
+
+  /**
+   * Replaces batches by their compacted pieces atomically. A rewrite whose
+   * batch is no longer stored as planned (retention removed it) is skipped;
+   * a stream that has forks is left alone (null), since they read its bytes.
+   */
+  compact(path: string, rewrites: readonly BatchRewrite[]): Promise<TrimOutcome | null>;
 
   /**
    * The stream's own stored batch holding `position` (start <= position <
@@ -129,4 +148,27 @@ export interface RemoteCommit {
 export interface ResolvedCreateCommand extends Omit<CreateCommand, "fork"> {
   /** `explicit`: the request named a fork offset or sub-offset (so it must match on re-create). */
   fork: { source: string; position: number; explicit: boolean } | null;
+}
+
+/** A stored batch with the time it was committed (ms), as retention and compaction see it. */
+export interface TimedBatch extends StoredBatch {
+  appendedAt: number;
+}
+
+/** A compacted batch: the stored batch it replaces (start and stored size as planned) and what replaces it. */
+export interface BatchRewrite {
+  start: number;
+  size: number;
+  appendedAt: number;
+  /** Runs of kept messages, each at its original position; empty when the whole batch goes. */
+  pieces: { start: number; bytes: Uint8Array }[];
+  removedMessages: number;
+}
+
+/** What retention or compaction removed, and the stream's state after. */
+export interface TrimOutcome {
+  stream: StreamState;
+  removedBytes: number;
+  /** Batches (retention) or messages (compaction) removed. */
+  removedCount: number;
 }

@@ -1,4 +1,4 @@
-import type { StreamState } from "../engine/model.js";
+import type { CompactionPolicy, StreamState } from "../engine/model.js";
 
 /**
  * How a stream's state is laid out in the SQL stores' `streams` table
@@ -26,6 +26,12 @@ export interface StreamRow<Flag extends boolean | number = boolean | number> {
   closed_by_id: string | null;
   closed_by_epoch: number | null;
   closed_by_seq: number | null;
+  retention_age: number | null;
+  retention_bytes: number | null;
+  /** The CompactionPolicy as JSON, or null. */
+  compaction: string | null;
+  earliest: number;
+  removed_bytes: number;
 }
 
 /** A state's column values, keyed as named parameters; `Flag` is how the dialect binds booleans. */
@@ -46,6 +52,11 @@ export interface StateParams<Flag> {
   closedById: string | null;
   closedByEpoch: number | null;
   closedBySeq: number | null;
+  retentionAge: number | null;
+  retentionBytes: number | null;
+  compaction: string | null;
+  earliest: number;
+  removedBytes: number;
 }
 
 /**
@@ -69,6 +80,11 @@ const INSERTED = [
   ["closed_by_id", "closedById"],
   ["closed_by_epoch", "closedByEpoch"],
   ["closed_by_seq", "closedBySeq"],
+  ["retention_age", "retentionAge"],
+  ["retention_bytes", "retentionBytes"],
+  ["compaction", "compaction"],
+  ["earliest", "earliest"],
+  ["removed_bytes", "removedBytes"],
 ] as const satisfies readonly (readonly [string, keyof StateParams<unknown>])[];
 
 /** The column list of an INSERT into `streams`. */
@@ -98,6 +114,11 @@ export function stateParams<Flag>(state: StreamState, flag: (value: boolean) => 
     closedById: state.closedBy?.id ?? null,
     closedByEpoch: state.closedBy?.epoch ?? null,
     closedBySeq: state.closedBy?.seq ?? null,
+    retentionAge: state.retention?.maxAgeSeconds ?? null,
+    retentionBytes: state.retention?.maxBytes ?? null,
+    compaction: state.compaction === null ? null : JSON.stringify(state.compaction),
+    earliest: state.earliest,
+    removedBytes: state.removedBytes,
   };
 }
 
@@ -120,6 +141,13 @@ export function rowToState(row: StreamRow): StreamState {
       row.closed_by_id === null
         ? null
         : { id: row.closed_by_id, epoch: row.closed_by_epoch ?? 0, seq: row.closed_by_seq ?? 0 },
+    retention:
+      row.retention_age === null && row.retention_bytes === null
+        ? null
+        : { maxAgeSeconds: row.retention_age, maxBytes: row.retention_bytes },
+    compaction: row.compaction === null ? null : (JSON.parse(row.compaction) as CompactionPolicy),
+    earliest: row.earliest,
+    removedBytes: row.removed_bytes,
   };
 }
 

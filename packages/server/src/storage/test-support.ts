@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import type { AppendCommand } from "../engine/commands.js";
 import { ProtocolError } from "../engine/errors.js";
+import type { RangeRead } from "./batches.js";
 import type { ResolvedCreateCommand, Store } from "./store.js";
 
 /**
@@ -17,7 +18,8 @@ export const BIG = 1 << 30;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 export const bytes = (text: string): Uint8Array => encoder.encode(text);
-export const text = (data: Uint8Array): string => decoder.decode(data);
+/** The text of bytes, or of what a read returned. */
+export const text = (data: Uint8Array | RangeRead): string => decoder.decode(data instanceof Uint8Array ? data : data.data);
 
 export function createCommand(path: string, fields: Partial<ResolvedCreateCommand> = {}): ResolvedCreateCommand {
   return {
@@ -28,6 +30,8 @@ export function createCommand(path: string, fields: Partial<ResolvedCreateComman
     closed: false,
     data: new Uint8Array(0),
     fork: null,
+    retention: null,
+    compaction: null,
     ...fields,
   };
 }

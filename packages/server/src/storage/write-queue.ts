@@ -1,5 +1,6 @@
 import type { AppendCommand } from "../engine/commands.js";
-import type { ResolvedCreateCommand } from "./store.js";
+import type { RetentionPolicy } from "../engine/model.js";
+import type { BatchRewrite, ResolvedCreateCommand } from "./store.js";
 
 /**
  * The write requests a SQL store's commit queue holds until a round applies
@@ -9,7 +10,9 @@ export type Op =
   | { kind: "create"; command: ResolvedCreateCommand; now: number }
   | { kind: "append"; command: AppendCommand; now: number }
   | { kind: "delete"; path: string }
-  | { kind: "sweep"; now: number };
+  | { kind: "sweep"; now: number }
+  | { kind: "retain"; path: string; policy: RetentionPolicy; now: number }
+  | { kind: "compact"; path: string; rewrites: readonly BatchRewrite[] };
 
 export interface Pending {
   op: Op;

@@ -171,6 +171,7 @@ export function describe(rt: SubscriptionRuntime, entry: Entry, baseUrl: string)
 /** The engine observer: links new matching streams, raises wakes for new work, forgets deleted streams. */
 export async function onStreamChange(rt: SubscriptionRuntime, change: StreamChange): Promise<void> {
   if (rt.closing || rt.entries.size === 0) return;
+  if (change.type === "trimmed") return; // retention and compaction write nothing new
   if (change.type === "deleted") {
     for (const id of [...rt.linkedTo(change.path)]) await onStreamDeleted(rt, id, change.path);
     return;
