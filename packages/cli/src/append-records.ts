@@ -240,7 +240,7 @@ export async function appendRecords(
     const badInput = error instanceof CliError && error.exitCode === EXIT.usage;
     throw new CliError(
       EXIT.partial,
-      `${described.message}; the ${state.ackedMessages.toLocaleString("en-US")} messages before it (${formatBytes(state.ackedBytes)} of input) ` +
+      `${described.message}; ${state.ackedMessages.toLocaleString("en-US")} messages (the first ${formatBytes(state.ackedBytes)} of input) ` +
         `are in the stream: ${badInput ? "fix the input, then run" : "run"} the same command again to resume after them`,
     );
   } finally {
