@@ -7,5 +7,7 @@ export function describe(error: unknown): string {
   if (shaped?.status === 403) return `insufficient scope: this token may not do that here${detail ? ` (${detail})` : ""}`;
   if (shaped?.code === "STREAM_CLOSED") return "the stream is closed";
   if (detail) return detail;
+  // fetch rejects with a TypeError ("Failed to fetch") when nothing answers.
+  if (error instanceof TypeError) return "cannot reach the server (it may be down or restarting); retrying";
   return shaped?.message ?? String(error);
 }

@@ -164,6 +164,7 @@ export class MessagePane {
     if (this.#view === "table") this.#computeColumns();
     this.#tableHead.hidden = this.#view !== "table";
     this.#list.setRenderer((index) => this.#row(index));
+    this.#refresh();
   }
 
   /** The keys of the loaded (matching) objects, in first-seen order, as columns. */
@@ -193,8 +194,9 @@ export class MessagePane {
 
   #row(row: number): HTMLElement {
     const index = this.#matches ? this.#matches[row]! : row;
-    const message = this.store.messages[index]!;
+    const message = this.store.messages[index];
     const element = el("div", { class: `row${index === this.#selected ? " selected" : ""}`, "data-index": String(index) });
+    if (!message) return element;
     element.addEventListener("click", () => this.#select(index));
     const number = el("span", { class: "row-number" }, this.#number(index));
     if (this.#view === "table") {

@@ -1,12 +1,12 @@
 /**
- * Messages and bytes per second that arrived live, over the last five
+ * Messages and bytes per second that arrived live, over the last two
  * minutes, drawn on a canvas once a second: bars for messages/s, a line for
  * bytes/s (each on its own scale), and the current rates as text.
  */
 import { formatBytes } from "@rill/protocol";
 import { el } from "./render.js";
 
-const SECONDS = 300;
+const SECONDS = 120;
 
 export class RateChart {
   readonly element: HTMLElement;
@@ -20,7 +20,7 @@ export class RateChart {
   totalMessages = 0;
 
   constructor() {
-    this.element = el("div", { class: "rate" }, el("div", { class: "rate-head small muted" }, "Live rate, last 5 min · ", this.#label), this.#canvas);
+    this.element = el("div", { class: "rate" }, el("div", { class: "rate-head small muted" }, "Live rate, last 2 min · ", this.#label), this.#canvas);
     this.#timer = setInterval(() => this.draw(), 1000);
     this.draw();
   }
@@ -77,6 +77,7 @@ export class RateChart {
       context.fillRect(i * step, height - barHeight, Math.max(1, step - 0.5), barHeight);
     });
 
+    if (bytes.every((value) => value === 0)) return this.#labels(messages, bytes, maxMessages, maxBytes);
     context.strokeStyle = "#b5560b";
     context.lineWidth = 1.5;
     context.beginPath();
@@ -86,7 +87,11 @@ export class RateChart {
       else context.lineTo(i * step, y);
     });
     context.stroke();
+    this.#labels(messages, bytes, maxMessages, maxBytes);
+  }
 
+  #labels(messages: number[], bytes: number[], maxMessages: number, maxBytes: number): void {
+    const canvas = this.#canvas;
     // The last full second is the current rate; the one in progress is still filling.
     const current = messages.at(-2) ?? 0;
     const currentBytes = bytes.at(-2) ?? 0;

@@ -227,6 +227,7 @@ export class StreamView {
     if (dropped > 0) this.#pane?.reset();
     else this.#pane?.appended(messages.length, this.#caughtUp);
     if (this.#facts) this.#facts.tailOffset = meta.offset;
+    this.#renderFacts();
     this.#renderStatus();
     this.#scheduleFacts();
   }
@@ -278,14 +279,21 @@ export class StreamView {
     if (!this.#facts) return;
     const listing = await listingFacts(this.#connection.fetch, this.#host.streamsPath, this.#name, this.#abort.signal);
     if (this.#abort.signal.aborted || !this.#facts) return;
-    Object.assign(this.#facts, listing, { closed: this.#closed });
+    Object.assign(this.#facts, listing);
+    this.#renderFacts();
+  }
+
+  #renderFacts(): void {
+    if (!this.#facts) return;
+    this.#facts.closed = this.#closed;
     const unit = this.#kind === "json" ? "" : " chunks";
     const count = this.#store.fromStart ? `${this.#store.total.toLocaleString()}${unit}${this.#caughtUp ? "" : " so far"}` : "unknown (opened at an offset)";
     this.#factsBox.replaceChildren(renderFacts(this.#facts, count, (name) => this.#host.streamHash(name)));
   }
 
   #download(messages: Message[]): void {
-    const first = this.#store.pages.find((page) => page.loaded)?.start ?? this.#startOffset;
+    const loadedFrom = this.#store.pages.find((page) => page.loaded)?.start ?? this.#startOffset;
+    const first = loadedFrom === "-1" ? "start" : loadedFrom;
     const last = messages.at(-1)?.chunkEnd ?? this.#offset;
     const parts: BlobPart[] =
       this.#kind === "json" ? messages.map((message) => `${message.text}\n`) : messages.map((message) => (message.data ? new Uint8Array(message.data) : message.text));

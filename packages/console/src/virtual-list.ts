@@ -50,10 +50,10 @@ export class VirtualList {
     this.#draw();
   }
 
+  /** A new way to draw rows; they are drawn with it at the next refresh(). */
   setRenderer(render: (index: number) => HTMLElement): void {
     this.#render = render;
     this.#drawn = "";
-    this.#draw();
   }
 
   scrollToIndex(index: number): void {
