@@ -205,10 +205,10 @@ describe("console: live rate and connection", () => {
     ]);
     const before = await chart.screenshot();
     await expect.poll(async () => Number(await chart.getAttribute("data-last-second-messages")), { timeout: 10_000 }).toBeGreaterThan(5);
-    await shot(page, "console-rate-chart");
     const during = await chart.screenshot();
     expect(during.equals(before)).toBe(false);
     await new Promise((resolve) => writer.once("exit", resolve));
+    await shot(page, "console-rate-chart");
     await expect.poll(async () => Number(await chart.getAttribute("data-window-messages")), { timeout: 10_000 }).toBe(60);
     expect(await page.locator('[data-testid="rate-label"]').textContent()).toMatch(/msg\/s · .*\/s \(peak \d+ msg\/s/);
     expect(pageErrors.join("\n")).toBe("");

@@ -156,9 +156,12 @@ function route(): void {
       (createForm.elements.namedItem("name") as HTMLInputElement).focus();
     },
     changed: () => {
-      // Sizes in the list follow the view's stream, at most about once a second.
-      clearTimeout(changeTimer);
-      changeTimer = setTimeout(() => void loadList(), 800);
+      // Sizes in the list follow the view's stream, at most about once a second (a busy stream must not postpone it forever).
+      if (changeTimer !== undefined) return;
+      changeTimer = setTimeout(() => {
+        changeTimer = undefined;
+        void loadList();
+      }, 800);
     },
     home: () => {
       location.hash = "#/";

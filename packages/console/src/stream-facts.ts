@@ -44,8 +44,8 @@ export function renderFacts(facts: Facts, messageCount: string, streamHref: (nam
     ["size", facts.listed ? formatBytes(facts.listed.bytes) : "—"],
     ["messages", messageCount],
     ["created", facts.listed ? new Date(facts.listed.createdAt).toLocaleString() : "—"],
-    ["expiry", expiry(facts)],
     ["closed", facts.closed ? "yes" : "no"],
+    ["expiry", expiry(facts)],
     ["tail", el("code", {}, facts.tailOffset)],
   ];
   if (facts.listed?.forkedFrom) rows.push(["forked from", el("a", { href: streamHref(facts.listed.forkedFrom) }, facts.listed.forkedFrom)]);
@@ -60,7 +60,8 @@ export function renderFacts(facts: Facts, messageCount: string, streamHref: (nam
   return el(
     "dl",
     { class: "facts", "data-testid": "facts" },
-    ...rows.flatMap(([term, value]) => [el("dt", {}, term), el("dd", { "data-fact": term }, value)]),
+    // The first six facts sit two to a line; the long ones after them get a line each.
+    ...rows.flatMap(([term, value], index) => [el("dt", {}, term), el("dd", { "data-fact": term, class: index >= 6 ? "wide" : undefined }, value)]),
   );
 }
 
