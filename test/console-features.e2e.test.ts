@@ -184,6 +184,16 @@ describe("console: stream states", () => {
     );
     await post(`${origin}/v1/stream/quiet/empty`, { first: true });
     await expect.poll(() => page.locator('[data-testid="empty-stream"]').isHidden(), { timeout: 10_000 }).toBe(true);
+
+    // A text stream: each chunk is a row, shown in full when clicked.
+    const text = `${origin}/v1/stream/quiet/log`;
+    expect((await fetch(text, { method: "PUT", headers: { "content-type": "text/plain" }, body: "hello\nworld\n" })).status).toBe(201);
+    await page.goto(`${origin}/console/#/stream/quiet/log`);
+    await expect.poll(() => page.locator(".row .row-preview").first().textContent(), { timeout: 10_000 }).toBe("hello⏎ world⏎ ");
+    await page.locator(".row").first().click();
+    expect(await page.locator('[data-testid="detail"] pre.text-message').textContent()).toBe("hello\nworld\n");
+    expect(await page.locator('[data-testid="view-toggle"]').isHidden()).toBe(true);
+    expect(await page.locator('[data-fact="messages"]').textContent()).toBe("1 chunk");
     expect(pageErrors.join("\n")).toBe("");
   }, 60_000);
 });

@@ -24,7 +24,8 @@ Exit codes:
      server cannot be reached; tail reconnects for --retry-for first)
   5  partly done: an append stopped after some input was appended; fix the
      cause and run the same command again to resume after what was appended
-  6  rill serve cannot start (port in use, data directory not usable, …)
+  6  rill serve cannot start (port in use, data directory or PostgreSQL not
+     usable); the message names the flag or path to change
 
 With --json, errors are one JSON line on stderr:
   {"error":{"message":"…","exitCode":4}}

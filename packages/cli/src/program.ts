@@ -42,7 +42,7 @@ Exit codes:
   0  stopped cleanly (SIGINT or SIGTERM)
   1  usage error (bad options)
   6  cannot start: the port is in use, the data directory is not usable,
-     or the store settings are incomplete (the message names the flag)`;
+     or PostgreSQL cannot be used (the message names the flag or path)`;
 
 /**
  * Usage errors as one line, like every other error: `rill: unknown option '--x' (see rill head --help)`.

@@ -48,8 +48,9 @@ export function explainStartupError(error: unknown, context: StartupContext): Cl
     if (context.store === "postgres") return fail(`cannot reach PostgreSQL at ${context.databaseUrl} (--database-url): unknown host`);
     return fail(`cannot listen on --host ${context.host}: unknown host name`);
   }
-  if (context.store === "postgres" && (code === "ECONNREFUSED" || code === "ETIMEDOUT" || /password|authentication|database .* does not exist/i.test(message))) {
-    return fail(`cannot use PostgreSQL at ${context.databaseUrl} (--database-url, DATABASE_URL): ${code || message}`);
+  // PostgreSQL's own errors carry a five-character SQLSTATE (28000: no such role, 3D000: no such database…).
+  if (context.store === "postgres" && (code === "ECONNREFUSED" || code === "ETIMEDOUT" || code === "ECONNRESET" || /^[0-9A-Z]{5}$/.test(code))) {
+    return fail(`cannot use PostgreSQL at ${context.databaseUrl} (--database-url, DATABASE_URL): ${/^E[A-Z]+$/.test(code) ? code : message}`);
   }
   const sqliteProblem = code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_PERM") || /unable to open database file|readonly database/i.test(message);
   if (context.dataDir !== undefined && (sqliteProblem || FILE_CODES.has(code))) {

@@ -117,6 +117,15 @@ describe("rill serve cannot start", () => {
     expect(result.stderr).toBe("rill: --store postgres needs --database-url <url> (or DATABASE_URL), e.g. postgres://user@127.0.0.1:5432/rill\n");
   });
 
+  it("names --database-url when PostgreSQL cannot be used", async () => {
+    const refused = await serveFails(["--store", "postgres", "--database-url", "postgres://postgres@127.0.0.1:1/test"]);
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toBe("rill: cannot use PostgreSQL at postgres://postgres@127.0.0.1:1/test (--database-url, DATABASE_URL): ECONNREFUSED\n");
+    const role = await serveFails(["--store", "postgres", "--database-url", "postgres://no_such_role_rill:secret@127.0.0.1:5432/test"]);
+    expect(role.code).toBe(6);
+    expect(role.stderr).toBe('rill: cannot use PostgreSQL at postgres://no_such_role_rill:***@127.0.0.1:5432/test (--database-url, DATABASE_URL): role "no_such_role_rill" does not exist\n');
+  });
+
   it("reports bad options in the same one-line format as every verb", async () => {
     const result = await runCli(["serve", "--bogus"]);
     expect(result.code).toBe(1);

@@ -213,7 +213,9 @@ export class MessagePane {
       );
       return element;
     }
-    element.append(number, el("span", { class: "row-preview" }, preview(message.value ?? message.text)));
+    // Only the start of a message is shown in its row; a whole 4 MiB text chunk would be laid out for nothing.
+    const start = message.text.length > 400 ? message.text.slice(0, 400) : message.text;
+    element.append(number, el("span", { class: "row-preview" }, this.#kind === "text" ? start.replace(/\r?\n/g, "⏎ ") : start));
     if (message.lastInChunk) element.append(el("span", { class: "row-offset", title: "offset after this message" }, `→ ${message.chunkEnd}`));
     return element;
   }

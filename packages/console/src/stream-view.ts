@@ -192,12 +192,13 @@ export class StreamView {
   /** Turns what a read delivers into messages: JSON items, text chunks, or binary chunks. */
   #subscribe(response: StreamResponse, deliver: (messages: Message[], meta: JsonBatchMeta) => void): void {
     if (this.#kind === "json") {
+      const encoder = new TextEncoder();
       response.subscribeJson((batch) => {
         const last = batch.items.length - 1;
         deliver(
           batch.items.map((value, index) => {
             const text = JSON.stringify(value) ?? "null";
-            return { text, value, bytes: text.length, chunkEnd: batch.offset, lastInChunk: index === last };
+            return { text, value, bytes: encoder.encode(text).length, chunkEnd: batch.offset, lastInChunk: index === last };
           }),
           batch,
         );
@@ -286,8 +287,9 @@ export class StreamView {
   #renderFacts(): void {
     if (!this.#facts) return;
     this.#facts.closed = this.#closed;
-    const unit = this.#kind === "json" ? "" : " chunks";
-    const count = this.#store.fromStart ? `${this.#store.total.toLocaleString()}${unit}${this.#caughtUp ? "" : " so far"}` : "unknown (opened at an offset)";
+    const total = this.#store.total;
+    const unit = this.#kind === "json" ? "" : total === 1 ? " chunk" : " chunks";
+    const count = this.#store.fromStart ? `${total.toLocaleString()}${unit}${this.#caughtUp ? "" : " so far"}` : "unknown (opened at an offset)";
     this.#factsBox.replaceChildren(renderFacts(this.#facts, count, (name) => this.#host.streamHash(name)));
   }
 
