@@ -19,7 +19,8 @@ Exit codes:
   1  usage error (bad arguments or options, unreadable input)
   2  stream not found
   3  conflict: the stream exists with other settings, is closed, has another
-     content type, or a producer was fenced off
+     content type, a producer was fenced off, or that file was already
+     appended in full (append --again appends it once more)
   4  any other server or network error (one-shot verbs fail fast when the
      server cannot be reached; tail reconnects for --retry-for first)
   5  partly done: an append stopped after some input was appended; fix the
