@@ -103,12 +103,13 @@ export class MessagePane {
     const hidden = this.store.hiddenBefore;
     const older = this.store.olderPage;
     if (older) {
-      this.#loadOlder.textContent = `Load older (${older.count.toLocaleString()})`;
-      this.#banner.replaceChildren(`${hidden.toLocaleString()} earlier messages not shown · `, this.#loadOlder);
+      this.#loadOlder.textContent = `Load older (${this.store.olderCount.toLocaleString()})`;
+      const since = this.store.fromStart ? "" : " (counted from the offset this view opened at)";
+      this.#banner.replaceChildren(`${hidden.toLocaleString()} earlier messages${since} not shown · `, this.#loadOlder);
     } else if (!this.store.fromStart) {
       const fromStart = el("button", { type: "button", class: "secondary" }, "Read from the start");
       fromStart.addEventListener("click", () => this.#host.readFromStart());
-      this.#banner.replaceChildren("Opened at an offset: earlier messages are not loaded · ", fromStart);
+      this.#banner.replaceChildren("Opened at an offset: messages before it are not loaded · ", fromStart);
     } else if (this.store.total > 0) {
       this.#banner.replaceChildren(el("span", { class: "muted" }, `Start of stream · ${this.store.total.toLocaleString()} ${this.#kind === "json" ? "messages" : "chunks"}`));
     } else this.#banner.replaceChildren();

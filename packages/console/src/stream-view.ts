@@ -233,7 +233,7 @@ export class StreamView {
     this.#scheduleFacts();
   }
 
-  /** Reads the page before the oldest one in memory again, from its start offset, and cuts it at its end. */
+  /** Reads the page holding the messages just before those in memory again, from its start offset. */
   async #loadOlder(): Promise<void> {
     const page = this.#store.olderPage;
     if (!page) return;
@@ -241,6 +241,11 @@ export class StreamView {
     this.#store.prepend(page, messages);
   }
 
+  /**
+   * A page's messages up to the oldest one kept in memory, read from the
+   * page's start: JSON messages are counted, text and binary chunks are cut
+   * at the page's byte length (a re-read may return more than the page).
+   */
   async #readPage(page: Page): Promise<Message[]> {
     const abort = new AbortController();
     const onAbort = () => abort.abort();
@@ -250,12 +255,13 @@ export class StreamView {
     let bytes = 0;
     await new Promise<void>((resolve, reject) => {
       this.#subscribe(response, (messages, meta) => {
+        const wanted = page.count - page.kept;
         for (const message of messages) {
-          if (this.#kind === "json" ? collected.length >= page.count : bytes >= page.bytes) break;
+          if (this.#kind === "json" ? collected.length >= wanted : bytes >= page.bytes) break;
           collected.push(message);
           bytes += message.bytes;
         }
-        const done = this.#kind === "json" ? collected.length >= page.count : bytes >= page.bytes;
+        const done = this.#kind === "json" ? collected.length >= wanted : bytes >= page.bytes;
         if (done || meta.offset === page.end || meta.upToDate) resolve();
       });
       response.closed.then(resolve, reject);
@@ -263,8 +269,11 @@ export class StreamView {
       response.cancel();
       this.#abort.signal.removeEventListener("abort", onAbort);
     });
+    // Offsets are known only at the page's end; every message read here lies within [start, end).
+    const wholePage = page.kept === 0;
+    collected.forEach((message, index) => Object.assign(message, { chunkEnd: page.end, lastInChunk: wholePage && index === collected.length - 1 }));
     const last = collected.at(-1);
-    if (last) Object.assign(last, { chunkEnd: page.end, lastInChunk: true });
+    if (this.#kind !== "json" && last && bytes > page.bytes) Object.assign(last, cutChunk(last, last.bytes - (bytes - page.bytes), this.#kind));
     return collected;
   }
 
@@ -294,7 +303,7 @@ export class StreamView {
   }
 
   #download(messages: Message[]): void {
-    const loadedFrom = this.#store.pages.find((page) => page.loaded)?.start ?? this.#startOffset;
+    const loadedFrom = this.#store.pages.find((page) => page.kept > 0)?.start ?? this.#startOffset;
     const first = loadedFrom === "-1" ? "start" : loadedFrom;
     const last = messages.at(-1)?.chunkEnd ?? this.#offset;
     const parts: BlobPart[] =
@@ -338,4 +347,14 @@ export class StreamView {
     this.#composer.setClosed(this.#closed);
     this.#renderStatus();
   }
+}
+
+/** The first `length` bytes of a text or binary chunk (a re-read can return more than the page held). */
+function cutChunk(message: Message, length: number, kind: Kind): Partial<Message> {
+  if (kind === "binary" && message.data) {
+    const data = message.data.subarray(0, length);
+    return { data, bytes: length, text: hexDump(data.subarray(0, 32), 0, 32) };
+  }
+  const bytes = new TextEncoder().encode(message.text).subarray(0, length);
+  return { text: new TextDecoder().decode(bytes), bytes: length };
 }
