@@ -136,9 +136,18 @@ describe("console: filters, table, copy and download", () => {
       { user: "ada", text: "how are you", n: 3, mood: "curious" },
       { user: "cyd", text: "fine", n: 4 },
     ]);
+    const fork = await fetch(`${origin}/v1/stream/team/chat-fork`, { method: "PUT", headers: { "stream-forked-from": "/v1/stream/team/chat" } });
+    expect(fork.status).toBe(201);
     const page = await newPage();
     await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
     await page.goto(`${origin}/console/#/stream/team/chat`);
+    await expect.poll(() => page.locator(".row").count(), { timeout: 10_000 }).toBe(4);
+    // The facts name the fork, and the fork names its source.
+    await expect.poll(() => page.locator('[data-fact="forks"]').textContent(), { timeout: 10_000 }).toBe("team/chat-fork");
+    expect(await page.locator('[data-fact="messages"]').textContent()).toBe("4");
+    await page.click('[data-fact="forks"] a');
+    await expect.poll(() => page.locator('[data-fact="forked from"]').textContent(), { timeout: 10_000 }).toBe("team/chat");
+    await page.goBack();
     await expect.poll(() => page.locator(".row").count(), { timeout: 10_000 }).toBe(4);
 
     await page.fill(".message-filter", '.user == "ada"');

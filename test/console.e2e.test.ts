@@ -55,6 +55,9 @@ describe("web console", () => {
     await page.waitForSelector('article.stream-view[data-stream="e2e/chat"]');
     await expect.poll(() => page.locator('[data-testid="live-status"]').getAttribute("data-state"), { timeout: 10_000 }).toBe("live");
     await expect.poll(() => page.locator('#stream-list a[data-stream="e2e/chat"]').count()).toBe(1);
+    // The "created" note says so, then clears by itself.
+    expect(await page.locator("#create-status").textContent()).toBe("created e2e/chat");
+    await expect.poll(() => page.locator("#create-status").textContent(), { timeout: 8000 }).toBe("");
 
     // Append from the composer.
     await page.fill(".composer textarea", JSON.stringify({ from: "browser", text: "hello from the composer" }));
