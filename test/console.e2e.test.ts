@@ -53,8 +53,11 @@ describe("web console", () => {
     await page.selectOption('#create-form select[name="contentType"]', "application/json");
     await page.click('#create-form button[type="submit"]');
     await page.waitForSelector('article.stream-view[data-stream="e2e/chat"]');
-    await expect.poll(() => page.locator('[data-testid="live-status"]').textContent(), { timeout: 10_000 }).toBe("live");
+    await expect.poll(() => page.locator('[data-testid="live-status"]').getAttribute("data-state"), { timeout: 10_000 }).toBe("live");
     await expect.poll(() => page.locator('#stream-list a[data-stream="e2e/chat"]').count()).toBe(1);
+    // The "created" note says so, then clears by itself.
+    expect(await page.locator("#create-status").textContent()).toBe("created e2e/chat");
+    await expect.poll(() => page.locator("#create-status").textContent(), { timeout: 8000 }).toBe("");
 
     // Append from the composer.
     await page.fill(".composer textarea", JSON.stringify({ from: "browser", text: "hello from the composer" }));
@@ -75,19 +78,20 @@ describe("web console", () => {
     expect(await runCli(["append", "e2e/chat", JSON.stringify({ from: "rill append", text: "from another process" })])).toBe(0);
     await expect.poll(() => log.textContent(), { timeout: 10_000 }).toContain("from another process");
 
-    // Three messages, in order, each pretty-printed as a foldable tree.
-    const previews = await page.locator(".json-message > summary.preview").allTextContents();
+    // Three messages, in order, one row each; a click shows one pretty-printed as a foldable tree.
+    const previews = await page.locator(".row .row-preview").allTextContents();
     expect(previews).toHaveLength(3);
     expect(previews[0]).toContain("hello from the composer");
     expect(previews[1]).toContain("appended over HTTP");
     expect(previews[2]).toContain("from another process");
-    expect(await page.locator(".json-message .j-key").first().textContent()).toBe('"from"');
+    await page.locator(".row").nth(1).click();
+    expect(await page.locator('[data-testid="detail"] .j-key').first().textContent()).toBe('"from"');
 
-    // The offset shown is the stream's tail, and the page's link resumes from it.
+    // The tail offset in the stream's facts is the stream's tail, and the last row carries it.
     const head = await fetch(`${origin}/v1/stream/e2e/chat`, { method: "HEAD" });
     const tail = head.headers.get("stream-next-offset");
-    expect(await page.locator('[data-testid="current-offset"]').textContent()).toBe(tail);
-    expect((await page.locator(".entry[data-offset]").last().getAttribute("data-offset"))).toBe(tail);
+    await expect.poll(() => page.locator('[data-fact="tail"]').textContent(), { timeout: 5000 }).toBe(tail);
+    expect(await page.locator(".row .row-offset").last().textContent()).toBe(`→ ${tail}`);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}console.png` });
@@ -98,11 +102,11 @@ describe("web console", () => {
     const head = await fetch(`${origin}/v1/stream/e2e/chat`, { method: "HEAD" });
     const tail = head.headers.get("stream-next-offset")!;
     await page.goto(`${origin}/console/#/stream/e2e/chat?offset=${encodeURIComponent(tail)}`);
-    await expect.poll(() => page.locator('[data-testid="live-status"]').textContent(), { timeout: 10_000 }).toBe("live");
-    expect(await page.locator(".entry").count()).toBe(0);
+    await expect.poll(() => page.locator('[data-testid="live-status"]').getAttribute("data-state"), { timeout: 10_000 }).toBe("live");
+    expect(await page.locator(".row").count()).toBe(0);
 
     await fetch(`${origin}/v1/stream/e2e/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"after":"resume"}' });
-    await expect.poll(() => page.locator(".entry").count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => page.locator(".row").count(), { timeout: 10_000 }).toBe(1);
 
     page.on("dialog", (dialog) => void dialog.accept());
     await page.click("text=Close stream");

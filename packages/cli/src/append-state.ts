@@ -33,6 +33,14 @@ export interface AppendState {
   ackedMessages: number;
   /** The batch that was in flight, if any. */
   pending: { seq: number; fromBytes: number; toBytes: number; messages: number } | null;
+  /**
+   * Set when a run stopped at bad input: the hash of the input up to what was
+   * acknowledged (at most HEAD_BYTES), so the user may fix the input after
+   * that point and resume even when the fix changes the head hash.
+   */
+  ackedPrefix?: { bytes: number; sha256: string };
+  /** Set once every byte was appended: running the same append again is refused unless --again. */
+  completed?: { at: string; inputSize: number | undefined };
   updatedAt: string;
 }
 

@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { CliError, EXIT, setErrorContext } from "./errors.js";
 import { encodeStreamName } from "@rill/protocol";
 
@@ -110,7 +110,7 @@ export function target(name: string, flags: ClientFlags): Target {
 /** Parses a TTL: a bare number is seconds; s, m, h and d suffixes are accepted. */
 export function parseTtl(text: string): number {
   const match = /^\s*(\d+)\s*(s|m|h|d)?\s*$/i.exec(text);
-  if (!match) throw new Error(`not a TTL: "${text}" (try 3600, 90s, 15m, 12h or 7d)`);
+  if (!match) throw new InvalidArgumentError(`not a TTL: "${text}" (try 3600, 90s, 15m, 12h or 7d)`);
   const factor = { s: 1, m: 60, h: 3600, d: 86_400 }[(match[2] ?? "s").toLowerCase() as "s" | "m" | "h" | "d"];
   return Number(match[1]) * factor;
 }
@@ -118,10 +118,10 @@ export function parseTtl(text: string): number {
 /** Accepts an RFC 3339 timestamp and returns it normalized (UTC, milliseconds). */
 export function parseTimestamp(text: string): string {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text.trim())) {
-    throw new Error(`not an RFC 3339 timestamp: "${text}" (e.g. 2030-01-01T00:00:00Z)`);
+    throw new InvalidArgumentError(`not an RFC 3339 timestamp: "${text}" (e.g. 2030-01-01T00:00:00Z)`);
   }
   const time = Date.parse(text);
-  if (Number.isNaN(time)) throw new Error(`not a valid time: "${text}"`);
+  if (Number.isNaN(time)) throw new InvalidArgumentError(`not a valid time: "${text}"`);
   return new Date(time).toISOString();
 }
 

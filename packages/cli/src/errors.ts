@@ -5,6 +5,10 @@ export const EXIT = {
   notFound: 2,
   conflict: 3,
   failure: 4,
+  /** A write stopped part-way: some input was appended, re-running resumes after it. */
+  partial: 5,
+  /** `rill serve` could not start (port in use, data directory unusable, bad store settings). */
+  cannotStart: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -15,8 +19,17 @@ Exit codes:
   1  usage error (bad arguments or options, unreadable input)
   2  stream not found
   3  conflict: the stream exists with other settings, is closed, has another
-     content type, or a producer was fenced off
-  4  any other server or network error
+     content type, a producer was fenced off, or that file was already
+     appended in full (append --again appends it once more)
+  4  any other server or network error (one-shot verbs fail fast when the
+     server cannot be reached; tail reconnects for --retry-for first)
+  5  partly done: an append stopped after some input was appended; fix the
+     cause and run the same command again to resume after what was appended
+  6  rill serve cannot start (port in use, data directory or PostgreSQL not
+     usable); the message names the flag or path to change
+
+With --json, errors are one JSON line on stderr:
+  {"error":{"message":"…","exitCode":4}}
 
 Environment:
   RILL_URL  server that short stream names are resolved against
@@ -128,9 +141,22 @@ export function setErrorContext(url: string): void {
   contextUrl = url;
 }
 
+let jsonErrors = false;
+
+/** With --json, errors are printed as JSON too, so a script reading them needs one parser. */
+export function setJsonErrors(enabled: boolean): void {
+  jsonErrors = enabled;
+}
+
+/** The one line an error is reported as: `rill: <message>`, or its JSON form under --json. */
+export function errorLine(message: string, exitCode: ExitCode): string {
+  if (jsonErrors) return `${JSON.stringify({ error: { message, exitCode } })}\n`;
+  return `rill: ${message}\n`;
+}
+
 /** Prints the one-line message for an error and returns its exit code. */
 export function report(error: unknown, url = contextUrl): ExitCode {
   const { exitCode, message } = describeError(error, url);
-  process.stderr.write(`rill: ${message}\n`);
+  process.stderr.write(errorLine(message, exitCode));
   return exitCode;
 }

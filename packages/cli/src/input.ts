@@ -15,8 +15,8 @@ export interface InputSource {
   readonly label: string;
   /** Total size when known (regular files, or stdin redirected from a file). */
   readonly size: number | undefined;
-  /** SHA-256 of the first HEAD_BYTES bytes: tells one input from another. */
-  headHash(): Promise<string>;
+  /** SHA-256 of the first `limit` bytes (at most HEAD_BYTES): tells one input from another. */
+  headHash(limit?: number): Promise<string>;
   /** Bytes from `start` to the end, across all inputs. Can be called once. */
   read(start: number): AsyncIterable<Uint8Array>;
 }
@@ -43,9 +43,9 @@ export function openInputs(paths: readonly string[]): InputSource {
     key: files.map((file) => file.path).join("\n"),
     label: paths.join(", "),
     size: files.reduce((sum, file) => sum + file.size, 0),
-    async headHash() {
+    async headHash(limit = HEAD_BYTES) {
       const hash = createHash("sha256");
-      let remaining = HEAD_BYTES;
+      let remaining = Math.min(limit, HEAD_BYTES);
       for (const file of files) {
         if (remaining <= 0 || file.size === 0) continue;
         for await (const chunk of createReadStream(file.path, { start: 0, end: Math.min(file.size, remaining) - 1 })) {
@@ -99,9 +99,9 @@ function stdinSource(): InputSource {
     key: "stdin",
     label: "standard input",
     size,
-    async headHash() {
+    async headHash(limit = HEAD_BYTES) {
       await fillHead();
-      return createHash("sha256").update(Buffer.concat(head).subarray(0, HEAD_BYTES)).digest("hex");
+      return createHash("sha256").update(Buffer.concat(head).subarray(0, Math.min(limit, HEAD_BYTES))).digest("hex");
     },
     async *read(start: number) {
       let skip = start;

@@ -7,7 +7,7 @@ import { headCommand } from "./commands/head.js";
 import { lsCommand } from "./commands/ls.js";
 import { readCommand } from "./commands/read.js";
 import { tailCommand } from "./commands/tail.js";
-import { EXIT_CODES_HELP } from "./errors.js";
+import { errorLine, EXIT, EXIT_CODES_HELP, setJsonErrors } from "./errors.js";
 import { serveCommand } from "./serve.js";
 import { tokenCommand } from "./commands/token.js";
 
@@ -17,7 +17,9 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .addHelpText("after", EXIT_CODES_HELP);
   oneLineErrors(program, "rill --help");
-  program.addCommand(serveCommand());
+  // Errors of a verb run with --json are JSON as well (errors.ts).
+  program.hook("preAction", (_program, action) => setJsonErrors(action.opts().json === true));
+  program.addCommand(oneLineErrors(serveCommand().addHelpText("after", SERVE_EXIT_CODES_HELP), "rill serve --help"));
   program.addCommand(oneLineErrors(tokenCommand(), "rill token --help"));
   const verbs: Array<[Command, string]> = [
     [createCommand(), "Create a stream (content type, TTL or expiry, initial data)"],
@@ -35,12 +37,23 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Usage errors as one line, like every other error: `rill: unknown option '--x' (see rill head --help)`. */
+const SERVE_EXIT_CODES_HELP = `
+Exit codes:
+  0  stopped cleanly (SIGINT or SIGTERM)
+  1  usage error (bad options)
+  6  cannot start: the port is in use, the data directory is not usable,
+     or PostgreSQL cannot be used (the message names the flag or path)`;
+
+/**
+ * Usage errors as one line, like every other error: `rill: unknown option '--x' (see rill head --help)`.
+ * Commander reports them before any action runs, so --json is looked for on the command line itself.
+ */
 function oneLineErrors(command: Command, help: string): Command {
   return command.configureOutput({
     outputError: (text, write) => {
       const message = text.trim().replace(/^error: /, "");
-      write(`rill: ${message} (see ${help})\n`);
+      if (process.argv.includes("--json")) setJsonErrors(true);
+      write(errorLine(`${message} (see ${help})`, EXIT.usage));
     },
   });
 }

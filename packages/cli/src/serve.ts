@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { resolve } from "node:path";
 import { consoleRoute } from "./console-route.js";
 import { addLimitOptions, limitsFrom } from "./serve-limits.js";
+import { CliError, EXIT, report } from "./errors.js";
+import { explainStartupError } from "./startup-errors.js";
 import { parseDuration, parsePort, parseSize } from "./units.js";
 
 interface ServeFlags {
@@ -118,17 +120,25 @@ export function serveCommand(): Command {
         .default("info"),
     );
   return addLimitOptions(command).action(async (flags: ServeFlags, self: Command) => {
-    await serve(flags, self.getOptionValueSource("dataDir") !== "default");
+    ignoreClosedOutput();
+    try {
+      await serve(flags, self.getOptionValueSource("dataDir") !== "default");
+    } catch (error) {
+      process.exit(report(error));
+    }
   });
 }
 
 async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
   if (!flags.metrics && flags.metricsPort !== undefined) {
-    throw new Error("--metrics-port serves metrics, which --no-metrics turns off: drop one of them");
+    throw new CliError(EXIT.usage, "--metrics-port serves metrics, which --no-metrics turns off: drop one of them");
   }
   const terminal = process.stdout.isTTY === true;
   const logger = createLogger({ level: flags.logLevel, pretty: terminal });
   const store = flags.store ?? (flags.memory ? "memory" : "sqlite");
+  if (store === "postgres" && !flags.databaseUrl) {
+    throw new CliError(EXIT.usage, "--store postgres needs --database-url <url> (or DATABASE_URL), e.g. postgres://user@127.0.0.1:5432/rill");
+  }
   // Servers sharing PostgreSQL keep everything there (streams and subscriptions) and
   // nothing on local disk unless --data-dir is given; several of them may run in one directory.
   const dataDir = store === "postgres" && !dataDirGiven ? undefined : resolve(flags.dataDir);
@@ -165,7 +175,9 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     logger,
   };
   const accessControl = flags.jwtSecret !== undefined || flags.jwks !== undefined || flags.tokens !== undefined;
-  const server = await startServer(options);
+  const server = await startServer(options).catch((error: unknown) => {
+    throw explainStartupError(error, { host: flags.host, port: flags.port, store, dataDir, databaseUrl: redact(flags.databaseUrl ?? "") });
+  });
   const storage =
     options.store === "memory"
       ? "memory (nothing is kept after exit)"
@@ -234,7 +246,7 @@ function describeAccess(flags: ServeFlags): string {
 
 function positiveSize(text: string): number {
   const bytes = parseSize(text);
-  if (bytes < 1) throw new Error(`a size above zero is needed, not "${text}"`);
+  if (bytes < 1) throw new InvalidArgumentError(`a size above zero is needed, not "${text}"`);
   return bytes;
 }
 
@@ -271,6 +283,19 @@ function collectRetentionRule(value: string, previous: RetentionRule[]): Retenti
     return [...previous, parseRetentionRule(value)];
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/**
+ * `rill serve | head -1` closes the pipe after the banner; later lines (the
+ * shutdown messages) must not crash the server with an unhandled EPIPE. The
+ * output is simply lost, as it would be for a reader that went away.
+ */
+function ignoreClosedOutput(): void {
+  for (const output of [process.stdout, process.stderr]) {
+    output.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+    });
   }
 }
 

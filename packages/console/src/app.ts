@@ -5,8 +5,10 @@
  */
 import { DurableStream } from "@rill/client";
 import { encodeStreamName, formatBytes, type ListedStream, type ListedStreamPage } from "@rill/protocol";
+import { authFetch, onTokenChange, tokenControl } from "./auth.js";
+import { describe } from "./describe.js";
 import { el, relativeTime } from "./render.js";
-import { describe, StreamView } from "./stream-view.js";
+import { StreamView } from "./stream-view.js";
 
 const LIST_LIMIT = 500;
 const REFRESH_MS = 5000;
@@ -49,7 +51,9 @@ async function loadList(): Promise<void> {
   url.searchParams.set("prefix", filter.value.trim());
   url.searchParams.set("limit", String(LIST_LIMIT));
   try {
-    const response = await fetch(url, { cache: "no-store" });
+    const response = await authFetch(url, { cache: "no-store" });
+    if (response.status === 403) throw new Error("insufficient scope: this token may not list streams here");
+    if (response.status === 401) throw new Error("no access: the server needs a valid token to list streams");
     if (!response.ok) throw new Error(`listing failed: HTTP ${response.status}`);
     const page = (await response.json()) as ListedStreamPage;
     if (request !== listRequest) return;
@@ -93,6 +97,16 @@ setInterval(() => {
 
 // ---- create ----
 
+let createNoteTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** A note under the form; success notes clear themselves after a few seconds. */
+function say(text: string, error = false): void {
+  clearTimeout(createNoteTimer);
+  createStatus.textContent = text;
+  createStatus.className = error ? "small error" : "muted small";
+  if (!error && text !== "creating…") createNoteTimer = setTimeout(() => (createStatus.textContent = ""), 4000);
+}
+
 createForm.addEventListener("submit", (event) => {
   event.preventDefault();
   void (async () => {
@@ -101,17 +115,15 @@ createForm.addEventListener("submit", (event) => {
     const contentType = String(data.get("contentType"));
     const ttl = String(data.get("ttl") ?? "").trim();
     if (!name) return;
-    createStatus.textContent = "creating…";
-    createStatus.className = "muted small";
+    say("creating…");
     try {
-      await DurableStream.create({ url: streamUrl(name), contentType, ttlSeconds: ttl ? Number(ttl) : undefined });
-      createStatus.textContent = `created ${name}`;
+      await DurableStream.create({ url: streamUrl(name), contentType, ttlSeconds: ttl ? Number(ttl) : undefined, fetch: authFetch });
+      say(`created ${name}`);
       createForm.reset();
       await loadList();
       location.hash = streamHash(name);
     } catch (error) {
-      createStatus.textContent = describe(error);
-      createStatus.className = "small error";
+      say(describe(error), true);
     }
   })();
 });
@@ -137,11 +149,19 @@ function route(): void {
   document.title = `${target.name} · Rill console`;
   current = new StreamView(target.name, target.offset, {
     streamUrl,
-    resumeLink: (name, offset) => `${location.origin}${location.pathname}${streamHash(name, offset)}`,
+    streamHash,
+    streamsPath,
+    offerCreate: (name) => {
+      (createForm.elements.namedItem("name") as HTMLInputElement).value = name;
+      (createForm.elements.namedItem("name") as HTMLInputElement).focus();
+    },
     changed: () => {
-      // Sizes in the list follow the view's stream, at most about once a second.
-      clearTimeout(changeTimer);
-      changeTimer = setTimeout(() => void loadList(), 800);
+      // Sizes in the list follow the view's stream, at most about once a second (a busy stream must not postpone it forever).
+      if (changeTimer !== undefined) return;
+      changeTimer = setTimeout(() => {
+        changeTimer = undefined;
+        void loadList();
+      }, 800);
     },
     home: () => {
       location.hash = "#/";
@@ -152,6 +172,13 @@ function route(): void {
 }
 
 window.addEventListener("hashchange", route);
+// A token set, changed or forgotten from the top bar: start over with it (a prompt answered for a request needs nothing).
+onTokenChange((change) => {
+  if (change !== "user") return;
+  route();
+  void loadList();
+});
+$<HTMLElement>("token-slot").replaceChildren(tokenControl());
 $<HTMLElement>("server-origin").textContent = `${location.host}${streamsPath}`;
 route();
 void loadList();

@@ -2,6 +2,7 @@ import { DurableStream } from "@rill/client";
 import { isJsonContentType } from "@rill/protocol";
 import { Command, Option } from "commander";
 import { target, withClientOptions, writeOut, type ClientFlags } from "../common.js";
+import { FAIL_FAST } from "../connection.js";
 import { CliError, EXIT } from "../errors.js";
 import { openInputs, readAll } from "../input.js";
 import { runVerb } from "../run.js";
@@ -33,7 +34,7 @@ async function close(name: string, data: string | undefined, flags: CloseFlags):
   let body: Uint8Array | undefined;
   if (data !== undefined) body = Buffer.from(data);
   else if (flags.file !== undefined) body = await readAll(openInputs([flags.file]));
-  const handle = new DurableStream({ url: where.url, headers: where.headers, batching: false });
+  const handle = new DurableStream({ url: where.url, headers: where.headers, backoffOptions: FAIL_FAST, batching: false });
   const head = await handle.head();
   if (!head.exists) throw new CliError(EXIT.notFound, `not found: ${where.url}`);
   if (body !== undefined && body.length === 0) throw new CliError(EXIT.usage, "the final message is empty");

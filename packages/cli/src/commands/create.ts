@@ -2,6 +2,7 @@ import { DurableStream } from "@rill/client";
 import { isJsonContentType, isValidContentType } from "@rill/protocol";
 import { Command, Option } from "commander";
 import { parseTimestamp, parseTtl, target, withClientOptions, writeOut, type ClientFlags } from "../common.js";
+import { FAIL_FAST } from "../connection.js";
 import { CliError, EXIT } from "../errors.js";
 import { openInputs, readAll } from "../input.js";
 import { runVerb } from "../run.js";
@@ -50,6 +51,7 @@ async function create(name: string, flags: CreateFlags): Promise<void> {
   const handle = await DurableStream.create({
     url: where.url,
     headers: where.headers,
+    backoffOptions: FAIL_FAST,
     contentType: flags.contentType,
     ttlSeconds: flags.ttl,
     expiresAt: flags.expiresAt,

@@ -1,6 +1,7 @@
 import { DurableStream } from "@rill/client";
 import { Command } from "commander";
 import { target, withClientOptions, writeOut, type ClientFlags } from "../common.js";
+import { FAIL_FAST } from "../connection.js";
 import { runVerb } from "../run.js";
 
 interface DeleteFlags extends ClientFlags {
@@ -17,7 +18,7 @@ export function deleteCommand(): Command {
 
 async function remove(name: string, flags: DeleteFlags): Promise<void> {
   const where = target(name, flags);
-  await DurableStream.delete({ url: where.url, headers: where.headers });
+  await DurableStream.delete({ url: where.url, headers: where.headers, backoffOptions: FAIL_FAST });
   if (flags.json) await writeOut(`${JSON.stringify({ url: where.url, deleted: true })}\n`);
   else await writeOut(`deleted ${where.url}\n`);
 }

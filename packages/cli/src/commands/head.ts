@@ -1,6 +1,7 @@
 import { DurableStream } from "@rill/client";
 import { Command } from "commander";
 import { target, withClientOptions, writeOut, type ClientFlags } from "../common.js";
+import { FAIL_FAST } from "../connection.js";
 import { CliError, EXIT } from "../errors.js";
 import { runVerb } from "../run.js";
 
@@ -18,7 +19,7 @@ export function headCommand(): Command {
 
 async function head(name: string, flags: HeadFlags): Promise<void> {
   const where = target(name, flags);
-  const result = await DurableStream.head({ url: where.url, headers: where.headers });
+  const result = await DurableStream.head({ url: where.url, headers: where.headers, backoffOptions: FAIL_FAST });
   if (!result.exists) throw new CliError(EXIT.notFound, `not found: ${where.url}`);
   const metadata = {
     url: where.url,

@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { formatBytes, type ListedStream, type ListedStreamPage } from "@rill/protocol";
 import { requestHeaders, streamsBase, withClientOptions, writeOut, type ClientFlags } from "../common.js";
 import { CliError, EXIT } from "../errors.js";
@@ -19,7 +19,7 @@ export function lsCommand(): Command {
     .addOption(
       new Option("-l, --limit <count>", "list at most this many streams").argParser((text: string) => {
         const count = Number(text);
-        if (!Number.isInteger(count) || count < 1) throw new Error(`not a positive whole number: "${text}"`);
+        if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`not a positive whole number: "${text}"`);
         return count;
       }),
     )

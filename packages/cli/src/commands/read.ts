@@ -1,6 +1,7 @@
 import { stream } from "@rill/client";
 import { Command } from "commander";
 import { target, withClientOptions, type ClientFlags } from "../common.js";
+import { FAIL_FAST, offsetError } from "../connection.js";
 import { consume, printMode, withReadOptions, type ReadFlags } from "../reading.js";
 import { runVerb } from "../run.js";
 
@@ -24,7 +25,11 @@ export function readCommand(): Command {
 async function read(name: string, flags: ReadCommandFlags): Promise<void> {
   const where = target(name, flags);
   const mode = printMode(flags);
-  const response = await stream({ url: where.url, headers: where.headers, offset: flags.offset, live: false });
+  const response = await stream({ url: where.url, headers: where.headers, offset: flags.offset, live: false, backoffOptions: FAIL_FAST }).catch(
+    (error: unknown) => {
+      throw offsetError(error, flags.offset);
+    },
+  );
   const result = await consume(response, mode, { offsets: flags.offsets === true, stopAtUpToDate: true });
   if (flags.offsets && result.streamClosed) process.stderr.write("stream closed\n");
 }
