@@ -143,7 +143,8 @@ describe("rill serve | head -1", () => {
     child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     // Read the first line, then close the pipe as `head -1` does.
     const first = await new Promise<string>((resolve) => child.stdout!.setEncoding("utf8").once("data", (chunk: string) => resolve(chunk)));
-    expect(first).toMatch(/^rill listening on /);
+    // A pipe is not a terminal: the first line is the JSON start event.
+    expect((JSON.parse(first.split("\n")[0]!) as { event: string; msg: string }).msg).toMatch(/^rill listening on /);
     child.stdout!.destroy();
     await new Promise((resolve) => setTimeout(resolve, 200));
     child.kill("SIGTERM");
