@@ -30,3 +30,10 @@ export function parsePort(text: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`not a port number: "${text}"`);
   return port;
 }
+
+/** A whole number of at least 1. */
+export function parseCount(text: string): number {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`not a positive whole number: "${text}"`);
+  return count;
+}
