@@ -130,7 +130,7 @@ describe("commit queue", () => {
       expect(bySize.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
       // Once the round settled, the queue is empty again; an append larger than the byte bound still fits alone.
       await append("z".repeat(150));
-      const stored = new TextDecoder().decode(await store.readRange("q", 0, 1_000, 10_000, true));
+      const stored = new TextDecoder().decode((await store.readRange("q", 0, 1_000, 10_000, true)).data);
       expect(stored).toBe(`123${"x".repeat(60)}${"z".repeat(150)}`);
     } finally {
       await store.close();
