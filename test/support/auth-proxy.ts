@@ -16,7 +16,9 @@ export interface AuthProxy {
 export async function startAuthProxy(upstream: string, authorization: () => string): Promise<AuthProxy> {
   const target = new URL(upstream);
   const agent = new Agent({ keepAlive: true });
-  const server: Server = createServer((req, res) => {
+  // Idle client connections outlive the client's own keep-alive guess (undici reuses one for up to
+  // ~4 s); at Node's default of 5 s a loaded machine can close one just as it is reused (ECONNRESET).
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     const headers = { ...req.headers };
     if (headers.authorization === undefined) headers.authorization = authorization();
     const forwarded = request(

@@ -23,7 +23,8 @@ function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 export async function startRoundRobin(upstreams: readonly string[]): Promise<RoundRobin> {
   const counts = upstreams.map(() => 0);
   let next = 0;
-  const server: Server = createServer((req, res) => {
+  // Idle client connections outlive the client's keep-alive guess (see auth-proxy.ts).
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     const index = next++ % upstreams.length;
     counts[index]! += 1;
     const target = new URL(req.url ?? "/", upstreams[index]);
