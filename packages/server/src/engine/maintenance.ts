@@ -4,6 +4,7 @@ import { planCompaction } from "./compaction-rules.js";
 import { storedBytes, type RetentionPolicy, type StreamState } from "./model.js";
 import { effectiveRetention, type RetentionDefaults, type RetentionRule } from "./retention-rules.js";
 import type { StreamChange } from "./engine.js";
+import { trimmedBytes, trimmedMessages } from "../metrics/store-metrics.js";
 
 export interface MaintenanceOptions {
   /** Server-wide retention defaults by path pattern (`--retention`). */
@@ -105,10 +106,17 @@ export class Maintainer {
       const trimmed = await this.store.retain(stream.path, policy, this.now());
       if (trimmed) {
         stream = trimmed.stream;
-        await this.notify({ type: "trimmed", stream, by: "retention", bytes: trimmed.removedBytes, count: trimmed.removedCount });
+        await this.trimmed({ type: "trimmed", stream, by: "retention", bytes: trimmed.removedBytes, count: trimmed.removedCount });
       }
     }
     if (stream.compaction && isJsonContentType(stream.contentType)) await this.compact(stream);
+  }
+
+  /** Counts what a pass removed and tells the engine's observers. */
+  private async trimmed(change: Extract<StreamChange, { type: "trimmed" }>): Promise<void> {
+    trimmedBytes.at(change.by).inc(change.bytes);
+    trimmedMessages.at(change.by).inc(change.count);
+    await this.notify(change);
   }
 
   private async compact(stream: StreamState): Promise<void> {
@@ -130,7 +138,7 @@ export class Maintainer {
     if (plan.rewrites.length === 0) return;
     const outcome = await this.store.compact(stream.path, plan.rewrites);
     if (outcome && outcome.removedCount > 0) {
-      await this.notify({
+      await this.trimmed({
         type: "trimmed",
         stream: outcome.stream,
         by: "compaction",
