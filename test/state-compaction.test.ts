@@ -131,6 +131,20 @@ describe("@durable-streams/state on a compacted stream", () => {
       expect(await res.json(), query).toEqual([kept]);
       expect(res.headers.get("stream-next-offset"), query).toBe(tail);
     }
+    // SSE from the start: the kept message, then a control event at the tail.
+    const controller = new AbortController();
+    const sse = await fetch(`${url}?offset=-1&live=sse`, { signal: controller.signal });
+    const reader = sse.body!.getReader();
+    let seen = "";
+    while (!seen.includes(`"streamNextOffset":"${tail}"`)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    expect(seen).toContain(`"streamNextOffset":"${tail}"`);
+    expect(seen).toContain('"name":"kept"');
+    expect(seen).not.toContain('"name":"gone"');
     // From the first emptied position: nothing, and the tail.
     const after = `0000000000000000_${String(JSON.stringify(kept).length + 1).padStart(16, "0")}`;
     const rest = await fetch(`${url}?offset=${after}`);
