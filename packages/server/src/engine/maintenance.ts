@@ -35,6 +35,7 @@ export class Maintainer {
   private timer: NodeJS.Timeout | null = null;
   private cursor: string | null = null;
   private running: Promise<void> | null = null;
+  private failing = false;
   /** Per compacted stream: the tail at its last pass and when waiting alone could free more. */
   private readonly compacted = new Map<string, { tail: number; recheckAt: number | null }>();
   /** Compacted streams seen in the current round over all pages; the rest are forgotten when it ends. */
@@ -84,8 +85,12 @@ export class Maintainer {
         this.cursor = page.length < this.options.pageSize ? null : page[page.length - 1]!.path;
         for (const stream of page) await this.maintain(stream);
         if (this.cursor === null) this.forgetUnseen();
+        if (this.failing) console.error("rill: retention/compaction passes work again");
+        this.failing = false;
       } catch (error) {
-        console.error("rill: retention/compaction pass failed:", error);
+        // Once per run of failures (a database outage would otherwise log every interval).
+        if (!this.failing) console.error("rill: retention/compaction pass failed (retried every interval):", error);
+        this.failing = true;
       } finally {
         this.running = null;
       }
