@@ -4,6 +4,7 @@ import { planCompaction } from "./compaction-rules.js";
 import { storedBytes, type RetentionPolicy, type StreamState } from "./model.js";
 import { effectiveRetention, type RetentionDefaults, type RetentionRule } from "./retention-rules.js";
 import type { StreamChange } from "./engine.js";
+import { log } from "../logging/logger.js";
 import { trimmedBytes, trimmedMessages } from "../metrics/store-metrics.js";
 
 export interface MaintenanceOptions {
@@ -85,11 +86,13 @@ export class Maintainer {
         this.cursor = page.length < this.options.pageSize ? null : page[page.length - 1]!.path;
         for (const stream of page) await this.maintain(stream);
         if (this.cursor === null) this.forgetUnseen();
-        if (this.failing) console.error("rill: retention/compaction passes work again");
+        if (this.failing) log().info({ event: "maintenance_recovered" }, "retention and compaction passes work again");
         this.failing = false;
       } catch (error) {
         // Once per run of failures (a database outage would otherwise log every interval).
-        if (!this.failing) console.error("rill: retention/compaction pass failed (retried every interval):", error);
+        if (!this.failing) {
+          log().error({ event: "maintenance_failed", err: error }, "a retention/compaction pass failed; retried every interval");
+        }
         this.failing = true;
       } finally {
         this.running = null;
