@@ -1,14 +1,4 @@
-import {
-  createLogger,
-  DEFAULTS,
-  LOG_LEVELS,
-  parseRetentionRule,
-  startServer,
-  type Logger,
-  type LogLevel,
-  type RetentionRule,
-  type ServerOptions,
-} from "@rill/server";
+import { createLogger, DEFAULTS, LOG_LEVELS, parseRetentionRule, startServer, type Logger, type LogLevel, type RetentionRule, type ServerOptions } from "@rill/server";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { resolve } from "node:path";
 import { consoleRoute } from "./console-route.js";

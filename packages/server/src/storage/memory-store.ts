@@ -6,7 +6,7 @@ import { expiryTime, type ProducerState, type RetentionPolicy, type StreamState 
 import { planRetention } from "../engine/retention-rules.js";
 import { batchHolding, EMPTY_READ, sliceBatches, type RangeRead } from "./batches.js";
 import { compactedState, HEAD_BATCHES, matchesPlan } from "./trim.js";
-import type { BatchRewrite, ResolvedCreateCommand, Store, StoredBatch, StoreUsage, TimedBatch, TrimOutcome } from "./store.js";
+import type { BatchRewrite, ResolvedCreateCommand, Store, StoredBatch, TimedBatch, TrimOutcome, StoreUsage } from "./store.js";
 
 interface Batches {
   starts: number[];

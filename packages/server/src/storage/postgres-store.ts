@@ -11,7 +11,7 @@ import { transact, type RoundContext } from "./postgres-round.js";
 import { isConnectionError, sqlState, storeFailure } from "./postgres-errors.js";
 import { checkSchemaName, migrate } from "./postgres-schema.js";
 import { READ_PAGE_ROWS, statements, typeParsers, type Statements } from "./postgres-statements.js";
-import type { BatchRewrite, RemoteCommit, ResolvedCreateCommand, Store, StoredBatch, StoreUsage, TimedBatch, TrimOutcome } from "./store.js";
+import type { BatchRewrite, RemoteCommit, ResolvedCreateCommand, Store, StoredBatch, TimedBatch, TrimOutcome, StoreUsage } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
 import { settle, type Op, type Pending } from "./write-queue.js";

@@ -305,10 +305,6 @@ export class SqliteStore implements Store {
       this.sql.begin.run();
       this.persistTouches(touches);
       for (const pending of batch) results.push(this.applyIsolated(pending.op));
-      // Pages that retention or compaction freed go back to the file system.
-      // (exec, not a prepared statement: each step of that statement frees just one page.)
-      if (this.freedPages) this.db.exec("PRAGMA incremental_vacuum");
-      this.freedPages = false;
       const committingAt = performance.now();
       // Pages that retention or compaction freed go back to the file system.
       // (exec, not a prepared statement: each step of that statement frees just one page.)
