@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "@rill/server";
 import { startOnStore, STORE_KINDS } from "./support/stores.js";
+import { sseTextUntil } from "./support/sse-text.js";
 
 // Retention over HTTP on every store: the policy headers, HEAD, the listing,
 // 410 with Rill-Earliest-Offset on catch-up, long-poll and SSE, offset=-1.
@@ -62,16 +63,7 @@ describe.each(STORE_KINDS)("retention over HTTP (%s)", (kind) => {
     expect(await middle.text()).toBe("dddddddddd");
     expect(middle.headers.get("stream-next-offset")).toBe(offset(40));
     // SSE from -1 starts at the earliest retained data.
-    const controller = new AbortController();
-    const sse = await fetch(`${url}?offset=-1&live=sse`, { signal: controller.signal });
-    const reader = sse.body!.getReader();
-    let seen = "";
-    while (!seen.includes(`"streamNextOffset":"${offset(40)}"`)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += new TextDecoder().decode(value);
-    }
-    controller.abort();
+    const seen = await sseTextUntil(`${url}?offset=-1&live=sse`, offset(40));
     expect(seen).toContain("data:ccccccccccdddddddddd");
   });
 

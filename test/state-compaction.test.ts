@@ -2,6 +2,7 @@ import { createStateSchema, type ChangeEvent } from "@durable-streams/state";
 import { createStreamDB } from "@durable-streams/state/db";
 import { afterEach, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "@rill/server";
+import { sseTextUntil } from "./support/sse-text.js";
 
 // The official @durable-streams/state package reading a key-compacted Rill
 // stream over HTTP: the state it builds is the state of the full history,
@@ -132,16 +133,7 @@ describe("@durable-streams/state on a compacted stream", () => {
       expect(res.headers.get("stream-next-offset"), query).toBe(tail);
     }
     // SSE from the start: the kept message, then a control event at the tail.
-    const controller = new AbortController();
-    const sse = await fetch(`${url}?offset=-1&live=sse`, { signal: controller.signal });
-    const reader = sse.body!.getReader();
-    let seen = "";
-    while (!seen.includes(`"streamNextOffset":"${tail}"`)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += new TextDecoder().decode(value);
-    }
-    controller.abort();
+    const seen = await sseTextUntil(`${url}?offset=-1&live=sse`, tail!);
     expect(seen).toContain(`"streamNextOffset":"${tail}"`);
     expect(seen).toContain('"name":"kept"');
     expect(seen).not.toContain('"name":"gone"');
