@@ -1,40 +1,13 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pg from "pg";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { startServer, type RunningServer, type ServerOptions } from "@rill/server";
+import { afterEach, describe, expect, it } from "vitest";
+import { startServer, type RunningServer } from "@rill/server";
+import { startOnStore, STORE_KINDS } from "./support/stores.js";
+import { sseTextUntil } from "./support/sse-text.js";
 
 // Retention over HTTP on every store: the policy headers, HEAD, the listing,
 // 410 with Rill-Earliest-Offset on catch-up, long-poll and SSE, offset=-1.
-const DATABASE_URL = process.env.RILL_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const SCHEMA = `rill_retention_${process.pid}`;
-const dirs: string[] = [];
-
-const stores: [string, () => Promise<ServerOptions>][] = [
-  ["memory", async () => ({ memory: true })],
-  [
-    "sqlite",
-    async () => {
-      const dataDir = await mkdtemp(join(tmpdir(), "rill-retention-http-"));
-      dirs.push(dataDir);
-      return { store: "sqlite", dataDir };
-    },
-  ],
-  ["postgres", async () => ({ store: "postgres", databaseUrl: DATABASE_URL, postgres: { schema: SCHEMA } })],
-];
-
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-  const admin = new pg.Client({ connectionString: DATABASE_URL });
-  await admin.connect();
-  await admin.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-  await admin.end();
-});
-
 const offset = (position: number) => `0000000000000000_${String(position).padStart(16, "0")}`;
 
-describe.each(stores)("retention over HTTP (%s)", (_name, storeOptions) => {
+describe.each(STORE_KINDS)("retention over HTTP (%s)", (kind) => {
   let server: RunningServer | undefined;
   afterEach(async () => {
     await server?.close();
@@ -43,7 +16,7 @@ describe.each(stores)("retention over HTTP (%s)", (_name, storeOptions) => {
 
   /** A stream of four 10-byte appends with a 25-byte limit: the first two go. */
   async function trimmedStream(name: string) {
-    server = await startServer({ port: 0, maintenanceIntervalMs: 0, longPollTimeoutMs: 500, ...(await storeOptions()) });
+    server = await startOnStore(kind, { maintenanceIntervalMs: 0, longPollTimeoutMs: 500 });
     const url = `${server.streamsUrl}/${name}-${process.pid}-${Date.now()}`;
     const created = await fetch(url, {
       method: "PUT",
@@ -90,26 +63,12 @@ describe.each(stores)("retention over HTTP (%s)", (_name, storeOptions) => {
     expect(await middle.text()).toBe("dddddddddd");
     expect(middle.headers.get("stream-next-offset")).toBe(offset(40));
     // SSE from -1 starts at the earliest retained data.
-    const controller = new AbortController();
-    const sse = await fetch(`${url}?offset=-1&live=sse`, { signal: controller.signal });
-    const reader = sse.body!.getReader();
-    let seen = "";
-    while (!seen.includes(`"streamNextOffset":"${offset(40)}"`)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += new TextDecoder().decode(value);
-    }
-    controller.abort();
+    const seen = await sseTextUntil(`${url}?offset=-1&live=sse`, offset(40));
     expect(seen).toContain("data:ccccccccccdddddddddd");
   });
 
   it("applies server-wide defaults by the most specific pattern, to streams without their own", async () => {
-    server = await startServer({
-      port: 0,
-      maintenanceIntervalMs: 0,
-      retention: ["**=1GiB", "logs/**=7d,15B", "logs/keep/*=30d"],
-      ...(await storeOptions()),
-    });
+    server = await startOnStore(kind, { maintenanceIntervalMs: 0, retention: ["**=1GiB", "logs/**=7d,15B", "logs/keep/*=30d"] });
     const base = `${server.streamsUrl}/logs`;
     const id = `${process.pid}-${Date.now()}`;
     const heads: Record<string, Headers> = {};

@@ -2,6 +2,7 @@ import { createStateSchema, type ChangeEvent } from "@durable-streams/state";
 import { createStreamDB } from "@durable-streams/state/db";
 import { afterEach, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "@rill/server";
+import { sseTextUntil } from "./support/sse-text.js";
 
 // The official @durable-streams/state package reading a key-compacted Rill
 // stream over HTTP: the state it builds is the state of the full history,
@@ -131,6 +132,11 @@ describe("@durable-streams/state on a compacted stream", () => {
       expect(await res.json(), query).toEqual([kept]);
       expect(res.headers.get("stream-next-offset"), query).toBe(tail);
     }
+    // SSE from the start: the kept message, then a control event at the tail.
+    const seen = await sseTextUntil(`${url}?offset=-1&live=sse`, tail!);
+    expect(seen).toContain(`"streamNextOffset":"${tail}"`);
+    expect(seen).toContain('"name":"kept"');
+    expect(seen).not.toContain('"name":"gone"');
     // From the first emptied position: nothing, and the tail.
     const after = `0000000000000000_${String(JSON.stringify(kept).length + 1).padStart(16, "0")}`;
     const rest = await fetch(`${url}?offset=${after}`);

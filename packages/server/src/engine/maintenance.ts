@@ -4,6 +4,8 @@ import { planCompaction } from "./compaction-rules.js";
 import { storedBytes, type RetentionPolicy, type StreamState } from "./model.js";
 import { effectiveRetention, type RetentionDefaults, type RetentionRule } from "./retention-rules.js";
 import type { StreamChange } from "./engine.js";
+import { log } from "../logging/logger.js";
+import { trimmedBytes, trimmedMessages } from "../metrics/store-metrics.js";
 
 export interface MaintenanceOptions {
   /** Server-wide retention defaults by path pattern (`--retention`). */
@@ -34,6 +36,7 @@ export class Maintainer {
   private timer: NodeJS.Timeout | null = null;
   private cursor: string | null = null;
   private running: Promise<void> | null = null;
+  private failing = false;
   /** Per compacted stream: the tail at its last pass and when waiting alone could free more. */
   private readonly compacted = new Map<string, { tail: number; recheckAt: number | null }>();
   /** Compacted streams seen in the current round over all pages; the rest are forgotten when it ends. */
@@ -83,8 +86,14 @@ export class Maintainer {
         this.cursor = page.length < this.options.pageSize ? null : page[page.length - 1]!.path;
         for (const stream of page) await this.maintain(stream);
         if (this.cursor === null) this.forgetUnseen();
+        if (this.failing) log().info({ event: "maintenance_recovered" }, "retention and compaction passes work again");
+        this.failing = false;
       } catch (error) {
-        console.error("rill: retention/compaction pass failed:", error);
+        // Once per run of failures (a database outage would otherwise log every interval).
+        if (!this.failing) {
+          log().error({ event: "maintenance_failed", err: error }, "a retention/compaction pass failed; retried every interval");
+        }
+        this.failing = true;
       } finally {
         this.running = null;
       }
@@ -105,10 +114,17 @@ export class Maintainer {
       const trimmed = await this.store.retain(stream.path, policy, this.now());
       if (trimmed) {
         stream = trimmed.stream;
-        await this.notify({ type: "trimmed", stream, by: "retention", bytes: trimmed.removedBytes, count: trimmed.removedCount });
+        await this.trimmed({ type: "trimmed", stream, by: "retention", bytes: trimmed.removedBytes, count: trimmed.removedCount });
       }
     }
     if (stream.compaction && isJsonContentType(stream.contentType)) await this.compact(stream);
+  }
+
+  /** Counts what a pass removed and tells the engine's observers. */
+  private async trimmed(change: Extract<StreamChange, { type: "trimmed" }>): Promise<void> {
+    trimmedBytes.at(change.by).inc(change.bytes);
+    trimmedMessages.at(change.by).inc(change.count);
+    await this.notify(change);
   }
 
   private async compact(stream: StreamState): Promise<void> {
@@ -130,7 +146,7 @@ export class Maintainer {
     if (plan.rewrites.length === 0) return;
     const outcome = await this.store.compact(stream.path, plan.rewrites);
     if (outcome && outcome.removedCount > 0) {
-      await this.notify({
+      await this.trimmed({
         type: "trimmed",
         stream: outcome.stream,
         by: "compaction",

@@ -27,6 +27,16 @@ export const commitQueueDepth = sampledGauge({
 export const streamsCreated = counter({ name: "rill_streams_created_total", help: "Streams created (forks included)" });
 export const streamsDeleted = counter({ name: "rill_streams_deleted_total", help: "Streams deleted by a DELETE" });
 export const streamsExpired = counter({ name: "rill_streams_expired_total", help: "Streams removed because their TTL or expiry time passed" });
+export const trimmedBytes = counter({
+  name: "rill_trimmed_bytes_total",
+  help: "Stored bytes removed by retention and key compaction, by which (docs/retention.md)",
+  labelNames: ["by"],
+});
+export const trimmedMessages = counter({
+  name: "rill_trimmed_messages_total",
+  help: "Messages removed by key compaction, and batches (whole appends) removed by retention, by which",
+  labelNames: ["by"],
+});
 export const streamCount = sampledGauge({
   name: "rill_streams",
   help: "Streams in the store (readable ones; sampled at scrape time)",
