@@ -1,5 +1,4 @@
-import { createServer as createHttpServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:net";
 import { AccessControl, type AccessOptions } from "./auth/access.js";
 import { Engine } from "./engine/engine.js";
 import { authorize, authorizeAny } from "./http/authorize.js";
@@ -7,12 +6,11 @@ import { MAINTENANCE_DEFAULTS } from "./engine/maintenance.js";
 import { parseRetentionRule, type RetentionRule } from "./engine/retention-rules.js";
 import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
 import { parseCorsOrigins } from "./http/cors.js";
-import { answerClientError } from "./http/client-errors.js";
 import { BodyWatchdog } from "./http/body-watchdog.js";
-import { ConnectionGuard } from "./http/connection-guard.js";
 import { resolveLimits, type ServerLimits } from "./http/limits.js";
 import { listRoute } from "./http/list-route.js";
 import { observeRequest } from "./http/observe.js";
+import { createListener, type TlsMaterial } from "./listener.js";
 import { route, streamKey } from "./http/router.js";
 import { setLogger, type Logger } from "./logging/logger.js";
 import { setMetricsEnabled } from "./metrics/registry.js";
@@ -68,6 +66,14 @@ export interface ServerOptions {
   sseRecycleMs?: number;
   sseKeepAliveMs?: number;
   sweepIntervalMs?: number;
+  /** HTTPS with HTTP/2 (ALPN) and HTTP/1.1 on the same port. */
+  tls?: TlsMaterial;
+  /** Cleartext HTTP/2 with prior knowledge instead of HTTP/1.1 (for a TLS-terminating proxy in front). */
+  h2c?: boolean;
+  /** Concurrent streams per HTTP/2 connection (default 256). */
+  maxConcurrentStreams?: number;
+  /** Compress catch-up of text and JSON streams when the client accepts br or gzip (default true). */
+  compression?: boolean;
   /**
    * Server-wide retention defaults by path pattern, e.g. `["logs/**=7d,10GiB"]`
    * (`rill serve --retention`); the most specific matching pattern applies to
@@ -140,14 +146,22 @@ export const DEFAULTS = {
   readyTimeoutMs: 2_000,
   compactionLagMs: MAINTENANCE_DEFAULTS.compactionLagMs,
   maintenanceIntervalMs: MAINTENANCE_DEFAULTS.intervalMs,
+  maxConcurrentStreams: 256,
+  /** How long shutdown waits for HTTP/2 streams that were open at GOAWAY (an append still sending its body). */
+  shutdownGraceMs: 5_000,
 } as const;
 
 export interface RunningServer {
-  /** Origin the server listens on, e.g. http://127.0.0.1:4437 */
+  /** Origin the server listens on, e.g. http://127.0.0.1:4437 (https://… with TLS) */
   url: string;
   /** URL of the stream namespace, e.g. http://127.0.0.1:4437/v1/stream */
   streamsUrl: string;
+  /** The listening server: node:http, or node:http2 with TLS or h2c. */
   http: Server;
+  /** What the port speaks, e.g. "HTTP/2 and HTTP/1.1 over TLS". */
+  protocols: string;
+  /** New certificate and key for new connections (e.g. on SIGHUP); open connections are kept. */
+  reloadTls(tls: TlsMaterial): void;
   engine: Engine;
   store: Store;
   subscriptions: SubscriptionManager;
@@ -240,6 +254,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       maxPendingOutputBytes: limits.maxPendingOutputBytes,
       maxReadersPerStream: limits.maxReadersPerStream,
       maxStreams: limits.maxStreams,
+      compression: options.compression ?? true,
     },
     resolveStreamRef(value: string) {
       let pathname = value;
@@ -281,34 +296,22 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   ctx.extraRoutes.unshift(health, ...(metrics && !privateMetrics ? [exposition] : []));
   ctx.extraRoutes.push(homePageRoute({ basePath, consolePath: options.consolePath ?? null, metrics: metrics && !privateMetrics }));
 
-  const guard = new ConnectionGuard({
-    maxConnections: limits.maxConnections,
-    maxPerAddress: limits.maxConnectionsPerIp,
-    anyOrigin: corsOrigins === "*",
-    plainHttp: true,
-  });
   const bodies = new BodyWatchdog(limits.bodyTimeoutMs);
-  const http = createHttpServer(
+  const listener = createListener(
     {
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      headersTimeout: limits.headersTimeoutMs,
-      // No bound on the whole request: a streamed body may take as long as it keeps flowing (the body watchdog cuts idle ones).
-      requestTimeout: 0,
-      // Node checks head timeouts on this interval (30 s by default), which would stretch a short headersTimeout.
-      connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 4)),
-      maxHeaderSize: limits.maxHeaderSize,
+      tls: options.tls,
+      h2c: options.h2c,
+      maxConcurrentStreams: options.maxConcurrentStreams ?? DEFAULTS.maxConcurrentStreams,
+      limits,
+      anyOrigin: corsOrigins === "*",
     },
     (req, res) => {
-      if (guard.isRefused(req.socket)) return;
       observeRequest(basePath, req, res);
       bodies.track(req, res);
       void route(ctx, req, res);
     },
   );
-  guard.attach(http);
-  http.on("clientError", (error: Error & { code?: string }, socket) =>
-    answerClientError(error, socket, { ...limits, anyOrigin: corsOrigins === "*" }),
-  );
+  const http = listener.server;
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
     http.listen(options.port ?? DEFAULTS.port, options.host ?? DEFAULTS.host, () => {
@@ -316,7 +319,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       resolve();
     });
   });
-  const url = originOf(http);
+  // The listener knows its scheme (https with TLS).
+  const url = originOf(http).replace(/^http:/, `${listener.scheme}:`);
   let ops: Awaited<ReturnType<typeof listenOps>> | null = null;
   if (privateMetrics) {
     try {
@@ -349,21 +353,34 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const close = () =>
     (closing ??= (async () => {
       shuttingDown = true;
-      const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+      const stopped = listener.stopAccepting();
       clearInterval(ticker);
       bodies.close();
       for (const session of [...sessions]) session.end();
-      http.closeIdleConnections();
+      // HTTP/2 requests already under way when GOAWAY went out may finish (an append still sending its body).
+      await listener.settled(DEFAULTS.shutdownGraceMs);
       // Subscriptions stop after in-flight appends (whose observers they are) and before the engine (wake events are appends).
       await engine.drain();
       await subscriptions.close();
       await engine.close();
       // Connections still open after in-flight work finished are idle or hung.
-      http.closeAllConnections();
+      listener.destroyAll();
       await stopped;
       await ops?.close();
       unwatch();
     })());
 
-  return { url, streamsUrl: `${url}${basePath}`, http, engine, store, subscriptions, ctx, metricsUrl: ops?.url ?? null, close };
+  return {
+    url,
+    streamsUrl: `${url}${basePath}`,
+    http,
+    protocols: listener.protocols,
+    reloadTls: (tls) => listener.reloadTls(tls),
+    engine,
+    store,
+    subscriptions,
+    ctx,
+    metricsUrl: ops?.url ?? null,
+    close,
+  };
 }

@@ -24,6 +24,8 @@ export interface HttpOptions {
   maxReadersPerStream: number;
   /** Streams this server may hold; 0: no limit. */
   maxStreams: number;
+  /** Compress catch-up of text and JSON streams when the client accepts it. */
+  compression: boolean;
 }
 
 /** A live reader the server can end on shutdown. */

@@ -92,16 +92,25 @@ export function startBody(res: ServerResponse, status: number, headers: Headers,
   res.writeHead(status, length === null ? all : { ...all, "content-length": length });
 }
 
+/** True for Node's HTTP/2 compatibility response (HTTP/2 over TLS or h2c), which wraps one HTTP/2 stream. */
+export function isHttp2(res: ServerResponse): boolean {
+  return "stream" in res;
+}
+
 /**
  * Starts a streamed response (SSE): headers now, body later, no length.
- * The body is delimited by closing the connection rather than by chunked
- * encoding: an SSE response only ends when the connection does anyway, and
- * each write is then the shared frame itself — one socket write per reader,
- * with no per-reader chunk framing.
+ * Over HTTP/1.1 the body is delimited by closing the connection rather than
+ * by chunked encoding: an SSE response only ends when the connection does
+ * anyway, and each write is then the shared frame itself — one socket write
+ * per reader, with no per-reader chunk framing. Over HTTP/2 the response is
+ * one stream of the connection and ends when the stream does (HTTP/2 has no
+ * connection-level framing headers to set).
  */
 export function startStream(res: ServerResponse, status: number, headers: Headers): void {
-  res.useChunkedEncodingByDefault = false;
-  res.shouldKeepAlive = false;
+  if (!isHttp2(res)) {
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
+  }
   res.writeHead(status, withCommonHeaders(res, headers));
   res.flushHeaders();
 }

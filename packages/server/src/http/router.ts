@@ -7,6 +7,7 @@ import type { HttpContext } from "./context.js";
 import { applyCors } from "./cors.js";
 import { header } from "./parse.js";
 import { handleGet } from "./read-handlers.js";
+import { requestOrigin } from "./request-origin.js";
 import { PREFLIGHT_HEADERS, send, sendError } from "./respond.js";
 import { handleDelete, handleHead, handlePost, handlePut } from "./write-handlers.js";
 
@@ -26,7 +27,7 @@ export function streamKey(basePath: string, pathname: string): string | null {
 export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let appending = false;
   try {
-    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+    const url = new URL(req.url ?? "/", requestOrigin(req));
     const key = streamKey(ctx.options.basePath, url.pathname);
     applyCors(ctx.options.corsOrigins, req, res);
     // Preflights carry no credentials: they stay open, or browsers could never send the token.

@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { Server } from "node:net";
 import type { LiveSession } from "../http/context.js";
 import type { Store, StoreUsage } from "../storage/store.js";
 import type { SubscriptionManager } from "../subscriptions/manager.js";

@@ -1,11 +1,11 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import { ProtocolError } from "../engine/errors.js";
 import type { ExtraRoute } from "../http/context.js";
 import { sendError } from "../http/respond.js";
 
-/** http://host:port of a listening server (IPv6 hosts in brackets). */
-export function originOf(server: Server): string {
+/** http://host:port of a listening server (IPv6 hosts in brackets; any protocol: the caller names the scheme). */
+export function originOf(server: NetServer): string {
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return `http://${host}:${address.port}`;

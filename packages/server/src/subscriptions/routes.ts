@@ -7,6 +7,7 @@ import { send } from "../http/respond.js";
 import { invalid, normalizeStreamPath, parseStreamList, parseSubscriptionConfig, parseSubscriptionId } from "./config.js";
 import { parseWakeRequest } from "./consumer.js";
 import type { SubscriptionManager } from "./manager.js";
+import { requestOrigin } from "../http/request-origin.js";
 
 /**
  * The reserved control namespace `<base>/__ds/…`:
@@ -70,7 +71,7 @@ export function subscriptionRoute(manager: SubscriptionManager, options: Control
   const publicBase = options.publicUrl === null ? null : `${options.publicUrl.replace(/\/+$/, "")}${options.basePath}`;
 
   /** URL of the stream namespace as this client reached it, so handed-out URLs match what it used. */
-  const baseUrl = (req: IncomingMessage) => publicBase ?? `http://${req.headers.host ?? "localhost"}${options.basePath}`;
+  const baseUrl = (req: IncomingMessage) => publicBase ?? `${requestOrigin(req)}${options.basePath}`;
 
   return async (req, res, subpath) => {
     const segments = subpath.split("/");
