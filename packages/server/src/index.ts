@@ -29,3 +29,5 @@ export {
 } from "./subscriptions/index.js";
 export { parseRetentionRule, type RetentionRule } from "./engine/retention-rules.js";
 export type { RetentionPolicy, CompactionPolicy } from "./engine/model.js";
+export type { TlsMaterial } from "./listener.js";
+export { createSelfSignedCertificate, localCertificate, type LocalCertificate } from "./tls/self-signed.js";

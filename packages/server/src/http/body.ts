@@ -8,6 +8,9 @@ import { ProtocolError } from "../engine/errors.js";
  */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers["content-length"]);
+  // A declared empty body is empty: some HTTP/2 clients (undici) send
+  // content-length: 0 without ever ending the request stream.
+  if (req.headers["content-length"] === "0") return new Uint8Array(0);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
     await new Promise<void>((resolve) => req.once("end", resolve).once("error", () => resolve()).once("close", resolve));
