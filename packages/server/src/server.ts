@@ -4,6 +4,7 @@ import { Engine } from "./engine/engine.js";
 import { authorize, authorizeAny } from "./http/authorize.js";
 import { MAINTENANCE_DEFAULTS } from "./engine/maintenance.js";
 import { parseRetentionRule, type RetentionRule } from "./engine/retention-rules.js";
+import { CompressedChunkCache } from "./http/compression.js";
 import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
 import { parseCorsOrigins } from "./http/cors.js";
 import { BodyWatchdog } from "./http/body-watchdog.js";
@@ -240,6 +241,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     engine,
     access,
     sessions,
+    compressedChunks: new CompressedChunkCache(),
     controlRoutes: [],
     extraRoutes: [...(options.extraRoutes ?? [])],
     options: {

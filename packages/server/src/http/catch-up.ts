@@ -2,6 +2,8 @@ import { HEADER, isJsonContentType } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { StreamState } from "../engine/model.js";
 import { readBytes } from "../metrics/http-metrics.js";
+import { sendCompressed, StreamGone } from "./compressed-body.js";
+import { compressionHeaders, encodedEtag, planCompression } from "./compression.js";
 import type { HttpContext } from "./context.js";
 import { header } from "./parse.js";
 import { etagFor, readHeaders } from "./read-encoding.js";
@@ -31,50 +33,76 @@ export async function sendCatchUp(ctx: HttpContext, req: IncomingMessage, res: S
   const limit = readChunkBytes > 0 ? Math.min(readChunkBytes, maxReadBytes) : maxReadBytes;
   const end = await ctx.engine.reads.endOf(stream, from, limit);
   const position = { next: end, upToDate: end >= stream.tail };
-  const etag = etagFor(stream.path, from, position, stream.closed);
+  const json = isJsonContentType(stream.contentType);
+  // Stored JSON is framed `m1,m2,`: the body is `[`, the bytes without the last comma, `]`.
+  const fullLength = json ? (end > from ? end - from + 1 : 2) : end - from;
+  const plan = planCompression(ctx.options.compression, stream.contentType, header(req.headers, "accept-encoding"), fullLength);
+  const etag = encodedEtag(etagFor(stream.path, from, position, stream.closed), plan.encoding);
   const headers = readHeaders(stream, position, null);
   headers[HEADER.etag] = etag;
   // A range that stops short of the tail never changes; the tail range must be revalidated.
   headers[HEADER.cacheControl] = position.upToDate ? "no-cache" : "public, max-age=60, stale-while-revalidate=300";
+  compressionHeaders(headers, plan);
   if (header(req.headers, HEADER.ifNoneMatch) === etag) {
     send(res, 304, headers);
     return;
   }
-  const json = isJsonContentType(stream.contentType);
   const reads = ctx.engine.reads;
   // Retention may drop the head between the 410 check and the read: the
   // first piece is read, then the earliest position checked again, before
   // anything is answered.
-  let piece = from < end ? await reads.piece(stream, from, end, CATCH_UP_PIECE_BYTES) : null;
+  const first = from < end ? await reads.piece(stream, from, end, CATCH_UP_PIECE_BYTES) : null;
   await reads.confirmRetained(stream, from);
-  // Stored JSON is framed `m1,m2,`: the body is `[`, the bytes without the last comma, `]`.
   // Positions compaction emptied hold no bytes, so where there may be some the
   // length is not known before the end and the body goes chunked.
   const gaps = await reads.mayHaveGaps(stream, from);
-  const bodyLength = gaps ? null : json ? (end > from ? end - from + 1 : 2) : end - from;
-  startBody(res, 200, headers, bodyLength);
-  if (json && !(await write(res, OPEN_BRACKET))) return;
+  const body = bodyPieces(ctx, stream, first, from, end, json);
+  if (plan.encoding !== null) {
+    // Without compaction the bytes of a range never change (append-only), so its compressed form may be
+    // kept; the creation time tells a recreated stream apart.
+    const key = gaps ? null : `${stream.path}|${stream.createdAt}|${from}|${end}`;
+    return sendCompressed(ctx, res, headers, plan.encoding, { key, length: fullLength, pieces: body });
+  }
+  startBody(res, 200, headers, gaps ? null : fullLength);
+  try {
+    for await (const part of body) if (!(await write(res, part))) return;
+  } catch (error) {
+    if (error instanceof StreamGone) return void res.destroy(); // what was promised cannot be sent
+    throw error;
+  }
+  res.end();
+}
+
+/**
+ * The response body of [from, end) as it is read from storage, piece by
+ * piece (`first` already read): JSON inside brackets, each piece's messages
+ * without their last framing comma and a comma between pieces; anything else
+ * as stored. Throws StreamGone when the stream went away mid-response.
+ */
+async function* bodyPieces(
+  ctx: HttpContext,
+  stream: StreamState,
+  first: Awaited<ReturnType<HttpContext["engine"]["reads"]["piece"]>> | null,
+  from: number,
+  end: number,
+  json: boolean,
+): AsyncGenerator<Uint8Array> {
+  if (json) yield OPEN_BRACKET;
   let at = from;
   let wrote = false;
+  let piece = first;
   while (piece !== null) {
-    if (piece.end <= at) {
-      // The stream went away mid-response: what was promised cannot be sent.
-      res.destroy();
-      return;
-    }
+    if (piece.end <= at) throw new StreamGone("the stream went away during the response");
     at = piece.end;
     if (piece.data.length > 0) {
       // Each piece ends on a message's comma: it is written before the next piece, never after the last.
-      if (json && wrote && !(await write(res, COMMA))) return;
-      if (!(await write(res, json ? piece.data.subarray(0, piece.data.length - 1) : piece.data))) return;
+      if (json && wrote) yield COMMA;
+      yield json ? piece.data.subarray(0, piece.data.length - 1) : piece.data;
       wrote = true;
     }
-    piece = at < end ? await reads.piece(stream, at, end, CATCH_UP_PIECE_BYTES) : null;
+    piece = at < end ? await ctx.engine.reads.piece(stream, at, end, CATCH_UP_PIECE_BYTES) : null;
   }
-  if (json) {
-    res.end(CLOSE_BRACKET);
-    readBytes.at("catch-up").inc(CLOSE_BRACKET.length);
-  } else res.end();
+  if (json) yield CLOSE_BRACKET;
 }
 
 /** Writes and waits while the socket's buffer is full; false once the reader has gone. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AccessControl } from "../auth/access.js";
 import type { Engine } from "../engine/engine.js";
 import type { CorsOrigins } from "./cors.js";
+import type { CompressedChunkCache } from "./compression.js";
 
 export interface HttpOptions {
   /** Path prefix under which streams live, e.g. "/v1/stream". */
@@ -55,6 +56,8 @@ export interface HttpContext {
   /** Who may do what (docs/security.md), or null when access control is off. */
   access: AccessControl | null;
   sessions: Set<LiveSession>;
+  /** Catch-up chunks already compressed, shared by every reader of the same range. */
+  compressedChunks: CompressedChunkCache;
   /** Control-namespace handlers, tried in order before giving up with 404. */
   controlRoutes: ControlRoute[];
   /** Handlers for paths outside the base path, tried in order before giving up with 404. */
