@@ -54,8 +54,8 @@ export function serve(args: readonly string[], options: ServeOptions = {}): Prom
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk;
       output += chunk;
-      // The URL ends at the quote closing the JSON event's msg, or at the banner's line end.
-      const match = /rill listening on (http:\/\/[^\s"]+)["\n]/.exec(stdout);
+      // The URL ends at the quote closing the JSON event's msg, or at the banner's line end (or its protocols).
+      const match = /rill listening on (https?:\/\/[^\s"]+)[\s"]/.exec(stdout);
       if (match && (stdout.includes("storage:") || stdout.includes('"event":"start"'))) {
         clearTimeout(timer);
         resolve({ child, origin: match[1]!, startup: stdout });

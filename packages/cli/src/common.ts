@@ -1,12 +1,13 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { CliError, EXIT, setErrorContext } from "./errors.js";
 import { encodeStreamName } from "@rill/protocol";
+import { configureTls, type TlsFlags } from "./tls.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:4437";
 const DEFAULT_BASE_PATH = "/v1/stream";
 
 /** Options every client verb accepts. */
-export interface ClientFlags {
+export interface ClientFlags extends TlsFlags {
   server: string;
   header: string[];
   token?: string;
@@ -25,7 +26,9 @@ export function withClientOptions(command: Command): Command {
         .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
         .default([] as string[], "none"),
     )
-    .addOption(new Option("--token <token>", "access token, sent as Authorization: Bearer <token>").env("RILL_TOKEN"));
+    .addOption(new Option("--token <token>", "access token, sent as Authorization: Bearer <token>").env("RILL_TOKEN"))
+    .addOption(new Option("-k, --insecure", "accept any TLS certificate (self-signed development servers)").default(false))
+    .addOption(new Option("--ca <file>", "PEM file of a CA to trust for https servers, besides the system's").env("RILL_CA"));
 }
 
 /** The request headers a verb sends: its -H headers, and the token as a bearer Authorization header. */
@@ -104,6 +107,7 @@ export interface Target {
 export function target(name: string, flags: ClientFlags): Target {
   const url = resolveStreamUrl(name, flags.server);
   setErrorContext(url);
+  configureTls(url, flags);
   return { url, headers: requestHeaders(flags) };
 }
 

@@ -1,3 +1,4 @@
+import { certificateError } from "./tls.js";
 /** Exit codes of the client verbs (listed in `rill --help`). */
 export const EXIT = {
   ok: 0,
@@ -106,6 +107,15 @@ export function describeError(error: unknown, url?: string): { exitCode: ExitCod
   }
   if (status !== undefined) {
     return { exitCode: EXIT.failure, message: `server answered ${status}: ${detail ?? firstLine(error.message)}` };
+  }
+  const certificate = certificateError(error);
+  if (certificate) {
+    return {
+      exitCode: EXIT.failure,
+      message:
+        `cannot verify the TLS certificate of ${where ? originOf(where) : "the server"}: ${certificate} ` +
+        "(trust its CA with RILL_CA=<ca.pem>, or use --insecure for a development certificate)",
+    };
   }
   const system = systemCause(error);
   if (system || code === "NETWORK_ERROR") {

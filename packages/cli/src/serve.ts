@@ -5,9 +5,10 @@ import { consoleRoute } from "./console-route.js";
 import { addLimitOptions, limitsFrom } from "./serve-limits.js";
 import { CliError, EXIT, report } from "./errors.js";
 import { explainStartupError } from "./startup-errors.js";
-import { parseDuration, parsePort, parseSize } from "./units.js";
+import { tlsSource, type ServeTlsFlags } from "./serve-tls.js";
+import { parseCount, parseDuration, parsePort, parseSize } from "./units.js";
 
-interface ServeFlags {
+interface ServeFlags extends ServeTlsFlags {
   port: number;
   host: string;
   dataDir: string;
@@ -34,6 +35,8 @@ interface ServeFlags {
   metrics: boolean;
   metricsPort?: number;
   logLevel: LogLevel;
+  compression: boolean;
+  maxConcurrentStreams: number;
 }
 
 export function serveCommand(): Command {
@@ -99,6 +102,19 @@ export function serveCommand(): Command {
         .default(DEFAULTS.compactionLagMs, "30s")
         .argParser(parseDuration),
     )
+    .addOption(new Option("--tls-cert <pem>", "serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate chain; reloaded on SIGHUP").env("RILL_TLS_CERT"))
+    .addOption(new Option("--tls-key <pem>", "private key of --tls-cert").env("RILL_TLS_KEY"))
+    .addOption(
+      new Option("--tls-self-signed", "serve HTTPS with a development certificate for localhost, made once in --data-dir").default(false),
+    )
+    .addOption(new Option("--h2c", "serve cleartext HTTP/2 (prior knowledge), for a TLS-terminating proxy in front").default(false))
+    .addOption(
+      new Option("--max-concurrent-streams <count>", "HTTP/2 streams (requests, live readers) one connection may have open")
+        .env("RILL_MAX_CONCURRENT_STREAMS")
+        .default(DEFAULTS.maxConcurrentStreams)
+        .argParser(parseCount),
+    )
+    .option("--no-compression", "never compress catch-up responses (by default text and JSON are sent br/gzip when accepted)")
     .option("--no-console", "do not serve the web console at /console/")
     .addOption(new Option("--jwt-secret <secret>", "accept Bearer JWTs signed HS256 with this secret (32+ bytes)").env("RILL_JWT_SECRET"))
     .addOption(new Option("--jwks <url-or-file>", "accept RS256/ES256/EdDSA JWTs verified against this JWK Set").env("RILL_JWKS"))
@@ -142,6 +158,7 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
   // Servers sharing PostgreSQL keep everything there (streams and subscriptions) and
   // nothing on local disk unless --data-dir is given; several of them may run in one directory.
   const dataDir = store === "postgres" && !dataDirGiven ? undefined : resolve(flags.dataDir);
+  const tls = tlsSource(flags, resolve(flags.dataDir));
   const options: ServerOptions = {
     port: flags.port,
     host: flags.host,
@@ -159,6 +176,10 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
     limits: limitsFrom(flags as unknown as Record<string, unknown>),
     retention: flags.retention,
     compactionLagMs: flags.compactionLag,
+    tls: tls?.load(),
+    h2c: flags.h2c,
+    maxConcurrentStreams: flags.maxConcurrentStreams,
+    compression: flags.compression,
     extraRoutes: flags.console ? [consoleRoute({ streamsPath: flags.basePath.replace(/\/+$/, "") })] : [],
     access: {
       jwtSecret: flags.jwtSecret,
@@ -187,14 +208,27 @@ async function serve(flags: ServeFlags, dataDirGiven: boolean): Promise<void> {
   const metricsUrl = !flags.metrics ? null : `${server.metricsUrl ?? server.url}/metrics`;
   announce(logger, terminal, {
     url: server.url,
+    protocols: server.protocols,
     streams: `${server.streamsUrl}/<name>`,
     console: flags.console ? `${server.url}/console/` : null,
     metrics: metricsUrl,
+    tls: tls?.describe() ?? null,
     storage,
     access: accessControl ? describeAccess(flags) : "open (no access control)",
   });
   const warning = openServerWarning(flags.host, accessControl);
   if (warning !== null) process.stderr.write(`${warning}\n`);
+  if (tls) {
+    // New handshakes get the new certificate; open connections keep theirs.
+    process.on("SIGHUP", () => {
+      try {
+        server.reloadTls(tls.load());
+        logger.info({ event: "tls-reload", tls: tls.describe() }, `TLS certificate reloaded: ${tls.describe()}`);
+      } catch (error) {
+        logger.error({ event: "tls-reload-failed", err: error }, `TLS certificate not reloaded, keeping the current one: ${(error as Error).message}`);
+      }
+    });
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -252,6 +286,10 @@ function positiveSize(text: string): number {
 
 interface StartFacts {
   url: string;
+  /** What the port speaks, e.g. "HTTP/2 and HTTP/1.1 over TLS". */
+  protocols: string;
+  /** The certificate served (file or self-signed, and its SHA-256 fingerprint); null without TLS. */
+  tls: string | null;
   streams: string;
   console: string | null;
   metrics: string | null;
@@ -268,8 +306,8 @@ function announce(logger: Logger, terminal: boolean, facts: StartFacts): void {
   if (terminal) {
     const optional = (label: string, value: string | null) => (value ? `  ${label}: ${value}\n` : "");
     process.stdout.write(
-      `rill listening on ${facts.url}\n  streams: ${facts.streams}\n${optional("console", facts.console)}` +
-        `${optional("metrics", facts.metrics)}  storage: ${facts.storage}\n  access: ${facts.access}\n`,
+      `rill listening on ${facts.url} (${facts.protocols})\n  streams: ${facts.streams}\n${optional("console", facts.console)}` +
+        `${optional("metrics", facts.metrics)}${optional("tls", facts.tls)}  storage: ${facts.storage}\n  access: ${facts.access}\n`,
     );
     return;
   }

@@ -40,3 +40,10 @@ export function formatDuration(ms: number): string {
   if (ms < 3_600_000) return `${Number((ms / 60_000).toFixed(1))}m`;
   return `${Number((ms / 3_600_000).toFixed(1))}h`;
 }
+
+/** A whole number of at least 1. */
+export function parseCount(text: string): number {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`not a positive whole number: "${text}"`);
+  return count;
+}

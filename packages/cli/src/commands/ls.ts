@@ -1,6 +1,8 @@
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { formatBytes, type ListedStream, type ListedStreamPage } from "@rill/protocol";
 import { requestHeaders, streamsBase, withClientOptions, writeOut, type ClientFlags } from "../common.js";
+import { configureTls } from "../tls.js";
+import { parseCount } from "../units.js";
 import { CliError, EXIT } from "../errors.js";
 import { runVerb } from "../run.js";
 
@@ -17,11 +19,7 @@ export function lsCommand(): Command {
     .argument("[prefix]", "only streams whose name starts with this")
     .option("--json", "print the streams as a JSON array")
     .addOption(
-      new Option("-l, --limit <count>", "list at most this many streams").argParser((text: string) => {
-        const count = Number(text);
-        if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`not a positive whole number: "${text}"`);
-        return count;
-      }),
+      new Option("-l, --limit <count>", "list at most this many streams").argParser(parseCount),
     )
     .action((prefix: string | undefined, flags: LsFlags) => runVerb(() => ls(prefix ?? "", flags)));
 }
@@ -29,6 +27,7 @@ export function lsCommand(): Command {
 async function ls(prefix: string, flags: LsFlags): Promise<void> {
   const headers = requestHeaders(flags);
   const endpoint = `${streamsBase(flags.server)}/__ds/streams`;
+  configureTls(endpoint, flags);
   const streams: ListedStream[] = [];
   let after: string | null = null;
   do {
