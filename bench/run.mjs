@@ -4,7 +4,8 @@
 //
 //   npm run bench                      full run (~25-30 min on 2 cores)
 //   npm run bench -- --quick           ~3-minute subset
-//   options: --only=1,4   run only these scenarios (does not rewrite RESULTS.md)
+//   options: --only=1,4   run only these scenarios (does not rewrite the suite section of RESULTS.md;
+//                         scenarios 7 and 8 — HTTP/2 fan-out, compressed catch-up — write their own section)
 //            --servers=rill-sqlite,ref-memory   (does not rewrite RESULTS.md)
 //            --profile    write V8 CPU profiles of every server process to a temp dir
 //            --no-write   print only
@@ -16,6 +17,7 @@ import { SERVERS } from "./lib/common.mjs";
 import { rillClientAvailable } from "./lib/client-check.mjs";
 import { BENCH_DIR, installCleanup } from "./lib/processes.mjs";
 import { fmt, fmtRatio, machine, machineMarkdown, ratio, sig, table, writeJson, writeSection } from "./lib/report.mjs";
+import { http2Report } from "./lib/report-http2.mjs";
 import * as scenarios from "./lib/scenarios.mjs";
 import { lineChart } from "./lib/svg-chart.mjs";
 
@@ -25,13 +27,23 @@ const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
 const option = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const quick = flag("quick");
-const only = option("only")?.split(",").map(Number) ?? [1, 2, 3, 4, 5, 6];
+const only = option("only")?.split(",").map(Number) ?? [1, 2, 3, 4, 5, 6, 7, 8];
 const servers = option("servers")?.split(",") ?? Object.keys(SERVERS);
 for (const s of servers) if (!SERVERS[s]) throw new Error(`unknown server ${s}; known: ${Object.keys(SERVERS).join(", ")}`);
-const complete = only.length === 6 && servers.length === Object.keys(SERVERS).length;
+const complete = [1, 2, 3, 4, 5, 6].every((n) => only.includes(n)) && servers.length === Object.keys(SERVERS).length;
 const write = complete && !flag("no-write");
 const profileDir = flag("profile") ? mkdtempSync(join(tmpdir(), "rill-bench-profiles-")) : null;
 const cpuProf = profileDir ? () => profileDir : undefined;
+
+// Scenario 7: the same 1,000 SSE readers over HTTP/1.1 (cleartext and TLS) and multiplexed over HTTP/2.
+const FANOUT_H2 = {
+  points: ["h1", "h1-tls", "h2"].map((transport) => ({ mode: "sse", subscribers: 1000, transport })),
+  durationSec: 10,
+  rate: 50,
+  drainMs: 3000,
+  graceSec: 15,
+  perProcess: 1000,
+};
 
 let P = quick
   ? {
@@ -52,6 +64,8 @@ let P = quick
       },
       s5: { idleStreams: 2000, idleSubscribers: 1000, perProcess: 1000 },
       s6: { streams: 2000, bulkBytes: 50e6 },
+      s7: { ...FANOUT_H2, durationSec: 2, graceSec: 3, drainMs: 1000 },
+      s8: { streamBytes: 10e6, readers: 2, encodings: [null, "gzip", "br"], varied: true },
     }
   : {
       s1: { connections: [1, 64, 256], streamCounts: [1, 1000], durationSec: 10, warmupSec: 2 },
@@ -67,6 +81,8 @@ let P = quick
       },
       s5: { idleStreams: 10_000, idleSubscribers: 5000, perProcess: 1000 },
       s6: { streams: 10_000, bulkBytes: 1e9 },
+      s7: FANOUT_H2,
+      s8: { streamBytes: 50e6, readers: 4, encodings: [null, "gzip", "br"], varied: true },
     };
 
 // --report-from=<results.json>: rebuild RESULTS.md and the charts from a saved run, without running anything.
@@ -135,10 +151,24 @@ if (only.includes(6)) {
   console.log(`\n[6] restart: ${fmt(P.s6.streams)} streams + ${fmt(P.s6.bulkBytes / 1e6)} MB`);
   results.s6 = await scenarios.restart(durable, { ...P.s6, cpuProf });
 }
+if (only.includes(7)) {
+  console.log(`\n[7] fan-out over HTTP/2 vs HTTP/1.1: ${fmt(P.s7.points[0].subscribers)} SSE readers, Rill SQLite`);
+  // The orchestrator talks to the bench's own servers, whose TLS certificates are throwaway self-signed ones.
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+  results.s7 = await scenarios.fanOut(["rill-sqlite"], { ...P.s7, cpuProf });
+}
+if (only.includes(8)) {
+  console.log(`\n[8] compressed catch-up: ${P.s8.readers} readers, a ${fmt(P.s8.streamBytes / 1e6)} MB JSON stream, Accept-Encoding none/gzip/br`);
+  results.s8 = await scenarios.catchUp(["rill-sqlite"], { ...P.s8, cpuProf });
+}
 results.seconds = (performance.now() - started) / 1000;
 results.loadAtEnd = loadavg();
 console.log(`\ndone in ${fmt(results.seconds)} s`);
 
+if ((results.s7 || results.s8) && !flag("no-write")) {
+  writeSection("http2", http2Report(results, P));
+  console.log("wrote the HTTP/2 and compression section of bench/RESULTS.md");
+}
 const report = buildReport(results);
 console.log(`\n${report.targetsTable}`);
 if (write) {

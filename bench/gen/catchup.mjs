@@ -1,29 +1,43 @@
 // Scenario 3 load: `readers` concurrent readers, each on its own keep-alive connection,
 // replaying `stream` from offset -1 until Stream-Up-To-Date (following Stream-Next-Offset).
-//   args: { url, stream, readers }
+//   args: { url, stream, readers, acceptEncoding }
+// With acceptEncoding (e.g. "br" or "gzip") the responses may come compressed:
+// wireBytes counts what crossed the connection, bytes what the reader decoded.
+import { createBrotliDecompress, createGunzip } from "node:zlib";
 import { Client } from "undici";
 import { streamUrl } from "../lib/common.mjs";
 import { Histogram } from "../lib/histogram.mjs";
 import { args, run } from "./worker.mjs";
 
-async function replay(url, name, ttfb) {
+/** The decoded body as it streams in (the response itself when it is not encoded). */
+function decoded(res) {
+  const encoding = res.headers["content-encoding"];
+  if (encoding === "br") return res.body.pipe(createBrotliDecompress());
+  if (encoding === "gzip") return res.body.pipe(createGunzip());
+  return res.body;
+}
+
+async function replay(url, name, ttfb, acceptEncoding) {
   const client = new Client(url);
   const path = new URL(streamUrl(url, name)).pathname;
   const started = performance.now();
   let offset = "-1";
   let bytes = 0;
+  let wireBytes = 0;
   let requests = 0;
   let first = true;
   try {
     for (;;) {
-      const res = await client.request({ path: `${path}?offset=${encodeURIComponent(offset)}`, method: "GET" });
+      const headers = acceptEncoding ? { "accept-encoding": acceptEncoding } : {};
+      const res = await client.request({ path: `${path}?offset=${encodeURIComponent(offset)}`, method: "GET", headers });
       requests++;
       if (res.statusCode !== 200) {
         await res.body.dump();
         throw new Error(`GET ${name} at ${offset}: HTTP ${res.statusCode}`);
       }
       let got = 0;
-      for await (const chunk of res.body) {
+      res.body.on("data", (chunk) => (wireBytes += chunk.length));
+      for await (const chunk of decoded(res)) {
         if (first) {
           ttfb.record(performance.now() - started);
           first = false;
@@ -38,14 +52,14 @@ async function replay(url, name, ttfb) {
   } finally {
     await client.close();
   }
-  return { bytes, requests, seconds: (performance.now() - started) / 1000 };
+  return { bytes, wireBytes, requests, seconds: (performance.now() - started) / 1000 };
 }
 
 run(async () => {
-  const { url, stream, readers } = args;
+  const { url, stream, readers, acceptEncoding } = args;
   const ttfb = new Histogram();
   const started = performance.now();
-  const results = await Promise.all(Array.from({ length: readers }, () => replay(url, stream, ttfb)));
+  const results = await Promise.all(Array.from({ length: readers }, () => replay(url, stream, ttfb, acceptEncoding)));
   const wall = (performance.now() - started) / 1000;
   const bytes = results.reduce((sum, r) => sum + r.bytes, 0);
   const perReader = results.map((r) => r.bytes / r.seconds / 1e6).sort((a, b) => a - b);
@@ -54,6 +68,7 @@ run(async () => {
     bytesPerReader: results[0].bytes,
     requestsPerReader: results[0].requests,
     totalBytes: bytes,
+    wireBytesPerReader: results[0].wireBytes,
     seconds: wall,
     aggregateMBps: bytes / wall / 1e6,
     readerMBpsMedian: perReader[perReader.length >> 1],

@@ -1,7 +1,10 @@
 // Scenario 4/5 load: `subscribers` live readers of one stream, each on its own
 // connection, in SSE or long-poll mode, starting at `offset`. Each delivered message
 // carries its send time `t` (wall clock, ms); the delivery latency is now - t.
-//   args: { url, stream, subscribers, mode: "sse" | "long-poll", offset, rampBatch }
+//   args: { url, stream, subscribers, mode: "sse" | "long-poll", offset, rampBatch,
+//           h2, streamsPerConnection, insecure }
+// With h2 (an https server), SSE subscribers share HTTP/2 connections,
+// `streamsPerConnection` streams each, instead of one connection apiece.
 // Protocol with the orchestrator: sends { type: "ready", connected } once every
 // subscriber is connected; answers { cmd: "progress" } with { type: "progress", delivered };
 // on { cmd: "report" } sends { type: "result", ... }.
@@ -72,8 +75,8 @@ function handleFrame(frame, offset, seen) {
 }
 
 /** SSE subscriber: parses `event:`/`data:` frames; reconnects from the last control offset. */
-async function sseSubscriber(url, name, offset, onConnected) {
-  const client = new Client(url, { headersTimeout: 0, bodyTimeout: 0 });
+async function sseSubscriber(url, name, offset, onConnected, shared) {
+  const client = shared ?? new Client(url, { headersTimeout: 0, bodyTimeout: 0 });
   const path = new URL(streamUrl(url, name)).pathname;
   let connected = false;
   const seen = { bits: new Uint8Array(64) };
@@ -114,7 +117,7 @@ async function sseSubscriber(url, name, offset, onConnected) {
       await sleep(100);
     }
   }
-  await client.destroy().catch(() => undefined);
+  if (!shared) await client.destroy().catch(() => undefined);
 }
 
 /** Long-poll subscriber: GET ?offset=&live=long-poll in a loop, following Stream-Next-Offset. */
@@ -149,18 +152,37 @@ async function longPollSubscriber(url, name, offset, onConnected) {
 }
 
 run(async () => {
-  const { url, stream, subscribers, mode = "sse", offset, rampBatch = 100 } = args;
+  const { url, stream, subscribers, mode = "sse", offset, rampBatch = 100, h2 = false, streamsPerConnection = 100 } = args;
   const subscribe = mode === "sse" ? sseSubscriber : longPollSubscriber;
   const running = [];
+  const connections = [];
+  const connectionFor = (i) => {
+    if (!h2) return undefined;
+    const index = Math.floor(i / streamsPerConnection);
+    connections[index] ??= new Client(url, {
+      allowH2: true,
+      pipelining: streamsPerConnection,
+      maxConcurrentStreams: streamsPerConnection,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    return connections[index];
+  };
   for (let i = 0; i < subscribers; i += rampBatch) {
     const batch = Math.min(rampBatch, subscribers - i);
     await new Promise((resolve) => {
       let pending = batch;
       for (let k = 0; k < batch; k++) {
         running.push(
-          subscribe(url, stream, offset, () => {
-            if (--pending === 0) resolve();
-          }),
+          subscribe(
+            url,
+            stream,
+            offset,
+            () => {
+              if (--pending === 0) resolve();
+            },
+            connectionFor(i + k),
+          ),
         );
       }
     });
@@ -171,5 +193,6 @@ run(async () => {
   send("ready", { connected: subscribers, errors });
   await command("report");
   stopped = true;
+  for (const client of connections) await client.destroy().catch(() => undefined);
   return { subscribers, delivered, duplicates, reconnects, errors, firstError, latency: latency.toJSON() };
 });

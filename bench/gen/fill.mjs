@@ -1,8 +1,9 @@
 // Setup load: creates a stream and appends about `totalBytes` to it in batches of
 // about `batchBytes` (JSON arrays of `messageSize`-byte messages, or raw bytes).
-//   args: { url, stream, contentType, totalBytes, batchBytes, messageSize, connections }
+//   args: { url, stream, contentType, totalBytes, batchBytes, messageSize, connections, varied }
+// varied: telemetry-like JSON records (variedJsonBatch) instead of padded messages.
 import { Pool } from "undici";
-import { appendTo, createStream, forEachLimit, jsonBatch } from "../lib/common.mjs";
+import { appendTo, createStream, forEachLimit, jsonBatch, variedJsonBatch } from "../lib/common.mjs";
 import { args, run } from "./worker.mjs";
 
 run(async () => {
@@ -14,20 +15,23 @@ run(async () => {
     batchBytes = 1024 * 1024,
     messageSize = 256,
     connections = 1,
+    varied = false,
   } = args;
   await createStream(url, stream, { contentType });
   const json = contentType === "application/json";
-  const perBatch = json ? Math.max(1, Math.floor(batchBytes / (messageSize + 1))) : batchBytes;
+  // Varied records are about 200 bytes each.
+  const perBatch = json ? Math.max(1, Math.floor(batchBytes / ((varied ? 200 : messageSize) + 1))) : batchBytes;
   const batchSize = json ? perBatch * (messageSize + 1) : batchBytes;
   const batches = Math.ceil(totalBytes / batchSize);
   const raw = json ? null : Buffer.alloc(batchBytes, 0x61);
   const pool = new Pool(url, { connections });
+  const batchOf = (b) => (varied ? variedJsonBatch(b * perBatch, perBatch) : jsonBatch(b * perBatch, perBatch, messageSize));
   const started = performance.now();
   // One connection keeps the batches in order; more connections trade order for speed.
   await forEachLimit(batches, connections, (b) =>
-    appendTo(url, stream, json ? jsonBatch(b * perBatch, perBatch, messageSize) : raw, { contentType, dispatcher: pool }),
+    appendTo(url, stream, json ? batchOf(b) : raw, { contentType, dispatcher: pool }),
   );
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
-  return { batches, bytes: batches * batchSize, messages: json ? batches * perBatch : null, seconds };
+  return { batches, bytes: varied ? null : batches * batchSize, messages: json ? batches * perBatch : null, seconds };
 });

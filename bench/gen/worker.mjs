@@ -2,6 +2,9 @@
 // exiting when the orchestrator goes away.
 export const args = JSON.parse(process.argv[2] ?? "{}");
 
+// Against a bench server with a throwaway self-signed certificate (undici honours this per connection).
+if (args.insecure) process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+
 export function send(type, data = {}) {
   process.send?.({ type, ...data });
 }

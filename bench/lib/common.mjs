@@ -34,6 +34,33 @@ export function jsonBatch(start, count, size = 256) {
   return `[${parts.join(",")}]`;
 }
 
+const EVENTS = ["page_view", "click", "add_to_cart", "checkout", "search", "login"];
+
+/**
+ * A JSON array of `count` event records shaped like application telemetry
+ * (ids, names, numbers, a random session token), so compression is measured
+ * on something closer to real data than the padded messages above.
+ */
+export function variedJsonBatch(start, count) {
+  const parts = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const i = start + k;
+    const r = Math.random();
+    parts[k] = JSON.stringify({
+      i,
+      event: EVENTS[i % EVENTS.length],
+      user: `user-${Math.floor(r * 100_000)}`,
+      path: `/products/${Math.floor(r * 9_973) % 5_000}`,
+      ts: 1_764_547_200_000 + i * 37,
+      durationMs: Math.round(r * 4_000),
+      ok: r > 0.05,
+      session: Math.random().toString(16).slice(2, 14),
+      tags: r > 0.5 ? ["mobile", "eu"] : ["desktop"],
+    });
+  }
+  return `[${parts.join(",")}]`;
+}
+
 export function streamUrl(baseUrl, name) {
   return `${baseUrl}${STREAM_BASE}/${name}`;
 }

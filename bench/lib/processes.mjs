@@ -155,7 +155,7 @@ function exited(child) {
 /**
  * Start a server in its own process.
  * @param {keyof typeof SERVERS} name
- * @param {{ dataDir?: string, longPollTimeoutMs?: number, cpuProf?: string, metrics?: boolean }} options
+ * @param {{ dataDir?: string, longPollTimeoutMs?: number, cpuProf?: string, metrics?: boolean, tls?: boolean, compression?: boolean }} options
  */
 export async function startServerProcess(name, options = {}) {
   const config = SERVERS[name];
@@ -172,6 +172,8 @@ export async function startServerProcess(name, options = {}) {
     dataDir,
     longPollTimeoutMs: options.longPollTimeoutMs ?? 20_000,
     metrics: options.metrics ?? true,
+    tls: options.tls ?? false,
+    compression: options.compression ?? true,
   };
   const execArgv = ["--expose-gc"];
   if (options.cpuProf) execArgv.push("--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);

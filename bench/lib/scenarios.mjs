@@ -106,18 +106,29 @@ function firstLine(error) {
 
 // ─── Scenario 3: catch-up reads ──────────────────────────────────────────────
 
-export async function catchUp(servers, { streamBytes, readers, cpuProf }) {
+/**
+ * `encodings`: Accept-Encoding values to replay with, one run each on the same
+ * stream (null: none, the default); `varied`: telemetry-like JSON instead of
+ * padded messages (which compress unrealistically well).
+ */
+export async function catchUp(servers, { streamBytes, readers, cpuProf, encodings = [null], varied = false }) {
   const rows = [];
   for (const name of servers) {
     await attempt(rows, { server: name }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
-      const fill = await runGenerator("fill", { url: server.url, stream: "catchup", totalBytes: streamBytes });
-      const result = await runGenerator("catchup", { url: server.url, stream: "catchup", readers });
-      const rss = server.rss();
-      rows.push({ server: name, streamBytes: fill.bytes, ...strip(result), rssAfter: rss });
-      log(
-        `${name.padEnd(12)} ${readers} readers × ${fmt(fill.bytes / 1e6, 1)} MB: ${fmt(result.aggregateMBps, 1)} MB/s aggregate, ` +
-          `TTFB p50 ${fmt(result.ttfb.p50, 1)} ms p99 ${fmt(result.ttfb.p99, 1)} ms, ${fmt(result.seconds, 2)} s`,
-      );
+      const fill = await runGenerator("fill", { url: server.url, stream: "catchup", totalBytes: streamBytes, varied });
+      for (const acceptEncoding of encodings) {
+        const cpu0 = server.cpu();
+        const result = await runGenerator("catchup", { url: server.url, stream: "catchup", readers, acceptEncoding });
+        const serverCpuSeconds = server.cpu() - cpu0;
+        const rss = server.rss();
+        const streamMB = result.bytesPerReader / 1e6;
+        rows.push({ server: name, streamBytes: fill.bytes ?? result.bytesPerReader, acceptEncoding, ...strip(result), serverCpuSeconds, rssAfter: rss });
+        log(
+          `${name.padEnd(12)} ${readers} readers × ${fmt(streamMB, 1)} MB${acceptEncoding ? ` (${acceptEncoding}: ${fmt(result.wireBytesPerReader / 1e6, 1)} MB on the wire)` : ""}: ` +
+            `${fmt(result.aggregateMBps, 1)} MB/s aggregate, TTFB p50 ${fmt(result.ttfb.p50, 1)} ms p99 ${fmt(result.ttfb.p99, 1)} ms, ` +
+            `${fmt(result.seconds, 2)} s, server CPU ${fmt(serverCpuSeconds, 2)} s`,
+        );
+      }
     }));
   }
   return rows;
@@ -131,13 +142,18 @@ async function tailOffset(url, name) {
   return res.headers["stream-next-offset"];
 }
 
-/** Starts `subscribers` live readers spread over generator processes; resolves once all are connected. */
-async function startSubscribers(url, stream, subscribers, mode, perProcess) {
+/**
+ * Starts `subscribers` live readers spread over generator processes; resolves once all are connected.
+ * `transport`: "h1" (plain HTTP/1.1, a connection per reader), "h1-tls" (the same over TLS), or "h2"
+ * (HTTP/2 over TLS, 100 readers per connection).
+ */
+async function startSubscribers(url, stream, subscribers, mode, perProcess, transport = "h1") {
   const offset = await tailOffset(url, stream);
   const generators = [];
+  const tls = { h2: transport === "h2", insecure: transport !== "h1" };
   for (let start = 0; start < subscribers; start += perProcess) {
     const count = Math.min(perProcess, subscribers - start);
-    generators.push(startGenerator("fanout-sub", { url, stream, subscribers: count, mode, offset }, { label: `subscribers(${mode})` }));
+    generators.push(startGenerator("fanout-sub", { url, stream, subscribers: count, mode, offset, ...tls }, { label: `subscribers(${mode})` }));
   }
   await Promise.all(generators.map((g) => g.waitFor("ready", 300_000)));
   return generators;
@@ -186,10 +202,11 @@ async function drain(generators, expected, stallMs, maxMs) {
 export async function fanOut(servers, { points, durationSec, rate, drainMs, graceSec, perProcess, cpuProf }) {
   const rows = [];
   for (const name of servers) {
-    for (const { mode, subscribers } of points) {
-      await attempt(rows, { server: name, mode, subscribers }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
+    for (const { mode, subscribers, transport = "h1" } of points) {
+      const tls = transport !== "h1";
+      await attempt(rows, { server: name, mode, subscribers, transport }, () => withServer(name, { cpuProf: cpuProf?.(name), tls }, async (server) => {
         await createStream(server.url, "fanout");
-        const generators = await startSubscribers(server.url, "fanout", subscribers, mode, perProcess);
+        const generators = await startSubscribers(server.url, "fanout", subscribers, mode, perProcess, transport);
         // Long-poll readers are "connected" once their first request is out: give the server time to park them.
         await sleep(mode === "long-poll" ? 1000 + subscribers / 5 : 500);
         const rssConnected = server.rss();
@@ -197,7 +214,7 @@ export async function fanOut(servers, { points, durationSec, rate, drainMs, grac
         const serverWait0 = server.runQueue();
         const subsCpu0 = generators.reduce((sum, g) => sum + cpuSecondsOf(g.pid), 0);
         const phaseStart = performance.now();
-        const writer = await runGenerator("fanout-writer", { url: server.url, stream: "fanout", rate, durationSec, graceSec });
+        const writer = await runGenerator("fanout-writer", { url: server.url, stream: "fanout", rate, durationSec, graceSec, insecure: tls });
         // Every acknowledged append should reach every subscriber: wait for that, for deliveries to stall
         // for `drainMs`, or for `graceSec`, whichever comes first.
         const expected = writer.acknowledged * subscribers;
@@ -214,6 +231,7 @@ export async function fanOut(servers, { points, durationSec, rate, drainMs, grac
           server: name,
           mode,
           subscribers,
+          transport,
           scheduled: writer.scheduled,
           acknowledged: writer.acknowledged,
           writerFailed: writer.failed,
@@ -233,7 +251,7 @@ export async function fanOut(servers, { points, durationSec, rate, drainMs, grac
           subscriberCores,
         });
         log(
-          `${name.padEnd(12)} ${mode.padEnd(9)} ${String(subscribers).padStart(5)} subs: p50 ${fmt(summary.p50, 1)} ms  ` +
+          `${name.padEnd(12)} ${mode.padEnd(9)}${transport === "h1" ? "" : ` ${transport}`} ${String(subscribers).padStart(5)} subs: p50 ${fmt(summary.p50, 1)} ms  ` +
             `p99 ${fmt(summary.p99, 1)} ms  max ${fmt(summary.max, 1)} ms  delivered ${fmt(rows.at(-1).deliveredPct, 1)}%  ` +
             `CPU server ${fmt(serverCores, 2)} (waited for a CPU ${fmt(100 * serverCpuWait, 0)}% of the time) subscribers ${fmt(subscriberCores, 2)} cores; ` +
             `appends acked ${writer.acknowledged}/${writer.scheduled} (p99 ${fmt(writer.appendLatency.p99, 1)} ms)` +

@@ -2,7 +2,7 @@
 // its URL to the orchestrator over IPC. Started by bench/lib/processes.mjs with
 // --expose-gc so the orchestrator can ask for a collected, settled RSS reading.
 //
-//   spec: { impl: "rill" | "ref", store: "sqlite" | "memory" | "file", dataDir?, longPollTimeoutMs, metrics }
+//   spec: { impl: "rill" | "ref", store: "sqlite" | "memory" | "file", dataDir?, longPollTimeoutMs, metrics, tls?, compression? }
 import { readFileSync } from "node:fs";
 
 const spec = JSON.parse(process.argv[2]);
@@ -53,7 +53,7 @@ process.on("message", (message) => {
 let url;
 let startedAt;
 if (spec.impl === "rill") {
-  const { startServer } = await import("@rill/server");
+  const { startServer, createSelfSignedCertificate } = await import("@rill/server");
   startedAt = performance.now();
   const server = await startServer({
     port: 0,
@@ -64,6 +64,9 @@ if (spec.impl === "rill") {
     // Every simulated client of the load generator shares one address.
     limits: { maxConnectionsPerIp: 0 },
     metrics: spec.metrics !== false,
+    // HTTPS (HTTP/2 + HTTP/1.1) with a throwaway certificate; the generators then skip verification.
+    tls: spec.tls ? createSelfSignedCertificate() : undefined,
+    compression: spec.compression ?? true,
   });
   url = server.url;
   close = () => server.close();
