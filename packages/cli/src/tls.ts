@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import { Agent, setGlobalDispatcher } from "undici";
 import { CliError, EXIT } from "./errors.js";
 
 /** How a client verb trusts an https server. */
@@ -18,6 +17,10 @@ let installed = false;
  * through an undici Agent that negotiates HTTP/2 by ALPN (one connection
  * for every request of a verb) and trusts the configured CA, or anything
  * with --insecure. Plain http keeps Node's default dispatcher.
+ *
+ * undici takes most of a second to load on a busy machine, so it is loaded
+ * only here, by the first fetch that needs it: global fetch is wrapped to
+ * install the dispatcher first (the client looks fetch up at each call).
  */
 export function configureTls(url: string, flags: TlsFlags): void {
   if (installed || (!url.startsWith("https:") && !flags.insecure && flags.ca === undefined)) return;
@@ -34,8 +37,17 @@ export function configureTls(url: string, flags: TlsFlags): void {
     }
     ca = [...rootCertificates, pem];
   }
-  setGlobalDispatcher(new Agent({ allowH2: true, connect: { ca, rejectUnauthorized: !flags.insecure } }));
   installed = true;
+  const connect = { ca, rejectUnauthorized: !flags.insecure };
+  const builtIn = globalThis.fetch;
+  let ready: Promise<void> | undefined;
+  globalThis.fetch = async (input, init) => {
+    ready ??= import("undici").then(({ Agent, setGlobalDispatcher }) => {
+      setGlobalDispatcher(new Agent({ allowH2: true, connect }));
+    });
+    await ready;
+    return builtIn(input, init);
+  };
 }
 
 const CERTIFICATE_ERRORS = new Set([
