@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSelfSignedCertificate, startServer, type RunningServer, type ServerOptions } from "@rill/server";
 import { collect, h2connect, h2request, responseOf } from "./h2-client.js";
@@ -87,6 +88,20 @@ function dataOf(sse: string): string {
   }
   return out;
 }
+
+describe("catch-up over HTTP/2", () => {
+  it("streams a large compressed catch-up on one HTTP/2 stream, decoding to exactly the stored bytes", async () => {
+    const { session } = await start();
+    await put(session, "/v1/stream/big");
+    const text = Array.from({ length: 100_000 }, (_, i) => `event ${i} ${"payload ".repeat(12)}\n`).join("");
+    expect((await post(session, "/v1/stream/big", text)).status).toBe(204);
+    const gz = await h2request(session, { ":path": "/v1/stream/big?offset=-1", "accept-encoding": "gzip" });
+    expect(gz.headers["content-encoding"]).toBe("gzip");
+    expect(gunzipSync(gz.body).toString()).toBe(text);
+    const small = await h2request(session, { ":path": "/v1/stream/big?offset=-1", "accept-encoding": "br" });
+    expect(brotliDecompressSync(small.body).toString()).toBe(text);
+  }, 60_000);
+});
 
 describe("HTTP/2 limits", () => {
   it("announces and enforces the concurrent stream limit of a connection", async () => {
