@@ -1,4 +1,5 @@
 /** A small HTTP/2 client for the tests (node:http2), so they see frames and settings as they are. */
+import type { SecureClientSessionOptions } from "node:http2";
 import { connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 
 export interface H2Response {
@@ -7,9 +8,9 @@ export interface H2Response {
   body: Buffer;
 }
 
-export function h2connect(origin: string, ca?: string): Promise<ClientHttp2Session> {
+export function h2connect(origin: string, ca?: string, options: SecureClientSessionOptions = {}): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const session = connect(origin, ca ? { ca } : {});
+    const session = connect(origin, { ...(ca ? { ca } : {}), ...options });
     // Ready once the server's SETTINGS (stream limit, windows) are known.
     session.once("remoteSettings", () => resolve(session));
     session.once("error", reject);

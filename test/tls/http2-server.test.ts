@@ -58,7 +58,7 @@ describe("SSE over HTTP/2", () => {
   });
 
   it("a reader whose stream window stays closed is paused, then resumes from storage with every byte once", async () => {
-    const { session } = await start({ maxPendingOutputBytes: 256 * 1024 });
+    const { session } = await start({ limits: { maxPendingOutputBytes: 256 * 1024 } });
     await put(session, "/v1/stream/slow");
     const reader = session.request({ ":path": "/v1/stream/slow?offset=-1&live=sse" });
     await responseOf(reader);
