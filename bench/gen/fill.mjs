@@ -19,9 +19,9 @@ run(async () => {
   } = args;
   await createStream(url, stream, { contentType });
   const json = contentType === "application/json";
-  // Varied records are about 200 bytes each.
-  const perBatch = json ? Math.max(1, Math.floor(batchBytes / ((varied ? 200 : messageSize) + 1))) : batchBytes;
-  const batchSize = json ? perBatch * (messageSize + 1) : batchBytes;
+  const recordBytes = varied ? variedJsonBatch(0, 1000).length / 1000 : messageSize + 1;
+  const perBatch = json ? Math.max(1, Math.floor(batchBytes / recordBytes)) : batchBytes;
+  const batchSize = json ? Math.round(perBatch * recordBytes) : batchBytes;
   const batches = Math.ceil(totalBytes / batchSize);
   const raw = json ? null : Buffer.alloc(batchBytes, 0x61);
   const pool = new Pool(url, { connections });
