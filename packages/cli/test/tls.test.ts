@@ -28,13 +28,26 @@ function tempDir(): string {
   return dir;
 }
 
-/** Starts `rill serve` and returns its origin and everything it printed up to its storage line. */
-async function serveTls(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; origin: string; banner: string }> {
+interface StartEvent {
+  url: string;
+  protocols: string;
+  tls: string | null;
+}
+
+/** Waits for the JSON log event `name` on a child's stdout (not a terminal, so it logs JSON lines). */
+async function eventOf<T>(child: ChildProcess, name: string): Promise<T> {
+  const marker = `"event":"${name}"`;
+  const out = await waitForOutput(child, (text) => text.split("\n").some((line) => line.includes(marker) && line.endsWith("}")));
+  return JSON.parse(out.split("\n").find((line) => line.includes(marker))!) as T;
+}
+
+/** Starts `rill serve` and returns its origin and its start event. */
+async function serveTls(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; origin: string; start: StartEvent }> {
   const child = spawnCli(["serve", "--memory", "--port", "0", "--no-console", ...args], { env });
   children.push(child);
-  const banner = await waitForOutput(child, (out) => out.includes("storage:"));
-  const origin = /rill listening on (https:\/\/\S+)/.exec(banner)![1]!;
-  return { child, origin, banner };
+  const start = await eventOf<StartEvent>(child, "start");
+  expect(start.url).toMatch(/^https:\/\//);
+  return { child, origin: start.url, start };
 }
 
 /** The SHA-256 fingerprint of the certificate a new TLS connection is given. */
@@ -63,16 +76,16 @@ describe("rill serve --tls-self-signed", () => {
   it("creates a certificate once, reuses it on the next start, and prints its fingerprint", async () => {
     const dataDir = tempDir();
     const first = await serveTls(["--tls-self-signed", "--data-dir", dataDir]);
-    expect(first.banner).toContain("HTTP/2 and HTTP/1.1 over TLS");
-    expect(first.banner).toMatch(/self-signed certificate for localhost, created/);
-    const printed = /fingerprint \(SHA-256\): ([0-9A-F:]+)/.exec(first.banner)![1]!;
+    expect(first.start.protocols).toBe("HTTP/2 and HTTP/1.1 over TLS");
+    expect(first.start.tls).toMatch(/self-signed certificate for localhost, created/);
+    const printed = /SHA-256 ([0-9A-F:]+)/.exec(first.start.tls!)![1]!;
     expect(await servedFingerprint(first.origin)).toBe(printed);
     first.child.kill("SIGTERM");
     await collect(first.child);
 
     const second = await serveTls(["--tls-self-signed", "--data-dir", dataDir]);
-    expect(second.banner).toMatch(/self-signed certificate for localhost, reused/);
-    expect(second.banner).toContain(printed);
+    expect(second.start.tls).toMatch(/self-signed certificate for localhost, reused/);
+    expect(second.start.tls).toContain(printed);
   });
 
   it("client verbs refuse it by default, and accept it with --insecure or with RILL_CA", async () => {
@@ -113,8 +126,9 @@ describe("rill serve --tls-cert/--tls-key", () => {
       expect(await h2get(session, "/v1/stream/none")).toBe(404);
       writeFileSync(certPath, after.cert);
       writeFileSync(keyPath, after.key);
+      const reloaded = eventOf<{ tls: string }>(child, "tls-reload");
       child.kill("SIGHUP");
-      await waitForOutput(child, (out) => out.includes("TLS certificate reloaded"));
+      expect((await reloaded).tls).toContain(new X509Certificate(after.cert).fingerprint256);
       expect(await servedFingerprint(origin)).toBe(new X509Certificate(after.cert).fingerprint256);
       // The connection made before the reload is still open and serving.
       expect(session.closed || session.destroyed).toBe(false);
@@ -122,8 +136,9 @@ describe("rill serve --tls-cert/--tls-key", () => {
 
       // A broken file on the next SIGHUP keeps the current certificate.
       writeFileSync(keyPath, "not a key");
+      const refused = eventOf<{ msg: string }>(child, "tls-reload-failed");
       child.kill("SIGHUP");
-      await new Promise((resolve) => child.stderr!.once("data", resolve));
+      expect((await refused).msg).toContain(`not a PEM private key: "${keyPath}"`);
       expect(await servedFingerprint(origin)).toBe(new X509Certificate(after.cert).fingerprint256);
     } finally {
       session.destroy();
