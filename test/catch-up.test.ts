@@ -34,7 +34,7 @@ describe("catch-up reads", () => {
     const message = JSON.stringify({ pad: "z".repeat(1000) });
     const bodies = Array.from({ length: 40 }, () => `[${Array.from({ length: 100 }, () => message).join(",")}]`);
     const url = await streamWith({}, "application/json", bodies); // about 4 MB: several 1 MiB pieces
-    // Uncompressed, so the length on the wire is the body's (compression has its own tests).
+    // Identity: the length checked is the stored range's (fetch would otherwise ask for br/gzip, docs/deployment.md).
     const res = await fetch(`${url}?offset=-1`, { headers: { "accept-encoding": "identity" } });
     const text = await res.text();
     expect(Number(res.headers.get("content-length"))).toBe(Buffer.byteLength(text));

@@ -44,6 +44,6 @@ export function formatDuration(ms: number): string {
 /** A whole number of at least 1. */
 export function parseCount(text: string): number {
   const count = Number(text);
-  if (!Number.isInteger(count) || count < 1) throw new Error(`not a positive whole number: "${text}"`);
+  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`not a positive whole number: "${text}"`);
   return count;
 }
