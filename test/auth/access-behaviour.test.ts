@@ -53,7 +53,10 @@ describe("listing", () => {
     } while (after !== null);
     expect(seen).toEqual(["logs/app", "secret/x"]);
 
-    expect((await list(base, await hs256({ scope: "write:** delete:**" }))).status).toBe(403);
+    const nothing = await fetch(`${base}/__ds/streams`, { headers: bearer(await hs256({ scope: "write:** delete:**" })) });
+    expect(nothing.status).toBe(403);
+    expect(nothing.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
+    expect(((await nothing.json()) as { error: { message: string } }).error.message).toContain("may read no stream");
     expect((await list(base, null)).status).toBe(401);
   });
 });
