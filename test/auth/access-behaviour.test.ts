@@ -199,6 +199,25 @@ describe("subscriptions under access control", () => {
   });
 });
 
+describe("operations endpoints", () => {
+  it.each([false, true])("guards /metrics with the admin scope (on its own port: %s), leaves /healthz open", async (ownPort) => {
+    await start(ownPort ? { metricsPort: 0 } : {});
+    const origin = server!.metricsUrl ?? server!.url;
+    const metrics = async (headers: Record<string, string>) => {
+      const res = await fetch(`${origin}/metrics`, { headers });
+      return { status: res.status, challenge: res.headers.get("www-authenticate"), text: await res.text() };
+    };
+    expect((await metrics({})).status).toBe(401);
+    const reader = await metrics(bearer(await hs256({ scope: "read:** write:**" })));
+    expect(reader.status).toBe(403);
+    expect(reader.challenge).toBe('Bearer realm="rill", error="insufficient_scope", scope="admin"');
+    const admin = await metrics(bearer(await hs256({ scope: "admin" })));
+    expect(admin.status).toBe(200);
+    expect(admin.text).toContain("# TYPE");
+    expect((await fetch(`${origin}/healthz`)).status).toBe(200);
+  });
+});
+
 describe("static tokens file", () => {
   it("revokes a token within seconds of its line being removed, and ignores an edit that does not parse", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rill-tokens-"));
