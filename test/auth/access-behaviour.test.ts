@@ -53,7 +53,10 @@ describe("listing", () => {
     } while (after !== null);
     expect(seen).toEqual(["logs/app", "secret/x"]);
 
-    expect((await list(base, await hs256({ scope: "write:** delete:**" }))).status).toBe(403);
+    const nothing = await fetch(`${base}/__ds/streams`, { headers: bearer(await hs256({ scope: "write:** delete:**" })) });
+    expect(nothing.status).toBe(403);
+    expect(nothing.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
+    expect(((await nothing.json()) as { error: { message: string } }).error.message).toContain("may read no stream");
     expect((await list(base, null)).status).toBe(401);
   });
 });
@@ -193,6 +196,25 @@ describe("subscriptions under access control", () => {
     });
     expect(ack.status).toBe(200);
     expect(await ack.json()).toEqual({ ok: true, next_wake: false });
+  });
+});
+
+describe("operations endpoints", () => {
+  it.each([false, true])("guards /metrics with the admin scope (on its own port: %s), leaves /healthz open", async (ownPort) => {
+    await start(ownPort ? { metricsPort: 0 } : {});
+    const origin = server!.metricsUrl ?? server!.url;
+    const metrics = async (headers: Record<string, string>) => {
+      const res = await fetch(`${origin}/metrics`, { headers });
+      return { status: res.status, challenge: res.headers.get("www-authenticate"), text: await res.text() };
+    };
+    expect((await metrics({})).status).toBe(401);
+    const reader = await metrics(bearer(await hs256({ scope: "read:** write:**" })));
+    expect(reader.status).toBe(403);
+    expect(reader.challenge).toBe('Bearer realm="rill", error="insufficient_scope", scope="admin"');
+    const admin = await metrics(bearer(await hs256({ scope: "admin" })));
+    expect(admin.status).toBe(200);
+    expect(admin.text).toContain("# TYPE");
+    expect((await fetch(`${origin}/healthz`)).status).toBe(200);
   });
 });
 

@@ -86,6 +86,12 @@ function systemCause(error: unknown): { code: string; message: string } | undefi
   return undefined;
 }
 
+/** The line for an HTTP failure; a 401 (the server wants a token, or another one) says how to give one. */
+export function serverAnswered(status: number, detail: string): string {
+  const hint = status === 401 ? " (pass --token <token> or set RILL_TOKEN)" : "";
+  return `server answered ${status}: ${detail}${hint}`;
+}
+
 /** Maps anything thrown by a verb to an exit code and a one-line message. */
 export function describeError(error: unknown, url?: string): { exitCode: ExitCode; message: string } {
   if (error instanceof CliError) return { exitCode: error.exitCode, message: error.message };
@@ -106,7 +112,7 @@ export function describeError(error: unknown, url?: string): { exitCode: ExitCod
     return { exitCode: EXIT.conflict, message: `conflict: ${detail ?? firstLine(error.message)}` };
   }
   if (status !== undefined) {
-    return { exitCode: EXIT.failure, message: `server answered ${status}: ${detail ?? firstLine(error.message)}` };
+    return { exitCode: EXIT.failure, message: serverAnswered(status, detail ?? firstLine(error.message)) };
   }
   const certificate = certificateError(error);
   if (certificate) {

@@ -74,10 +74,17 @@ describe("client verbs with a token", () => {
 
     const anonymous = await runCli(["read", "logs/app"], { env: env() });
     expect(anonymous.code).toBe(4);
-    expect(anonymous.stderr).toBe("rill: server answered 401: this request needs an access token (Authorization: Bearer <token>)\n");
+    expect(anonymous.stderr).toBe(
+      "rill: server answered 401: this request needs an access token (Authorization: Bearer <token>) (pass --token <token> or set RILL_TOKEN)\n",
+    );
     const forbidden = await runCli(["append", "logs/app", "more", "--token", reader], { env: env() });
     expect(forbidden.code).toBe(4);
     expect(forbidden.stderr).toContain("server answered 403: this token does not grant write:logs/app");
+
+    const unlisted = await runCli(["ls"], { env: env() });
+    expect(unlisted.code).toBe(4);
+    expect(unlisted.stderr).toContain("server answered 401: this request needs an access token");
+    expect(unlisted.stderr).toContain("(pass --token <token> or set RILL_TOKEN)");
 
     const listed = await runCli(["ls", "--json"], { env: env({ RILL_TOKEN: reader }) });
     expect(listed.code).toBe(0);

@@ -3,7 +3,7 @@ import { formatBytes, type ListedStream, type ListedStreamPage } from "@rill/pro
 import { requestHeaders, streamsBase, withClientOptions, writeOut, type ClientFlags } from "../common.js";
 import { configureTls } from "../tls.js";
 import { parseCount } from "../units.js";
-import { CliError, EXIT } from "../errors.js";
+import { CliError, EXIT, serverAnswered } from "../errors.js";
 import { runVerb } from "../run.js";
 
 interface LsFlags extends ClientFlags {
@@ -88,7 +88,7 @@ async function fetchPage(url: URL, headers: Record<string, string>): Promise<Lis
     } catch {
       // not JSON: keep the text
     }
-    throw new CliError(EXIT.failure, `server answered ${response.status}: ${message}`);
+    throw new CliError(EXIT.failure, serverAnswered(response.status, message));
   }
   return JSON.parse(text) as ListedStreamPage;
 }

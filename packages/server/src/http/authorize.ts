@@ -47,8 +47,12 @@ export function scopeFor(need: Need): string {
 /** A 403 naming the scope that would do (or, for alternatives, each of them). */
 function forbidden(needs: Need[]): ProtocolError {
   const scope = needs.map(scopeFor).join(" ");
-  const what = needs.length === 1 ? scope : `any of ${scope}`;
-  return new ProtocolError(403, "INSUFFICIENT_SCOPE", `this token does not grant ${what}`, {
+  return insufficientScope(scope, `this token does not grant ${needs.length === 1 ? scope : `any of ${scope}`}`);
+}
+
+/** The RFC 6750 403, for routes whose needs are not one stream operation (e.g. the listing). */
+export function insufficientScope(scope: string, message: string): ProtocolError {
+  return new ProtocolError(403, "INSUFFICIENT_SCOPE", message, {
     "www-authenticate": `${REALM}, error="insufficient_scope", scope=${quoted(scope)}`,
   });
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, ProtocolError } from "../engine/errors.js";
 import { isExpired, storedBytes, type StreamState } from "../engine/model.js";
 import { allows, type Grants } from "../auth/scopes.js";
-import { authorize, principalOf } from "./authorize.js";
+import { authorize, insufficientScope, principalOf } from "./authorize.js";
 import type { ControlRoute, HttpContext } from "./context.js";
 import { markPrivate, send } from "./respond.js";
 
@@ -56,7 +56,10 @@ async function readableFilter(ctx: HttpContext, req: IncomingMessage): Promise<(
     markPrivate(req);
     return () => true;
   }
-  if (grants.read.length === 0) await authorize(ctx, req, { operation: "admin" });
+  if (grants.read.length === 0) {
+    if (principal === null) await authorize(ctx, req, { operation: "admin" }); // the 401
+    throw insufficientScope("admin", "this token may read no stream, so there is nothing to list (it needs read:<pattern> or admin)");
+  }
   // What a caller may see depends on its token, so the answer is private.
   if (principal !== null) markPrivate(req);
   return (path) => allows(grants, "read", path);
