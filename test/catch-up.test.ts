@@ -49,6 +49,27 @@ describe("catch-up reads", () => {
     expect(again.status).toBe(304);
   });
 
+  it("cut the connection when the stream is deleted while its body streams, rather than send a wrong body", async () => {
+    const part = "p".repeat(4 * 1024 * 1024);
+    const url = await streamWith({}, "text/plain", Array.from({ length: 8 }, () => part));
+    const res = await fetch(`${url}?offset=-1`);
+    expect(res.headers.get("content-length")).toBe(String(8 * part.length));
+    const reader = res.body!.getReader();
+    let received = (await reader.read()).value!.length;
+    // Unread, the response waits on backpressure well before its 32 MiB are out.
+    expect((await fetch(url, { method: "DELETE" })).status).toBe(204);
+    const outcome = await (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return "ended";
+        received += value.length;
+      }
+    })().catch(() => "cut");
+    expect(outcome).toBe("cut");
+    expect(received).toBeLessThan(8 * part.length);
+    expect((await fetch(`${url}?offset=-1`)).status).toBe(404);
+  });
+
   it("stop past --max-read at the last message boundary, without Stream-Up-To-Date, and read on from there", async () => {
     const url = await streamWith({ maxReadBytes: 10 }, "text/plain", ["aaaa", "bbbb", "cccc", "dddddddddddddddd"]);
     const first = await fetch(`${url}?offset=-1`);
