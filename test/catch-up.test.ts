@@ -1,8 +1,9 @@
 import type { ChildProcess } from "node:child_process";
-import { startServer, type RunningServer } from "@rill/server";
+import type { RunningServer, ServerOptions } from "@rill/server";
 import { formatOffset } from "@rill/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { serve } from "./support/serve.js";
+import { STORE_KINDS, startOnStore, type StoreKind } from "./support/stores.js";
 
 // Catch-up reads as one streamed response (docs/reads.md): the whole range
 // up to --max-read, cut on a message boundary past it, --read-chunk for CDN
@@ -21,8 +22,8 @@ afterEach(async () => {
   child = undefined;
 });
 
-async function streamWith(options: Parameters<typeof startServer>[0], contentType: string, bodies: string[]) {
-  server = await startServer({ port: 0, memory: true, ...options });
+async function streamWith(options: ServerOptions, contentType: string, bodies: string[], kind: StoreKind = "memory") {
+  server = await startOnStore(kind, options);
   const url = `${server.streamsUrl}/s`;
   await fetch(url, { method: "PUT", headers: { "content-type": contentType } });
   for (const body of bodies) await fetch(url, { method: "POST", headers: { "content-type": contentType }, body });
@@ -30,10 +31,10 @@ async function streamWith(options: Parameters<typeof startServer>[0], contentTyp
 }
 
 describe("catch-up reads", () => {
-  it("send a JSON stream of many pieces as one valid array, with its length and range in the headers", async () => {
+  it.each(STORE_KINDS)("send a JSON stream of many pieces as one valid array, with its length and range in the headers (%s)", async (kind) => {
     const message = JSON.stringify({ pad: "z".repeat(1000) });
     const bodies = Array.from({ length: 40 }, () => `[${Array.from({ length: 100 }, () => message).join(",")}]`);
-    const url = await streamWith({}, "application/json", bodies); // about 4 MB: several 1 MiB pieces
+    const url = await streamWith({}, "application/json", bodies, kind); // about 4 MB: several 1 MiB pieces
     // Identity: the length checked is the stored range's (fetch would otherwise ask for br/gzip, docs/deployment.md).
     const res = await fetch(`${url}?offset=-1`, { headers: { "accept-encoding": "identity" } });
     const text = await res.text();
@@ -46,6 +47,27 @@ describe("catch-up reads", () => {
     expect(etag).toContain(tail);
     const again = await fetch(`${url}?offset=-1`, { headers: { "if-none-match": etag, "accept-encoding": "identity" } });
     expect(again.status).toBe(304);
+  });
+
+  it("cut the connection when the stream is deleted while its body streams, rather than send a wrong body", async () => {
+    const part = "p".repeat(4 * 1024 * 1024);
+    const url = await streamWith({}, "text/plain", Array.from({ length: 8 }, () => part));
+    const res = await fetch(`${url}?offset=-1`, { headers: { "accept-encoding": "identity" } });
+    expect(res.headers.get("content-length")).toBe(String(8 * part.length));
+    const reader = res.body!.getReader();
+    let received = (await reader.read()).value!.length;
+    // Unread, the response waits on backpressure well before its 32 MiB are out.
+    expect((await fetch(url, { method: "DELETE" })).status).toBe(204);
+    const outcome = await (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return "ended";
+        received += value.length;
+      }
+    })().catch(() => "cut");
+    expect(outcome).toBe("cut");
+    expect(received).toBeLessThan(8 * part.length);
+    expect((await fetch(`${url}?offset=-1`)).status).toBe(404);
   });
 
   it("stop past --max-read at the last message boundary, without Stream-Up-To-Date, and read on from there", async () => {

@@ -95,6 +95,15 @@ describe("caching and public streams", () => {
     expect(res.headers.get("stream-up-to-date")).toBeNull();
     expect(res.headers.get("cache-control")).toBe("private, max-age=60, stale-while-revalidate=300");
   });
+  it("marks a streamed catch-up response (several pieces) private too", async () => {
+    const base = await start();
+    await put(base, "large", "a".repeat(1536 * 1024));
+    const more = await fetch(`${base}/large`, { method: "POST", headers: { ...bearer(await hs256({ scope: ROOT })), "content-type": "text/plain" }, body: "b".repeat(1536 * 1024) });
+    expect(more.status).toBe(204);
+    const res = await fetch(`${base}/large`, { headers: bearer(await hs256({ scope: "read:large" })) });
+    expect(res.headers.get("cache-control")).toBe("private, no-cache");
+    expect((await res.text()).length).toBe(3 * 1024 * 1024);
+  });
 });
 
 describe("CORS", () => {

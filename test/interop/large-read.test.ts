@@ -85,9 +85,10 @@ describe("a 100 MB catch-up read with the official client", () => {
     expect(mismatches).toBe(0);
     expect(res.offset).toBe(`0000000000000000_${String(total).padStart(16, "0")}`);
     expect(res.upToDate).toBe(true);
-    // Buffering the response would add at least its 100 MiB; streaming adds a few pieces.
+    // Buffering the response would add at least its 100 MiB; streaming adds a few pieces, plus the
+    // compressor's buffers and garbage not yet collected (the client asks for gzip, as fetch does).
     const growth = peak - baseline;
-    expect(growth).toBeLessThan(48 * MiB);
+    expect(growth).toBeLessThan(64 * MiB);
     console.info(
       `100 MiB live:false read: first byte after ${firstByteMs.toFixed(1)} ms, all in ${totalMs.toFixed(0)} ms; ` +
         `server RSS ${(baseline / MiB).toFixed(0)} MiB before, peak ${(peak / MiB).toFixed(0)} MiB (+${(growth / MiB).toFixed(1)} MiB)`,
