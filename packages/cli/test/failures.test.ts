@@ -90,7 +90,7 @@ describe("tail when its server goes away", () => {
 
     await expect.poll(() => stdout, { timeout: 10_000 }).toContain('{"n":1}');
     await server.close();
-    await expect.poll(() => stderr.split("\n")[0], { timeout: 10_000 }).toMatch(/^rill: lost http:\/\/127\.0\.0\.1:\d+ \((?:ECONNREFUSED|ECONNRESET)\); reconnecting, for up to 10s \(--retry-for\)…$/);
+    await expect.poll(() => stderr.split("\n")[0], { timeout: 10_000 }).toMatch(/^rill: lost http:\/\/127\.0\.0\.1:\d+ \([^)]+\); reconnecting, for up to 10s \(--retry-for\)…$/);
 
     await start();
     expect((await post({ n: 2 })).status).toBe(204);
@@ -101,7 +101,7 @@ describe("tail when its server goes away", () => {
     await server.close();
     const result = await done;
     expect(result.code).toBe(4);
-    expect(stderr.trimEnd().split("\n").at(-1)).toMatch(/^rill: gave up after 10s without reaching http:\/\/127\.0\.0\.1:\d+: (?:ECONNREFUSED|ECONNRESET)$/);
+    expect(stderr.trimEnd().split("\n").at(-1)).toMatch(/^rill: gave up after 10s without reaching http:\/\/127\.0\.0\.1:\d+: \S.*$/);
   }, 60_000);
 });
 
