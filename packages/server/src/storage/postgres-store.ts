@@ -45,7 +45,7 @@ export interface PostgresStoreOptions {
 }
 
 /** How long before a stream's old expiry a touch of it is committed: a round's duration, plus clock skew between servers. */
-const TOUCH_EXPIRY_MARGIN_MS = 250;
+const TOUCH_EXPIRY_MARGIN_MS = 500;
 
 /** How often a round that lost a race against another server (deadlock, concurrent create) is retried. */
 const MAX_ROUND_ATTEMPTS = 6;
