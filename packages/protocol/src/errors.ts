@@ -32,8 +32,14 @@ export const ERROR_CODES = [
   "FORK_OFFSET_OUT_OF_RANGE",
   // retention (docs/retention.md)
   "OFFSET_RETAINED",
+  // access control (bearer tokens)
+  "UNAUTHORIZED",
+  "INVALID_TOKEN",
+  "INSUFFICIENT_SCOPE",
+  "KEYS_UNAVAILABLE",
   // the server
   "SHUTTING_DOWN",
+  "STORE_UNAVAILABLE",
   "INTERNAL",
   // subscriptions (the reserved __ds control API)
   "INVALID_REQUEST",
