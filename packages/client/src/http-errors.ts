@@ -115,6 +115,7 @@ const BY_SERVER_CODE: Partial<Record<string, DurableStreamErrorCode>> = {
   REQUEST_TIMEOUT: "REQUEST_TIMEOUT",
   HEADERS_TOO_LARGE: "HEADERS_TOO_LARGE",
   SHUTTING_DOWN: "BUSY",
+  NOT_READY: "BUSY",
   STORE_UNAVAILABLE: "BUSY",
   INTERNAL: "SERVER_ERROR",
 } satisfies Partial<Record<ErrorCode, DurableStreamErrorCode>>;

@@ -46,6 +46,7 @@ export const ERROR_CODES = [
   "HEADERS_TOO_LARGE",
   // the server
   "SHUTTING_DOWN",
+  "NOT_READY",
   "STORE_UNAVAILABLE",
   "INTERNAL",
   // subscriptions (the reserved __ds control API)
