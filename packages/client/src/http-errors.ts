@@ -103,7 +103,20 @@ const BY_SERVER_CODE: Partial<Record<string, DurableStreamErrorCode>> = {
   FORK_SOURCE_GONE: "GONE",
   FORK_OFFSET_OUT_OF_RANGE: "BAD_REQUEST",
   OFFSET_RETAINED: "OFFSET_RETAINED",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  INVALID_TOKEN: "UNAUTHORIZED",
+  INSUFFICIENT_SCOPE: "FORBIDDEN",
+  KEYS_UNAVAILABLE: "BUSY",
+  // TOO_MANY_CONNECTIONS is a 503 for the server's limit and a 429 for an
+  // address's: its status tells them apart, so it is not in this table.
+  TOO_MANY_READERS: "BUSY",
+  TOO_MANY_STREAMS: "BUSY",
+  COMMIT_QUEUE_FULL: "BUSY",
+  REQUEST_TIMEOUT: "REQUEST_TIMEOUT",
+  HEADERS_TOO_LARGE: "HEADERS_TOO_LARGE",
   SHUTTING_DOWN: "BUSY",
+  NOT_READY: "BUSY",
+  STORE_UNAVAILABLE: "BUSY",
   INTERNAL: "SERVER_ERROR",
 } satisfies Partial<Record<ErrorCode, DurableStreamErrorCode>>;
 

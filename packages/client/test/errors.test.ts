@@ -75,6 +75,18 @@ describe("error mapping", () => {
     expect(fail(403, { response: { "producer-epoch": "7" } }).code).toBe("FORBIDDEN");
   });
 
+  it("maps a Rill server's code by table, and an unknown code by status", () => {
+    const said = (code: string) => JSON.stringify({ error: { code, message: "m" } });
+    const json = { "content-type": "application/json" };
+    expect(fail(403, { method: "GET", response: json, body: said("INSUFFICIENT_SCOPE") }).code).toBe("FORBIDDEN");
+    expect(fail(401, { method: "GET", response: json, body: said("INVALID_TOKEN") }).code).toBe("UNAUTHORIZED");
+    expect(fail(503, { response: json, body: said("STORE_UNAVAILABLE") }).code).toBe("BUSY");
+    expect(fail(429, { response: json, body: said("TOO_MANY_CONNECTIONS") }).code).toBe("RATE_LIMITED");
+    expect(fail(503, { response: json, body: said("TOO_MANY_CONNECTIONS") }).code).toBe("BUSY");
+    expect(fail(409, { method: "PUT", response: json, body: said("FORK_SOURCE_GONE") }).code).toBe("GONE");
+    expect(fail(409, { method: "PUT", response: json, body: said("SOMETHING_NEWER") }).code).toBe("CONFLICT_EXISTS");
+  });
+
   it("parses JSON error bodies", () => {
     const error = fail(400, { response: { "content-type": "application/json" }, body: '{"error":{"code":"INVALID_JSON"}}' });
     expect(error.json).toEqual({ error: { code: "INVALID_JSON" } });

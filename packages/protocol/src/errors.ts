@@ -32,8 +32,22 @@ export const ERROR_CODES = [
   "FORK_OFFSET_OUT_OF_RANGE",
   // retention (docs/retention.md)
   "OFFSET_RETAINED",
+  // access control (bearer tokens)
+  "UNAUTHORIZED",
+  "INVALID_TOKEN",
+  "INSUFFICIENT_SCOPE",
+  "KEYS_UNAVAILABLE",
+  // limits (docs/security.md)
+  "TOO_MANY_CONNECTIONS",
+  "TOO_MANY_READERS",
+  "TOO_MANY_STREAMS",
+  "COMMIT_QUEUE_FULL",
+  "REQUEST_TIMEOUT",
+  "HEADERS_TOO_LARGE",
   // the server
   "SHUTTING_DOWN",
+  "NOT_READY",
+  "STORE_UNAVAILABLE",
   "INTERNAL",
   // subscriptions (the reserved __ds control API)
   "INVALID_REQUEST",
