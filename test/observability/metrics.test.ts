@@ -212,6 +212,8 @@ describe("/metrics", () => {
       route: /^(catch-up|long-poll|sse|append|create|delete|head|subscription|control|preflight|other)$/,
       status_class: /^([1-5]xx|aborted)$/,
       reason: /^[a-z_]+$/,
+      code: /^[a-z_]+$/,
+      limit: /^(total|per_address)$/,
       mode: /^(sse|long-poll|catch-up)$/,
       store: /^(memory|sqlite|postgres|custom)$/,
       le: /^(\d+(\.\d+)?(e[-+]?\d+)?|\+Inf)$/,
