@@ -34,8 +34,15 @@ it("counts a connection refused at the connection limit", async () => {
   }
 });
 
-it("counts an SSE reader that fell behind, and error answers by code", async () => {
-  server = await startServer({ memory: true, port: 0, metricsPort: 0, limits: { maxPendingOutputBytes: 64 * 1024 } });
+it("counts an SSE reader that fell behind and was dropped at recycling, and error answers by code", async () => {
+  server = await startServer({
+    memory: true,
+    port: 0,
+    metricsPort: 0,
+    limits: { maxPendingOutputBytes: 64 * 1024 },
+    // Recycled soon: a reader still stuck behind its backlog then is disconnected.
+    sseRecycleMs: 2_000,
+  });
   const before = await scrape();
   const url = `${server.streamsUrl}/flood`;
   expect((await fetch(url, { method: "PUT", headers: { "content-type": "application/octet-stream" } })).status).toBe(201);
@@ -57,6 +64,11 @@ it("counts an SSE reader that fell behind, and error answers by code", async () 
         timeout: 10_000,
       })
       .toBeGreaterThanOrEqual(1);
+    await expect
+      .poll(async () => (await scrape()).value("rill_sse_readers_dropped_total") - before.value("rill_sse_readers_dropped_total"), {
+        timeout: 10_000,
+      })
+      .toBe(1);
   } finally {
     reader.destroy();
   }
