@@ -118,7 +118,7 @@ describe("rill serve logs", () => {
     }
   });
 
-  it("--no-metrics serves no /metrics; --metrics-port moves it to a private port", async () => {
+  it("--no-metrics serves no /metrics", async () => {
     const off = await serve(["--memory", "--port", "0", "--no-metrics", "--no-console", "--log-level", "warn"]);
     try {
       expect((await fetch(`${off.origin}/metrics`)).status).toBe(404);
@@ -126,6 +126,9 @@ describe("rill serve logs", () => {
     } finally {
       off.child.kill("SIGKILL");
     }
+  });
+
+  it("--metrics-port moves /metrics to a private port (and refuses to go with --no-metrics)", async () => {
     const conflict = spawnSync(process.execPath, [BIN, "serve", "--memory", "--no-metrics", "--metrics-port", "9464"], { encoding: "utf8" });
     expect(conflict.status).not.toBe(0);
     expect(conflict.stderr).toContain("--metrics-port serves metrics, which --no-metrics turns off");

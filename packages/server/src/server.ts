@@ -16,10 +16,9 @@ import { route, streamKey } from "./http/router.js";
 import { setLogger, type Logger } from "./logging/logger.js";
 import { setMetricsEnabled } from "./metrics/registry.js";
 import { watchServer } from "./metrics/server-sources.js";
-import { healthRoute } from "./ops/health.js";
-import { homePageRoute } from "./ops/home-page.js";
-import { metricsRoute, type RequestGuard } from "./ops/metrics-route.js";
-import { listenOps, originOf } from "./ops/ops-server.js";
+import type { RequestGuard } from "./ops/metrics-route.js";
+import { operations } from "./ops/operations.js";
+import { originOf, type OpsServer } from "./ops/ops-server.js";
 import { MemoryStore } from "./storage/memory-store.js";
 import type { PostgresStoreOptions } from "./storage/postgres-store.js";
 import type { Store } from "./storage/store.js";
@@ -282,21 +281,23 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   );
 
   // Outside the base path, so no stream can be shadowed: health, metrics, then the caller's routes, then `/`.
-  let shuttingDown = false;
-  const health = healthRoute({
-    store,
-    closing: () => shuttingDown,
-    readyTimeoutMs: options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs,
-  });
-  const privateMetrics = metrics && options.metricsPort !== undefined;
+  const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
   // With access control on, the metrics are for the `admin` scope (docs/security.md), unless the caller guards them itself.
   const adminOnly: RequestGuard = async (req) => {
     await authorize(ctx, req, { operation: "admin" });
     return true;
   };
-  const exposition = metricsRoute({ guard: options.metricsGuard ?? (access === null ? undefined : adminOnly) });
-  ctx.extraRoutes.unshift(health, ...(metrics && !privateMetrics ? [exposition] : []));
-  ctx.extraRoutes.push(homePageRoute({ basePath, consolePath: options.consolePath ?? null, metrics: metrics && !privateMetrics }));
+  const ops = operations({
+    store,
+    basePath,
+    consolePath: options.consolePath ?? null,
+    metrics,
+    metricsPort: options.metricsPort,
+    readyTimeoutMs,
+    guard: options.metricsGuard ?? (access === null ? undefined : adminOnly),
+  });
+  ctx.extraRoutes.unshift(...ops.first);
+  ctx.extraRoutes.push(...ops.last);
 
   const bodies = new BodyWatchdog(limits.bodyTimeoutMs);
   const listener = createListener(
@@ -323,25 +324,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
   // The listener knows its scheme (https with TLS).
   const url = originOf(http).replace(/^http:/, `${listener.scheme}:`);
-  let ops: Awaited<ReturnType<typeof listenOps>> | null = null;
-  if (privateMetrics) {
-    try {
-      ops = await listenOps([health, exposition], options.metricsPort!, options.host ?? DEFAULTS.host);
-    } catch (error) {
-      // Nothing may stay open when the server does not start.
-      await new Promise((resolve) => http.close(resolve));
-      await subscriptions.close();
-      await engine.close();
-      throw error;
-    }
+  let opsPort: OpsServer | null;
+  try {
+    opsPort = await ops.listen(options.host ?? DEFAULTS.host);
+  } catch (error) {
+    // Nothing may stay open when the server does not start.
+    await new Promise((resolve) => http.close(resolve));
+    await subscriptions.close();
+    await engine.close();
+    throw error;
   }
-  const unwatch = watchServer({
-    http,
-    store,
-    sessions,
-    subscriptions,
-    usageTimeoutMs: options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs,
-  });
+  const unwatch = watchServer({ http, store, sessions, subscriptions, usageTimeoutMs: readyTimeoutMs });
 
   // One ticker for every live reader, instead of timers per connection.
   const tickMs = Math.max(50, Math.min(1_000, ctx.options.sseKeepAliveMs / 2, ctx.options.sseRecycleMs / 2));
@@ -354,7 +347,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      shuttingDown = true;
+      ops.shuttingDown();
       const stopped = listener.stopAccepting();
       clearInterval(ticker);
       bodies.close();
@@ -368,7 +361,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       // Connections still open after in-flight work finished are idle or hung.
       listener.destroyAll();
       await stopped;
-      await ops?.close();
+      await opsPort?.close();
       unwatch();
     })());
 
@@ -382,7 +375,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     store,
     subscriptions,
     ctx,
-    metricsUrl: ops?.url ?? null,
+    metricsUrl: opsPort?.url ?? null,
     close,
   };
 }

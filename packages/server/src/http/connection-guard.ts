@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import type { ErrorCode } from "../engine/errors.js";
+import { connectionsRefused } from "../metrics/http-metrics.js";
 import { RETRY_AFTER_SECONDS } from "./limits.js";
 
 /** How long a refused connection may linger for its client to read the answer before it is destroyed. */
@@ -74,8 +75,8 @@ export class ConnectionGuard {
     const address = socket.remoteAddress ?? "";
     const fromAddress = this.perAddress.get(address) ?? 0;
     const { maxConnections, maxPerAddress } = this.options;
-    if (maxConnections > 0 && this.total >= maxConnections) return this.refuse(socket, this.busyAnswer);
-    if (maxPerAddress > 0 && fromAddress >= maxPerAddress) return this.refuse(socket, this.perAddressAnswer);
+    if (maxConnections > 0 && this.total >= maxConnections) return this.refuse(socket, this.busyAnswer, "total");
+    if (maxPerAddress > 0 && fromAddress >= maxPerAddress) return this.refuse(socket, this.perAddressAnswer, "per_address");
     this.total++;
     this.perAddress.set(address, fromAddress + 1);
     socket.once("close", () => {
@@ -86,8 +87,9 @@ export class ConnectionGuard {
     });
   }
 
-  private refuse(socket: Socket, answer: Buffer): void {
+  private refuse(socket: Socket, answer: Buffer, limit: "total" | "per_address"): void {
     this.refused.add(socket);
+    connectionsRefused.at(limit).inc();
     if (!this.options.plainHttp) {
       socket.destroy();
       return;

@@ -16,24 +16,27 @@ export function requestIdOf(req: IncomingMessage): string {
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]);
 
+/** A request target's path and query (with its "?"), without parsing it as a URL. */
+function splitTarget(rawUrl: string | undefined): { path: string; query: string } {
+  const url = rawUrl ?? "/";
+  const queryAt = url.indexOf("?");
+  return queryAt === -1 ? { path: url, query: "" } : { path: url.slice(0, queryAt), query: url.slice(queryAt) };
+}
+
 /** The request's kind, from method, path and query alone (no stream path in it: a bounded label). */
 export function routeKind(basePath: string, method: string | undefined, rawUrl: string | undefined): RouteKind {
   if (method === "OPTIONS") return "preflight";
-  const url = rawUrl ?? "/";
-  const queryAt = url.indexOf("?");
-  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const { path, query } = splitTarget(rawUrl);
   const prefix = `${basePath}/`;
   if (!path.startsWith(prefix) || path.length === prefix.length) return "other";
   const rest = path.slice(prefix.length);
   if (rest === "__ds/subscriptions" || rest.startsWith("__ds/subscriptions/")) return "subscription";
   if (rest === "__ds" || rest.startsWith("__ds/")) return "control";
   switch (method) {
-    case "GET": {
-      const query = queryAt === -1 ? "" : url.slice(queryAt);
+    case "GET":
       if (/[?&]live=sse(&|$)/.test(query)) return "sse";
       if (/[?&]live=long-poll(&|$)/.test(query)) return "long-poll";
       return "catch-up";
-    }
     case "HEAD":
       return "head";
     case "POST":
@@ -74,9 +77,7 @@ export function observeRequest(basePath: string, req: IncomingMessage, res: Serv
       httpRequestDuration.at(route).observe(seconds);
     }
     if (logging) {
-      const url = req.url ?? "/";
-      const queryAt = url.indexOf("?");
-      const path = queryAt === -1 ? url : url.slice(0, queryAt);
+      const { path } = splitTarget(req.url);
       const status = answered ? res.statusCode : null;
       logger.info(
         {

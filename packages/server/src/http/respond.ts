@@ -2,6 +2,7 @@ import { EXPOSED_HEADERS, HEADER } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ProtocolError } from "../engine/errors.js";
 import { log } from "../logging/logger.js";
+import { httpErrors } from "../metrics/http-metrics.js";
 
 export type Headers = Record<string, string | number>;
 
@@ -125,6 +126,7 @@ export function sendError(res: ServerResponse, error: unknown): void {
     error instanceof ProtocolError ? error : new ProtocolError(500, "INTERNAL", "internal server error");
   if (!(error instanceof ProtocolError)) log().error({ event: "request_failed", err: error }, "a request failed");
   const { code, message, details } = protocolError;
+  httpErrors.at(code.toLowerCase()).inc();
   const body = JSON.stringify({ error: { code, message, ...details } });
   send(
     res,

@@ -4,7 +4,7 @@ import type { LiveEvent } from "../engine/live-hub.js";
 import type { StreamState } from "../engine/model.js";
 import type { HttpContext, LiveSession } from "./context.js";
 import { sseControlEvent, sseDataEvent, sseHeaders } from "./read-encoding.js";
-import { sseBytes, sseFrames } from "../metrics/http-metrics.js";
+import { sseBytes, sseFrames, sseReadersDropped, sseReadersPaused } from "../metrics/http-metrics.js";
 import { startStream } from "./respond.js";
 
 /**
@@ -69,7 +69,10 @@ export class SseSession implements LiveSession {
       // read; it is dropped instead, and re-reads what it missed from its offset when it reconnects.
       const stuck = this.resume !== null;
       this.end();
-      if (stuck) this.res.destroy();
+      if (stuck) {
+        this.res.destroy();
+        sseReadersDropped.inc();
+      }
     } else if (this.resume !== null) {
       // 'drain' is the usual wake-up; this covers a socket that emptied without one.
       if (!this.backlogged()) this.resume();
@@ -156,6 +159,7 @@ export class SseSession implements LiveSession {
   /** Resolves once the connection is below its output bound again (or the session ended). */
   private drained(): Promise<void> {
     if (!this.backlogged()) return Promise.resolve();
+    sseReadersPaused.inc();
     return new Promise<void>((resolve) => {
       const wake = () => {
         this.res.off("drain", wake);

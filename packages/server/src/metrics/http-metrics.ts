@@ -53,3 +53,25 @@ export const sseBytes = counter({
   name: "rill_sse_bytes_total",
   help: "Bytes of SSE events written to readers' connections",
 });
+
+export const httpErrors = counter({
+  name: "rill_http_errors_total",
+  help: "Error answers by their code (Rill's JSON error format: not_found, insufficient_scope, too_many_readers, commit_queue_full, …)",
+  labelNames: ["code"],
+});
+
+export const connectionsRefused = counter({
+  name: "rill_connections_refused_total",
+  help: "Connections refused at the connection limit, by which limit: total (503) or per_address (429)",
+  labelNames: ["limit"],
+});
+
+export const sseReadersPaused = counter({
+  name: "rill_sse_readers_paused_total",
+  help: "Times an SSE reader fell behind: more than the pending-output bound waited on its connection, so it was pushed nothing more until it drained",
+});
+
+export const sseReadersDropped = counter({
+  name: "rill_sse_readers_dropped_total",
+  help: "SSE readers disconnected because they were still behind their backlog when the connection was recycled or their token expired",
+});

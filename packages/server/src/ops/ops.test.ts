@@ -29,8 +29,11 @@ describe("/readyz during shutdown", () => {
     const store = new MemoryStore();
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let entered: () => void = () => undefined;
+    const appendInFlight = new Promise<void>((resolve) => (entered = resolve));
     const append = store.append.bind(store);
     store.append = async (command, now) => {
+      entered();
       await held;
       return append(command, now);
     };
@@ -44,7 +47,7 @@ describe("/readyz during shutdown", () => {
     expect((await fetch(`${server.streamsUrl}/s`, { method: "PUT", headers: { "content-type": "text/plain" } })).status).toBe(201);
     // Its answer may be cut by the connections closing at the end of shutdown: what counts is that it committed.
     const appending = fetch(`${server.streamsUrl}/s`, { method: "POST", headers: { "content-type": "text/plain" }, body: "x" }).catch(() => null);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await appendInFlight;
     const closing = server.close();
     expect(await ready()).toEqual({ status: 503, body: { error: { code: "NOT_READY", message: "the server is shutting down", store: "memory" } } });
     release();
