@@ -19,10 +19,9 @@
 // between rows than about absolute capacity.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
-import { startNginx } from "./lib/nginx.mjs";
+import { freePort, startNginx } from "./lib/nginx.mjs";
+import { adminQuery } from "./lib/pg-admin.mjs";
 import { machine, machineMarkdown, table, writeSection } from "./lib/report.mjs";
 
 const BIN = fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url));
@@ -42,23 +41,7 @@ const databaseUrl = (() => {
   return url.toString();
 })();
 
-async function admin(sql) {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-async function freePort() {
-  const probe = createServer();
-  await new Promise((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+const admin = (sql) => adminQuery(ADMIN_URL, sql);
 
 const children = new Set();
 process.on("exit", () => {

@@ -1,10 +1,10 @@
 import type { ChildProcess } from "node:child_process";
-import pg from "pg";
 import { afterAll, expect, it } from "vitest";
 import { startNginx } from "../bench/lib/nginx.mjs";
+import { adminQuery } from "../bench/lib/pg-admin.mjs";
 import { newStats, produce } from "./support/raw-producer.js";
 import { freePort, serve } from "./support/serve.js";
-import { longPollReader, sseReader, type TailTarget } from "./support/tail-readers.js";
+import { longPollReader, readWhole, sseReader, type TailTarget } from "./support/tail-readers.js";
 
 // Three `rill serve --store postgres` servers behind nginx (round robin,
 // keep-alive upstreams, no buffering): producers and live readers only ever
@@ -24,15 +24,7 @@ interface Upstream {
 const upstreams: Upstream[] = [];
 let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+const admin = (sql: string): Promise<void> => adminQuery(ADMIN_URL, sql);
 
 async function start(upstream: Upstream): Promise<void> {
   const args = ["--host", "127.0.0.1", "--port", String(upstream.port), "--store", "postgres", "--database-url", DATABASE_URL];
@@ -83,15 +75,7 @@ it("behind nginx: producers and SSE/long-poll readers through a SIGKILL of one s
   expect([200, 204]).toContain(closed.status);
   finished = true;
 
-  let stream = "";
-  let offset = "-1";
-  for (;;) {
-    const res = await fetch(`${url}?offset=${offset}`);
-    expect(res.status).toBe(200);
-    stream += await res.text();
-    offset = res.headers.get("stream-next-offset")!;
-    if (res.headers.get("stream-up-to-date") === "true") break;
-  }
+  const stream = await readWhole(url);
   const messages = stream.split(";").filter(Boolean).map((m) => m.split(":") as [string, string]);
   expect(messages).toHaveLength(ids.length * perProducer);
   for (const id of ids) {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPgCluster, type PgCluster } from "../support/pg-cluster.js";
 import { newStats, produce } from "../support/raw-producer.js";
 import { freePort, serve } from "../support/serve.js";
-import { longPollReader, sseReader, type TailTarget } from "../support/tail-readers.js";
+import { longPollReader, readWhole, sseReader, type TailTarget } from "../support/tail-readers.js";
 
 // A cluster of two `rill serve --store postgres` processes while its
 // database fails: PostgreSQL is restarted by its service manager under live
@@ -44,18 +44,6 @@ afterAll(async () => {
   await cluster?.drop();
 }, 60_000);
 
-async function readAll(url: string): Promise<string> {
-  let content = "";
-  let offset = "-1";
-  for (;;) {
-    const res = await fetch(`${url}?offset=${offset}`);
-    expect(res.status).toBe(200);
-    content += await res.text();
-    offset = res.headers.get("stream-next-offset")!;
-    if (res.headers.get("stream-up-to-date") === "true") return content;
-  }
-}
-
 describe("PostgreSQL faults", () => {
   it("restarted under load: 503 + Retry-After meanwhile, nothing acknowledged lost or doubled, readers exact", async () => {
     const urls = origins.map((origin) => `${origin}/v1/stream/faults/restart`);
@@ -86,8 +74,8 @@ describe("PostgreSQL faults", () => {
     const closed = await fetch(urls[1]!, { method: "POST", headers: { "stream-closed": "true" } });
     expect([200, 204]).toContain(closed.status);
     finished = true;
-    const stream = await readAll(urls[0]!);
-    expect(await readAll(urls[1]!)).toBe(stream);
+    const stream = await readWhole(urls[0]!);
+    expect(await readWhole(urls[1]!)).toBe(stream);
     const messages = stream.split(";").filter(Boolean).map((m) => m.split(":") as [string, string]);
     expect(messages).toHaveLength(ids.length * perProducer);
     for (const id of ids) {
@@ -132,6 +120,6 @@ describe("PostgreSQL faults", () => {
     }
     // The lock is gone: the same servers serve again, and the refused append was not applied.
     expect((await fetch(url, { method: "POST", headers: { "content-type": "text/plain" }, body: "after;" })).status).toBe(204);
-    expect(await readAll(`${origins[1]}/v1/stream/faults/stall`)).toBe("before;after;");
+    expect(await readWhole(`${origins[1]}/v1/stream/faults/stall`)).toBe("before;after;");
   }, 60_000);
 });

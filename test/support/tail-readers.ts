@@ -96,3 +96,16 @@ export async function sseReader(target: TailTarget, first: number): Promise<stri
   }
 }
 
+
+/** The whole stream by catch-up reads (following Stream-Next-Offset until up to date); throws on any other answer than 200. */
+export async function readWhole(url: string): Promise<string> {
+  let content = "";
+  let offset = "-1";
+  for (;;) {
+    const res = await fetch(`${url}?offset=${offset}`);
+    if (res.status !== 200) throw new Error(`catch-up read of ${url}: HTTP ${res.status} ${await res.text()}`);
+    content += await res.text();
+    offset = res.headers.get("stream-next-offset")!;
+    if (res.headers.get("stream-up-to-date") === "true") return content;
+  }
+}
