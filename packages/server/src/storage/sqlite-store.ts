@@ -13,6 +13,7 @@ import { StreamCache, type Entry } from "./sqlite-cache.js";
 import { checkWritable, sqliteUsage } from "./sqlite-health.js";
 import { enableIncrementalVacuum, migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
 import type { BatchRewrite, ResolvedCreateCommand, Store, StoredBatch, StoreUsage, TimedBatch, TrimOutcome } from "./store.js";
+import { applyDeletePlan } from "./sqlite-delete.js";
 import { compactRows, retainRows } from "./sqlite-trim.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
@@ -383,7 +384,7 @@ export class SqliteStore implements Store {
 
     // The rules let a create replace only an expired stream no fork reads
     // through; it goes the way a delete would, so its source loses a fork.
-    if (existing) this.applyPlan(planDelete(existing.state.path, (p) => this.cache.entry(p)?.state));
+    if (existing) applyDeletePlan(this.sql, this.cache, planDelete(existing.state.path, (p) => this.cache.entry(p)?.state));
 
     const stream = decision.stream;
     const id = Number(this.sql.insertStream.run(streamParams(stream)).lastInsertRowid);
@@ -458,7 +459,7 @@ export class SqliteStore implements Store {
 
   private applyDelete(path: string): DeleteOutcome {
     const plan = planDelete(path, (p) => this.cache.entry(p)?.state);
-    this.applyPlan(plan);
+    applyDeletePlan(this.sql, this.cache, plan);
     return { soft: plan.soft };
   }
 
@@ -468,39 +469,10 @@ export class SqliteStore implements Store {
     for (const { path } of candidates) {
       const entry = this.cache.entry(path);
       if (!entry || entry.state.softDeleted || !isExpired(entry.state, now)) continue;
-      this.applyPlan(planDelete(path, (p) => this.cache.entry(p)?.state));
+      applyDeletePlan(this.sql, this.cache, planDelete(path, (p) => this.cache.entry(p)?.state));
       removed.push(path);
     }
     return removed;
-  }
-
-  /**
-   * Persists a delete plan, then mirrors it in the cache. A removed stream's
-   * batches go in the same transaction, so deleting a very large stream holds
-   * its round (and the event loop) for as long as SQLite takes to drop them.
-   */
-  private applyPlan(plan: { remove: string[]; update: StreamState[] }): void {
-    const removed: Entry[] = [];
-    for (const path of plan.remove) {
-      const entry = this.cache.entry(path);
-      if (!entry) continue;
-      this.sql.deleteBatches.run(entry.id);
-      this.sql.deleteProducers.run(entry.id);
-      this.sql.deleteStream.run(entry.id);
-      removed.push(entry);
-    }
-    const updated: Entry[] = [];
-    for (const state of plan.update) {
-      const entry = this.cache.entry(state.path);
-      if (!entry) continue;
-      this.sql.updateStream.run({ ...streamParams(state), id: entry.id });
-      updated.push({ id: entry.id, state });
-    }
-    for (const entry of removed) {
-      this.cache.remember(entry.state.path, null);
-      this.cache.forgetProducers(entry.id);
-    }
-    for (const entry of updated) this.cache.remember(entry.state.path, entry);
   }
 
   /** Writes the touches taken at the start of a round; they are in the cache once the round commits. */
