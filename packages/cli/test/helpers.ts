@@ -62,11 +62,22 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   return collect(spawnCli(args, options), options.timeoutMs);
 }
 
-/** Resolves once `predicate` holds for the text a child has printed so far on stdout. */
+/**
+ * Resolves once `predicate` holds for the text a child has printed so far on
+ * stdout; rejects at once, with what it wrote to stderr, if the child exits
+ * first, so a server that failed to start is reported as such.
+ */
 export function waitForOutput(child: ChildProcess, predicate: (stdout: string) => boolean, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let seen = "";
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for output; got: ${JSON.stringify(seen)}`)), timeoutMs);
+    let stderr = "";
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for output; got: ${JSON.stringify(seen)}; stderr: ${JSON.stringify(stderr)}`)), timeoutMs);
+    child.stderr?.on("data", (chunk: Buffer | string) => (stderr += chunk.toString()));
+    // "close", not "exit": its output is all read by then (a settled promise ignores the reject).
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code ?? signal}) before the output came; got: ${JSON.stringify(seen)}; stderr: ${JSON.stringify(stderr)}`));
+    });
     child.stdout!.on("data", (chunk: Buffer | string) => {
       seen += chunk.toString();
       if (predicate(seen)) {

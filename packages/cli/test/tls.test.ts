@@ -37,7 +37,13 @@ interface StartEvent {
 /** Waits for the JSON log event `name` on a child's stdout (not a terminal, so it logs JSON lines). */
 async function eventOf<T>(child: ChildProcess, name: string): Promise<T> {
   const marker = `"event":"${name}"`;
-  const out = await waitForOutput(child, (text) => text.split("\n").some((line) => line.includes(marker) && line.endsWith("}")));
+  // A cold start of the CLI (server, TLS, metrics modules) can take several seconds on a loaded
+  // machine; the test's own timeout (20 s) bounds it, not a shorter wait of its own.
+  const out = await waitForOutput(
+    child,
+    (text) => text.split("\n").some((line) => line.includes(marker) && line.endsWith("}")),
+    18_000,
+  );
   return JSON.parse(out.split("\n").find((line) => line.includes(marker))!) as T;
 }
 
