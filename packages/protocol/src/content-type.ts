@@ -20,10 +20,6 @@ export function isValidContentType(contentType: string): boolean {
   return TOKEN.test(mediaType(contentType));
 }
 
-export function sameMediaType(a: string | null | undefined, b: string | null | undefined): boolean {
-  return mediaType(a) === mediaType(b);
-}
-
 /** JSON mode applies to `application/json` and any `+json` suffix type. */
 export function isJsonContentType(contentType: string | null | undefined): boolean {
   const type = mediaType(contentType);

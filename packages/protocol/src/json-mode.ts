@@ -140,15 +140,3 @@ export function framedMessagePrefixLength(framed: Uint8Array, count: number): nu
   }
   return undefined;
 }
-
-/** Number of messages in framed bytes. */
-export function framedMessageCount(framed: Uint8Array): number {
-  let count = 0;
-  let position = 0;
-  for (;;) {
-    const next = framedMessagePrefixLength(framed.subarray(position), 1);
-    if (next === undefined) return count;
-    count++;
-    position += next;
-  }
-}

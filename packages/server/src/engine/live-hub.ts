@@ -53,13 +53,6 @@ export class LiveHub {
     for (const listener of [...set]) listener(event);
   }
 
-  /** Number of live readers, for metrics and tests. */
-  get size(): number {
-    let n = 0;
-    for (const set of this.listeners.values()) n += set.size;
-    return n;
-  }
-
   /** Number of live readers of one stream. */
   readersOf(path: string): number {
     return this.listeners.get(path)?.size ?? 0;

@@ -7,7 +7,6 @@ import type { StreamState } from "./model.js";
 import { effectiveRetention, type RetentionDefaults } from "./retention-rules.js";
 
 export interface ReadResult {
-  stream: StreamState;
   /** Stored bytes (JSON streams: framed messages). */
   data: Uint8Array;
   /** Position after `data`. */
@@ -124,7 +123,7 @@ export class StreamReads {
     }
     await this.confirmRetained(stream, from);
     const data = parts.length === 0 ? new Uint8Array(0) : concatBytes(parts, size);
-    return { stream, data, next: position, upToDate: position >= stream.tail, gaps };
+    return { data, next: position, upToDate: position >= stream.tail, gaps };
   }
 
   /**

@@ -14,7 +14,7 @@ import type { RangeRead } from "./batches.js";
  * bytes below that are read from the source by the engine.
  */
 export interface Store {
-  /** Short name for logs: "memory", "sqlite", … */
+  /** Short name for logs, the `store` metrics label and /readyz: "memory", "sqlite", "postgres". */
   readonly kind: string;
 
   /** The stream's stored state, expired or not; undefined when absent. */

@@ -13,7 +13,7 @@ import {
 import { acknowledge, claim, release, type Claim, type WakeRequest } from "./consumer.js";
 import { parseGlob } from "./glob.js";
 import type { LinkRecord, SubscriptionConfig } from "./model.js";
-import { SubscriptionRuntime, type Entry } from "./runtime.js";
+import { SubscriptionRuntime } from "./runtime.js";
 import { generateSecrets, Signer, type PublicJwk } from "./signing.js";
 import type { SubscriptionStore } from "./store.js";
 import { systemResolver, type Resolver } from "./url-guard.js";
@@ -182,10 +182,5 @@ export class SubscriptionManager {
       if (record.wake && !record.wake.delivered && record.wake.attempts > 0) waiting++;
     }
     return waiting;
-  }
-
-  /** For tests and diagnostics: the working copy of one subscription. */
-  inspect(id: string): Readonly<Entry> | undefined {
-    return this.rt.entries.get(id);
   }
 }
