@@ -6,7 +6,7 @@ import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
 import { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
 import { runStoreSuite } from "./store-suite.js";
 import type { RemoteCommit } from "./store.js";
-import { appendCommand, bytes, contents, createCommand, T0 } from "./test-support.js";
+import { appendCommand, bytes, commitRounds, contents, createCommand, T0 } from "./test-support.js";
 
 // PostgreSQL runs on every development and CI machine (see .ci/run). Each
 // test file works in schemas of its own and drops them at the end.
@@ -209,10 +209,10 @@ describe("PostgresStore across servers", () => {
     const json = { contentType: "application/json" };
     const jsonPath = `${path}-json`;
     await a.create(createCommand(jsonPath, json), T0);
-    const before = a.stats.rounds;
+    const before = await commitRounds("postgres");
     const parts = Array.from({ length: 50 }, (_, i) => `${i},`);
     await Promise.all(parts.map((part) => a.append(appendCommand(jsonPath, part, json), T0)));
-    expect(a.stats.rounds - before).toBe(1);
+    expect((await commitRounds("postgres")) - before).toBe(1);
     expect(await rowSizes(jsonPath)).toEqual([parts.join("").length]);
     expect(await contents(b, jsonPath)).toBe(parts.join(""));
     // Rows stay under 64 KiB: a round of 40 appends of 4 KiB makes three rows.
@@ -222,9 +222,9 @@ describe("PostgresStore across servers", () => {
     expect(await contents(b, jsonPath)).toBe(parts.join("") + big.repeat(40));
 
     // A byte stream keeps a row per append (its only record of where appends end), still in one round.
-    const rounds = a.stats.rounds;
+    const rounds = await commitRounds("postgres");
     await Promise.all(["a", "bb", "ccc"].map((part) => a.append(appendCommand(path, part), T0)));
-    expect(a.stats.rounds - rounds).toBe(1);
+    expect((await commitRounds("postgres")) - rounds).toBe(1);
     expect(await rowSizes(path)).toEqual([1, 2, 3]);
   });
 

@@ -87,8 +87,6 @@ const RETRYABLE = new Set(["40P01", "40001", "23505"]);
  */
 export class PostgresStore implements Store {
   readonly kind = "postgres";
-  /** Commit rounds, requests applied and rounds retried; for metrics and tests. */
-  readonly stats = { rounds: 0, requests: 0, retries: 0 };
   /** Identifies this store's notices, so it skips its own. */
   readonly serverId = randomUUID();
 
@@ -444,8 +442,6 @@ export class PostgresStore implements Store {
         if (touches.size > 0) await this.persistTouches(client, touches);
         const results = batch.length > 0 ? await transact(client, batch.map((p) => p.op), this.roundContext) : [];
         this.flushingTouches = new Map();
-        this.stats.rounds++;
-        this.stats.requests += batch.length;
         recordRound("postgres", startedAt, batch.length);
         settle(batch, results);
         return true;
@@ -453,7 +449,6 @@ export class PostgresStore implements Store {
         broken = isConnectionError(error) ? error : undefined;
         if (client) await client.query("ROLLBACK").catch((e: unknown) => void (broken ??= e));
         if (attempt < MAX_ROUND_ATTEMPTS && RETRYABLE.has(sqlState(error))) {
-          this.stats.retries++;
           pgRoundRetries.inc();
           client?.release(broken instanceof Error ? broken : undefined);
           client = null;

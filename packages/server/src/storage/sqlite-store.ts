@@ -67,8 +67,6 @@ type BatchRow = [number, Uint8Array];
  */
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
-  /** Commit rounds and requests applied; for metrics and tests. */
-  readonly stats = { rounds: 0, requests: 0 };
 
   private readonly db: Database.Database;
   private readonly dataDir: string;
@@ -328,8 +326,6 @@ export class SqliteStore implements Store {
       if (this.touches.size > 0) this.armTouchTimer();
       return;
     }
-    this.stats.rounds++;
-    this.stats.requests += batch.length;
     recordRound("sqlite", startedAt, batch.length);
     settle(batch, results);
     this.cache.trim();

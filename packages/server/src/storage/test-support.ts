@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import type { AppendCommand } from "../engine/commands.js";
 import { ProtocolError } from "../engine/errors.js";
+import { registry } from "../metrics/registry.js";
 import type { RangeRead } from "./batches.js";
 import type { ResolvedCreateCommand, Store } from "./store.js";
 
@@ -67,4 +68,17 @@ export async function refused(promise: Promise<unknown>, status: number, code: s
   const error = caught as ProtocolError;
   expect({ status: error.status, code: error.code }).toEqual({ status, code });
   return error;
+}
+
+/**
+ * Commit rounds run so far by the process's stores of one kind, as an
+ * operator sees them: the count of the `rill_commit_round_requests`
+ * histogram. Metrics are process-wide, so a test compares two readings.
+ */
+export async function commitRounds(store: "sqlite" | "postgres"): Promise<number> {
+  const metric = registry.getSingleMetric("rill_commit_round_requests");
+  if (!metric) throw new Error("rill_commit_round_requests is not registered");
+  const { values } = await metric.get();
+  const count = values.find((sample) => sample.metricName === "rill_commit_round_requests_count" && sample.labels.store === store);
+  return count?.value ?? 0;
 }
