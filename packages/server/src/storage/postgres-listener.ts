@@ -86,8 +86,8 @@ export class CommitListener {
   private backoffMs: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
-  /** Times the connection was re-established; for tests and logs. */
-  reconnects = 0;
+  /** Times the connection was re-established (its log line says how often). */
+  private reconnects = 0;
 
   constructor(private readonly options: CommitListenerOptions) {
     this.backoffMs = options.minBackoffMs ?? 100;
@@ -108,7 +108,7 @@ export class CommitListener {
     if (client) await client.end().catch(() => undefined);
   }
 
-  /** The PostgreSQL backend pid of the LISTEN connection, when connected (for tests). */
+  /** The PostgreSQL backend pid of the LISTEN connection, or null while it is down. */
   get backendPid(): number | null {
     return (this.client as unknown as { processID?: number } | null)?.processID ?? null;
   }

@@ -6,7 +6,7 @@ import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
 import { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
 import { runStoreSuite } from "./store-suite.js";
 import type { RemoteCommit } from "./store.js";
-import { appendCommand, bytes, commitRounds, contents, createCommand, T0 } from "./test-support.js";
+import { appendCommand, bytes, commitRounds, contents, createCommand, metricValue, T0 } from "./test-support.js";
 
 // PostgreSQL runs on every development and CI machine (see .ci/run). Each
 // test file works in schemas of its own and drops them at the end.
@@ -42,18 +42,28 @@ runStoreSuite("PostgresStore", async () => {
   };
 });
 
-function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 5000): Promise<T> {
+function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const poll = () => {
-      const value = check();
+    const poll = async () => {
+      const value = await check();
       if (value !== undefined) return resolve(value);
       if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 5);
+      setTimeout(() => void poll().catch(reject), 5);
     };
-    poll();
+    void poll().catch(reject);
   });
 }
+
+/** Backend pids of the LISTEN connections open on the file's schema, as pg_stat_activity lists them. */
+async function listenPids(): Promise<number[]> {
+  const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [
+    `rill-listen:${SCHEMA}`,
+  ]);
+  return rows.map((row) => row.pid);
+}
+
+const listenReconnects = () => metricValue("rill_pg_listen_reconnects_total");
 
 describe("PostgresStore across servers", () => {
   // Two stores on one schema stand for two Rill servers.
@@ -147,18 +157,27 @@ describe("PostgresStore across servers", () => {
 
   it("after losing its LISTEN connection, reconnects and re-reports every watched stream", async () => {
     await twoServers({ listenMinBackoffMs: 20 });
+    // B's LISTEN connection is the one pg_stat_activity lists only after B is opened again.
+    const before = new Set(await listenPids());
+    await b.close();
+    b = await open({ listenMinBackoffMs: 20 });
+    const [pid, ...others] = (await listenPids()).filter((listening) => !before.has(listening));
+    expect(pid).toBeGreaterThan(0);
+    expect(others).toEqual([]);
     await a.append(appendCommand(path, "abc"), T0);
     const seen: RemoteCommit[] = [];
     b.watchRemoteCommits((change) => seen.push(change), () => [path, "not-there"]);
-    const pid = b.listenerInfo.backendPid;
-    expect(pid).toBeGreaterThan(0);
+    const reconnects = await listenReconnects();
     await admin.query("SELECT pg_terminate_backend($1)", [pid]);
-    await waitFor("the reconnection", () => (b.listenerInfo.reconnects > 0 ? true : undefined));
+    await waitFor("the reconnection", async () => ((await listenReconnects()) > reconnects ? true : undefined));
     // The notice of the append above may arrive late too: wait for the resync's own reports.
     await waitFor("the resync", () => (seen.some((c) => c.path === "not-there") ? true : undefined));
     expect(seen).toContainEqual({ path, tail: 3, closed: false, gone: false });
     expect(seen).toContainEqual({ path: "not-there", tail: 0, closed: false, gone: true });
-    expect(b.listenerInfo.backendPid).not.toBe(pid);
+    // B listens again, on a new connection (A's is the one it had before).
+    const now = await listenPids();
+    expect(now).not.toContain(pid);
+    expect(now.filter((listening) => !before.has(listening))).toHaveLength(1);
     // And it hears new commits again.
     await a.append(appendCommand(path, "d"), T0);
     await waitFor("a notice after reconnecting", () => seen.find((c) => c.tail === 4));

@@ -212,11 +212,6 @@ export class PostgresStore implements Store {
     return this.listener.backendPid !== null;
   }
 
-  /** Times the LISTEN connection was re-established, and its backend pid (for tests). */
-  get listenerInfo(): { reconnects: number; backendPid: number | null } {
-    return { reconnects: this.listener.reconnects, backendPid: this.listener.backendPid };
-  }
-
   async getStream(path: string): Promise<StreamState | undefined> {
     const { rows } = await this.query<StreamRow<boolean>>({ ...this.sql.selectStream, values: [path] });
     return rows[0] ? this.withTouch(rowToState(rows[0])) : undefined;

@@ -71,14 +71,23 @@ export async function refused(promise: Promise<unknown>, status: number, code: s
 }
 
 /**
- * Commit rounds run so far by the process's stores of one kind, as an
- * operator sees them: the count of the `rill_commit_round_requests`
- * histogram. Metrics are process-wide, so a test compares two readings.
+ * One sample of the process's metrics registry, as a scrape of /metrics
+ * would show it (`rill_commit_round_requests_count` with `{ store: "sqlite" }`).
+ * Metrics are process-wide, so a test compares two readings.
  */
-export async function commitRounds(store: "sqlite" | "postgres"): Promise<number> {
-  const metric = registry.getSingleMetric("rill_commit_round_requests");
-  if (!metric) throw new Error("rill_commit_round_requests is not registered");
-  const { values } = await metric.get();
-  const count = values.find((sample) => sample.metricName === "rill_commit_round_requests_count" && sample.labels.store === store);
-  return count?.value ?? 0;
+export async function metricValue(metric: string, sample: string = metric, labels: Record<string, string> = {}): Promise<number> {
+  const family = registry.getSingleMetric(metric);
+  if (!family) throw new Error(`${metric} is not registered`);
+  const { values } = await family.get();
+  // Histograms name each sample (…_bucket, …_sum, …_count); counters and gauges do not.
+  const nameOf = (value: (typeof values)[number]) => ("metricName" in value ? String(value.metricName) : metric);
+  const found = values.find(
+    (value) => nameOf(value) === sample && Object.entries(labels).every(([name, wanted]) => String(value.labels[name]) === wanted),
+  );
+  return found?.value ?? 0;
+}
+
+/** Commit rounds run so far by the process's stores of one kind (the rill_commit_round_requests histogram's count). */
+export function commitRounds(store: "sqlite" | "postgres"): Promise<number> {
+  return metricValue("rill_commit_round_requests", "rill_commit_round_requests_count", { store });
 }
