@@ -1,4 +1,4 @@
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { expect, it } from "vitest";
 import { ConnectionGuard } from "./connection-guard.js";
@@ -13,6 +13,16 @@ function open(port: number) {
   return { socket, closed };
 }
 
+/** Resolves once the server has seen its next connection: the guard (a prepended listener) has then admitted or refused it. */
+const nextConnection = (server: Server) => new Promise<void>((resolve) => server.once("connection", () => resolve()));
+
+/** Sends one request on a new connection and gives back what came before the close. */
+function request(port: number): Promise<string> {
+  const attempt = open(port);
+  attempt.socket.write("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+  return attempt.closed;
+}
+
 it("closes a refused connection without a byte when the listener cannot speak plain HTTP/1.1 first", async () => {
   const server = createServer((_req, res) => res.end("served"));
   const guard = new ConnectionGuard({ maxConnections: 1, maxPerAddress: 0, anyOrigin: true, plainHttp: false });
@@ -20,14 +30,15 @@ it("closes a refused connection without a byte when the listener cannot speak pl
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   try {
+    const seen = nextConnection(server);
     const admitted = open(port);
-    await new Promise((resolve) => admitted.socket.once("connect", resolve));
-    await expect.poll(() => guard.open).toBe(1);
+    await seen;
     const refused = open(port);
     expect(await refused.closed).toBe("");
     admitted.socket.write("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
     expect(await admitted.closed).toMatch(/^HTTP\/1\.1 200 [^]*served$/);
-    await expect.poll(() => guard.open).toBe(0);
+    // Its close frees the one place: the next connection is served (once the server has seen the close too).
+    await expect.poll(() => request(port)).toMatch(/^HTTP\/1\.1 200 [^]*served$/);
   } finally {
     server.close();
   }
@@ -41,8 +52,9 @@ it("answers a refused connection with one pre-built 503, naming CORS only when e
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     try {
+      const seen = nextConnection(server);
       const admitted = open(port);
-      await expect.poll(() => guard.open).toBe(1);
+      await seen;
       const refused = open(port);
       refused.socket.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
       const answer = await refused.closed;

@@ -66,11 +66,6 @@ export class ConnectionGuard {
     return this.refused.has(socket);
   }
 
-  /** Open connections that were admitted, for metrics and tests. */
-  get open(): number {
-    return this.total;
-  }
-
   private admit(socket: Socket): void {
     const address = socket.remoteAddress ?? "";
     const fromAddress = this.perAddress.get(address) ?? 0;
