@@ -9,6 +9,16 @@ export const SERVERS = {
   "ref-memory": { impl: "ref", store: "memory", label: "Reference memory", durable: false },
 };
 
+/**
+ * Not a Durable Streams server: bare node:http answering appends without storing
+ * them (bench/lib/server-process.mjs). Append scenarios run it as the machine's
+ * HTTP ceiling and report every server as a share of it.
+ */
+export const CEILING = { impl: "ceiling", store: "none", label: "node:http ceiling", durable: false };
+
+/** Rill on PostgreSQL (scenario 7 only; needs a database URL, so it is not in SERVERS). */
+export const POSTGRES = { impl: "rill", store: "postgres", label: "Rill PostgreSQL", durable: false };
+
 export const STREAM_BASE = "/v1/stream";
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SERVERS } from "./common.mjs";
+import { CEILING, POSTGRES, SERVERS } from "./common.mjs";
 
 export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 export const ROOT_DIR = dirname(BENCH_DIR);
@@ -155,10 +155,10 @@ function exited(child) {
 /**
  * Start a server in its own process.
  * @param {keyof typeof SERVERS} name
- * @param {{ dataDir?: string, longPollTimeoutMs?: number, cpuProf?: string, metrics?: boolean, tls?: boolean, compression?: boolean }} options
+ * @param {{ dataDir?: string, databaseUrl?: string, longPollTimeoutMs?: number, cpuProf?: string, metrics?: boolean, tls?: boolean, compression?: boolean }} options
  */
 export async function startServerProcess(name, options = {}) {
-  const config = SERVERS[name];
+  const config = name === "ceiling" ? CEILING : name === "rill-postgres" ? POSTGRES : SERVERS[name];
   if (!config) throw new Error(`unknown server ${name}`);
   let dataDir = options.dataDir;
   let ownsDir = false;
@@ -170,6 +170,7 @@ export async function startServerProcess(name, options = {}) {
     impl: config.impl,
     store: config.store,
     dataDir,
+    databaseUrl: options.databaseUrl,
     longPollTimeoutMs: options.longPollTimeoutMs ?? 20_000,
     metrics: options.metrics ?? true,
     tls: options.tls ?? false,

@@ -10,20 +10,20 @@ const TRANSPORT = {
 };
 
 export function http2Report(r, P) {
-  const md = ["## HTTP/2 fan-out and compressed catch-up (issue 16; `npm run bench -- --only=7,8`)"];
+  const md = ["## HTTP/2 fan-out and compressed catch-up (issue 16; `npm run bench -- --only=8,9`)"];
   md.push("", machineMarkdown(r.machine, r.loadAtEnd));
   md.push(
     "",
     "**Measured on a busy machine** (2 cores shared with other engineers' builds and tests while this ran): " +
       "compare the rows with each other, not with runs on other days.",
   );
-  if (r.s7) {
-    md.push("", `### Scenario 7: SSE fan-out, ${fmt(P.s7.points[0].subscribers)} readers, a writer at ${P.s7.rate} msgs/s for ${P.s7.durationSec} s (Rill SQLite)`);
+  if (r.s8) {
+    md.push("", `### Scenario 8: SSE fan-out, ${fmt(P.s8.points[0].subscribers)} readers, a writer at ${P.s8.rate} msgs/s for ${P.s8.durationSec} s (Rill SQLite)`);
     md.push(
       "",
       table(
         ["transport", "delivery p50 (ms)", "p99 (ms)", "max (ms)", "delivered", "server RSS with readers connected", "server CPU (cores)"],
-        r.s7.map((x) =>
+        r.s8.map((x) =>
           x.error
             ? [TRANSPORT[x.transport] ?? x.transport, `failed: ${x.error}`, "", "", "", "", ""]
             : [
@@ -39,18 +39,18 @@ export function http2Report(r, P) {
       ),
     );
   }
-  if (r.s8) {
-    const first = r.s8.find((x) => !x.error);
+  if (r.s9) {
+    const first = r.s9.find((x) => !x.error);
     md.push(
       "",
-      `### Scenario 8: catch-up of a ${fmt((first?.bytesPerReader ?? P.s8.streamBytes) / 1e6, 1)} MB JSON stream (telemetry-like records), ` +
-        `${P.s8.readers} concurrent readers, compressed vs not (Rill SQLite, plain HTTP/1.1)`,
+      `### Scenario 9: catch-up of a ${fmt((first?.bytesPerReader ?? P.s9.streamBytes) / 1e6, 1)} MB JSON stream (telemetry-like records), ` +
+        `${P.s9.readers} concurrent readers, compressed vs not (Rill SQLite, plain HTTP/1.1)`,
     );
     md.push(
       "",
       table(
         ["Accept-Encoding", "bytes on the wire per reader", "ratio", "reader MB/s (decoded, median)", "aggregate MB/s", "server CPU (s)"],
-        r.s8.map((x) =>
+        r.s9.map((x) =>
           x.error
             ? [x.acceptEncoding ?? "(none)", `failed: ${x.error}`, "", "", "", ""]
             : [

@@ -41,6 +41,7 @@ export async function appends(servers, { connections, streamCounts, durationSec,
     for (const streams of streamCounts) {
       await attempt(rows, { server: name, streams }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
         for (const conns of connections) {
+          const cpuBefore = server.cpu();
           const result = await runGenerator("append-load", {
             url: server.url,
             streams,
@@ -49,10 +50,14 @@ export async function appends(servers, { connections, streamCounts, durationSec,
             warmupSec,
             prefix: `s1-c${conns}`,
           });
-          rows.push({ server: name, streams, connections: conns, ...strip(result) });
+          const cpuSeconds = server.cpu() - cpuBefore;
+          // Server CPU time per request (µs): unlike appends/s it barely moves when other work shares the cores.
+          const cpuMicrosPerAppend = (1e6 * cpuSeconds) / Math.max(1, result.requestsIncludingWarmup);
+          rows.push({ server: name, streams, connections: conns, ...strip(result), cpuMicrosPerAppend });
           log(
             `${name.padEnd(12)} ${String(streams).padStart(4)} stream(s) ${String(conns).padStart(3)} conns: ` +
-              `${fmt(result.appendsPerSec)} appends/s  p50 ${fmt(result.latency.p50, 2)} ms  p99 ${fmt(result.latency.p99, 2)} ms` +
+              `${fmt(result.appendsPerSec)} appends/s  p50 ${fmt(result.latency.p50, 2)} ms  p99 ${fmt(result.latency.p99, 2)} ms  ` +
+              `server ${fmt(cpuMicrosPerAppend)} µs CPU/append` +
               (result.non2xx || result.errors ? `  (non-2xx ${result.non2xx}, errors ${result.errors})` : ""),
           );
         }

@@ -2,7 +2,7 @@
 // its URL to the orchestrator over IPC. Started by bench/lib/processes.mjs with
 // --expose-gc so the orchestrator can ask for a collected, settled RSS reading.
 //
-//   spec: { impl: "rill" | "ref", store: "sqlite" | "memory" | "file", dataDir?, longPollTimeoutMs, metrics, tls?, compression? }
+//   spec: { impl: "rill" | "ref" | "ceiling", store: "sqlite" | "memory" | "file" | "postgres", dataDir?, databaseUrl?, longPollTimeoutMs, metrics, tls?, compression? }
 import { readFileSync } from "node:fs";
 
 const spec = JSON.parse(process.argv[2]);
@@ -59,7 +59,7 @@ if (spec.impl === "rill") {
     port: 0,
     host: "127.0.0.1",
     memory: spec.store === "memory",
-    dataDir: spec.dataDir,
+    ...(spec.store === "postgres" ? { store: "postgres", databaseUrl: spec.databaseUrl } : { dataDir: spec.dataDir }),
     longPollTimeoutMs: spec.longPollTimeoutMs,
     // Every simulated client of the load generator shares one address.
     limits: { maxConnectionsPerIp: 0 },
@@ -81,6 +81,26 @@ if (spec.impl === "rill") {
   });
   url = await server.start();
   close = () => server.stop();
+} else if (spec.impl === "ceiling") {
+  // The machine's HTTP ceiling for appends: bare node:http that reads each body
+  // and answers as an append would (204 + Stream-Next-Offset), storing nothing.
+  const { createServer } = await import("node:http");
+  startedAt = performance.now();
+  let offset = 0;
+  const server = createServer((req, res) => {
+    let bytes = 0;
+    req.on("data", (chunk) => (bytes += chunk.length));
+    req.on("end", () => {
+      offset += bytes;
+      const status = req.method === "PUT" ? 201 : req.method === "POST" ? 204 : 200;
+      res.writeHead(status, { "stream-next-offset": String(offset).padStart(16, "0") });
+      res.end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${server.address().port}`;
+  close = () => new Promise((resolve) => server.close(() => resolve()));
 } else {
   throw new Error(`unknown server implementation ${spec.impl}`);
 }
