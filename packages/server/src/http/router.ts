@@ -6,10 +6,11 @@ import { recordAppendRefused } from "../metrics/append-metrics.js";
 import type { HttpContext } from "./context.js";
 import { applyCors } from "./cors.js";
 import { header } from "./parse.js";
+import { handleHead } from "./head-handler.js";
 import { handleGet } from "./read-handlers.js";
 import { requestOrigin } from "./request-origin.js";
 import { PREFLIGHT_HEADERS, send, sendError } from "./respond.js";
-import { handleDelete, handleHead, handlePost, handlePut } from "./write-handlers.js";
+import { handleDelete, handlePost, handlePut } from "./write-handlers.js";
 
 /**
  * Maps a request path to a stream key: the part after the base path, kept

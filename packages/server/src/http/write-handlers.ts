@@ -16,7 +16,7 @@ import {
 } from "./parse.js";
 import { parseCompaction, parseRetention } from "./parse-retention.js";
 import { send, type Headers } from "./respond.js";
-import { headHeaders, metadataHeaders, tailHeaders } from "./stream-headers.js";
+import { metadataHeaders, tailHeaders } from "./stream-headers.js";
 
 /**
  * JSON streams store framed messages, validated once here; everything else is
@@ -110,9 +110,4 @@ export async function handlePost(ctx: HttpContext, req: IncomingMessage, res: Se
 export async function handleDelete(ctx: HttpContext, res: ServerResponse, path: string) {
   await ctx.engine.delete(path);
   send(res, 204, {});
-}
-
-export async function handleHead(ctx: HttpContext, res: ServerResponse, path: string) {
-  const stream = await ctx.engine.live(path);
-  send(res, 200, headHeaders(stream, ctx.engine.retentionDefaults));
 }
