@@ -135,3 +135,11 @@ export function sendError(res: ServerResponse, error: unknown): void {
     body,
   );
 }
+
+/**
+ * 404 for a URL that no route serves. It is not the engine's stream-not-found
+ * (a stream URL whose stream is missing): its code is the generic NOT_FOUND.
+ */
+export function routeNotFound(message: string): ProtocolError {
+  return new ProtocolError(404, "NOT_FOUND", message);
+}

@@ -9,7 +9,7 @@ import { header } from "./parse.js";
 import { handleHead } from "./head-handler.js";
 import { handleGet } from "./read-handlers.js";
 import { requestOrigin } from "./request-origin.js";
-import { PREFLIGHT_HEADERS, send, sendError } from "./respond.js";
+import { PREFLIGHT_HEADERS, routeNotFound, send, sendError } from "./respond.js";
 import { handleDelete, handlePost, handlePut } from "./write-handlers.js";
 
 /**
@@ -40,7 +40,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
       for (const handle of ctx.extraRoutes) {
         if (await handle(req, res, url)) return;
       }
-      throw new ProtocolError(404, "NOT_FOUND", `no stream at ${url.pathname}`);
+      throw routeNotFound(`no stream at ${url.pathname}`);
     }
     if (key === CONTROL_PREFIX || key.startsWith(`${CONTROL_PREFIX}/`)) {
       // The control namespace is routed before streams, so it can never collide with one.
@@ -48,7 +48,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
       for (const handle of ctx.controlRoutes) {
         if (await handle(req, res, subpath, url)) return;
       }
-      throw new ProtocolError(404, "NOT_FOUND", `no control endpoint at ${url.pathname}`);
+      throw routeNotFound(`no control endpoint at ${url.pathname}`);
     }
     switch (req.method) {
       case "GET": {

@@ -1,8 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Server as NetServer } from "node:net";
-import { ProtocolError } from "../engine/errors.js";
 import type { ExtraRoute } from "../http/context.js";
-import { sendError } from "../http/respond.js";
+import { routeNotFound, sendError } from "../http/respond.js";
 
 /** http://host:port of a listening server (IPv6 hosts in brackets; any protocol: the caller names the scheme). */
 export function originOf(server: NetServer): string {
@@ -26,7 +25,7 @@ export async function listenOps(routes: ExtraRoute[], port: number, host: string
     try {
       const url = new URL(req.url ?? "/", "http://ops.invalid");
       for (const handle of routes) if (await handle(req, res, url)) return;
-      throw new ProtocolError(404, "NOT_FOUND", `nothing at ${url.pathname} on the metrics port (try /metrics, /healthz, /readyz)`);
+      throw routeNotFound(`nothing at ${url.pathname} on the metrics port (try /metrics, /healthz, /readyz)`);
     } catch (error) {
       sendError(res, error);
     }

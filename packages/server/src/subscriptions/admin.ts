@@ -17,13 +17,13 @@ import { checkWebhookUrl } from "./url-guard.js";
 
 const LIST_PAGE = 500;
 
-export function notFound(id: string): ProtocolError {
+function subscriptionNotFound(id: string): ProtocolError {
   return new ProtocolError(404, "SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
 }
 
 export function requireEntry(rt: SubscriptionRuntime, id: string): Entry {
   const entry = rt.entries.get(id);
-  if (!entry) throw notFound(id);
+  if (!entry) throw subscriptionNotFound(id);
   return entry;
 }
 
