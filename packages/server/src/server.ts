@@ -190,7 +190,8 @@ async function openStore(options: ServerOptions, limits: ServerLimits): Promise<
       return PostgresStore.open({ commitQueue, ...options.postgres, connectionString: options.databaseUrl });
     }
     default: {
-      const { SqliteStore } = await import("./storage/sqlite-store.js" as string);
+      // Imported when chosen, like PostgreSQL's: better-sqlite3's native module loads only for servers that use it.
+      const { SqliteStore } = await import("./storage/sqlite-store.js");
       return SqliteStore.open(options.dataDir ?? DEFAULTS.dataDir, { commitQueue });
     }
   }
