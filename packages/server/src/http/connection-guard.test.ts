@@ -1,7 +1,7 @@
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { expect, it } from "vitest";
-import { ConnectionGuard } from "./connection-guard.js";
+import { ConnectionGuard, type ConnectionGuardOptions } from "./connection-guard.js";
 
 /** Opens a raw connection and reports what the server sent before closing it. */
 function open(port: number) {
@@ -13,9 +13,6 @@ function open(port: number) {
   return { socket, closed };
 }
 
-/** Resolves once the server has seen its next connection: the guard (a prepended listener) has then admitted or refused it. */
-const nextConnection = (server: Server) => new Promise<void>((resolve) => server.once("connection", () => resolve()));
-
 /** Sends one request on a new connection and gives back what came before the close. */
 function request(port: number): Promise<string> {
   const attempt = open(port);
@@ -23,22 +20,35 @@ function request(port: number): Promise<string> {
   return attempt.closed;
 }
 
-it("closes a refused connection without a byte when the listener cannot speak plain HTTP/1.1 first", async () => {
+/** A listening server whose guard admits one connection at a time. */
+async function oneConnectionServer(options: Pick<ConnectionGuardOptions, "anyOrigin" | "plainHttp">) {
   const server = createServer((_req, res) => res.end("served"));
-  const guard = new ConnectionGuard({ maxConnections: 1, maxPerAddress: 0, anyOrigin: true, plainHttp: false });
-  guard.attach(server);
+  new ConnectionGuard({ maxConnections: 1, maxPerAddress: 0, ...options }).attach(server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    /** Opens a connection and resolves once the server has seen it: the guard (a prepended listener) has then admitted it. */
+    async admitOne() {
+      const seen = new Promise<void>((resolve) => server.once("connection", () => resolve()));
+      const admitted = open(port);
+      await seen;
+      return admitted;
+    },
+    close: () => server.close(),
+  };
+}
+
+it("closes a refused connection without a byte when the listener cannot speak plain HTTP/1.1 first", async () => {
+  const server = await oneConnectionServer({ anyOrigin: true, plainHttp: false });
   try {
-    const seen = nextConnection(server);
-    const admitted = open(port);
-    await seen;
-    const refused = open(port);
+    const admitted = await server.admitOne();
+    const refused = open(server.port);
     expect(await refused.closed).toBe("");
     admitted.socket.write("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
     expect(await admitted.closed).toMatch(/^HTTP\/1\.1 200 [^]*served$/);
     // Its close frees the one place: the next connection is served (once the server has seen the close too).
-    await expect.poll(() => request(port)).toMatch(/^HTTP\/1\.1 200 [^]*served$/);
+    await expect.poll(() => request(server.port)).toMatch(/^HTTP\/1\.1 200 [^]*served$/);
   } finally {
     server.close();
   }
@@ -46,16 +56,10 @@ it("closes a refused connection without a byte when the listener cannot speak pl
 
 it("answers a refused connection with one pre-built 503, naming CORS only when every origin is allowed", async () => {
   for (const anyOrigin of [true, false]) {
-    const server = createServer((_req, res) => res.end("served"));
-    const guard = new ConnectionGuard({ maxConnections: 1, maxPerAddress: 0, anyOrigin, plainHttp: true });
-    guard.attach(server);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
+    const server = await oneConnectionServer({ anyOrigin, plainHttp: true });
     try {
-      const seen = nextConnection(server);
-      const admitted = open(port);
-      await seen;
-      const refused = open(port);
+      const admitted = await server.admitOne();
+      const refused = open(server.port);
       refused.socket.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
       const answer = await refused.closed;
       expect(answer).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
