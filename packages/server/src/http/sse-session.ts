@@ -31,6 +31,7 @@ export class SseSession implements LiveSession {
   private position: number;
   private stream: StreamState;
   private pumping = false;
+  private corked = false;
   private again = false;
   private ended = false;
   private unsubscribe: () => void = () => undefined;
@@ -55,7 +56,7 @@ export class SseSession implements LiveSession {
   start(): void {
     startStream(this.res, 200, sseHeaders(this.stream));
     this.ctx.sessions.add(this);
-    this.unsubscribe = this.ctx.engine.hub.subscribe(this.stream.path, (event) => this.onEvent(event));
+    this.unsubscribe = this.ctx.engine.hub.subscribe(this.stream.path, (event, more) => this.onLiveEvent(event, more));
     this.req.on("close", () => this.end());
     this.res.on("error", () => this.end());
     void this.pump(true);
@@ -86,6 +87,25 @@ export class SseSession implements LiveSession {
     this.ctx.sessions.delete(this);
     this.resume?.();
     if (!this.res.writableEnded) this.res.end();
+  }
+
+  /**
+   * Frames handed over together (a reader the hub reached late) leave in one
+   * socket write: the response is corked from the first until the last.
+   */
+  private onLiveEvent(event: LiveEvent, more: number): void {
+    if (more > 0 && !this.corked) {
+      this.corked = true;
+      this.res.cork();
+    }
+    try {
+      this.onEvent(event);
+    } finally {
+      if (more === 0 && this.corked) {
+        this.corked = false;
+        this.res.uncork();
+      }
+    }
   }
 
   private onEvent(event: LiveEvent): void {
