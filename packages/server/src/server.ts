@@ -5,7 +5,8 @@ import { authorize, authorizeAny } from "./http/authorize.js";
 import { MAINTENANCE_DEFAULTS } from "./engine/maintenance.js";
 import { parseRetentionRule, type RetentionRule } from "./engine/retention-rules.js";
 import { CompressedChunkCache } from "./http/compression.js";
-import type { ExtraRoute, HttpContext, LiveSession } from "./http/context.js";
+import type { ExtraRoute, HttpContext } from "./http/context.js";
+import { LiveSessions } from "./http/live-sessions.js";
 import { parseCorsOrigins } from "./http/cors.js";
 import { BodyWatchdog } from "./http/body-watchdog.js";
 import { resolveLimits, type ServerLimits } from "./http/limits.js";
@@ -236,11 +237,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     engine,
     store: await openSubscriptionStore(options),
   });
-  const sessions = new Set<LiveSession>();
+  const sseKeepAliveMs = options.sseKeepAliveMs ?? DEFAULTS.sseKeepAliveMs;
+  const sseRecycleMs = options.sseRecycleMs ?? DEFAULTS.sseRecycleMs;
+  const live = new LiveSessions({
+    hub: engine.hub,
+    maxReadersPerStream: limits.maxReadersPerStream,
+    // Often enough for keep-alives and recycling to be on time, at most once a second.
+    tickMs: Math.max(50, Math.min(1_000, sseKeepAliveMs / 2, sseRecycleMs / 2)),
+  });
   const ctx: HttpContext = {
     engine,
     access,
-    sessions,
+    live,
     compressedChunks: new CompressedChunkCache(),
     controlRoutes: [],
     extraRoutes: [...(options.extraRoutes ?? [])],
@@ -250,11 +258,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       maxReadBytes: options.maxReadBytes ?? DEFAULTS.maxReadBytes,
       readChunkBytes: options.readChunkBytes ?? DEFAULTS.readChunkBytes,
       longPollTimeoutMs: options.longPollTimeoutMs ?? DEFAULTS.longPollTimeoutMs,
-      sseRecycleMs: options.sseRecycleMs ?? DEFAULTS.sseRecycleMs,
-      sseKeepAliveMs: options.sseKeepAliveMs ?? DEFAULTS.sseKeepAliveMs,
+      sseRecycleMs,
+      sseKeepAliveMs,
       corsOrigins,
       maxPendingOutputBytes: limits.maxPendingOutputBytes,
-      maxReadersPerStream: limits.maxReadersPerStream,
       maxStreams: limits.maxStreams,
       compression: options.compression ?? true,
     },
@@ -335,24 +342,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     await engine.close();
     throw error;
   }
-  const unwatch = watchServer({ http, store, sessions, subscriptions, usageTimeoutMs: readyTimeoutMs });
-
-  // One ticker for every live reader, instead of timers per connection.
-  const tickMs = Math.max(50, Math.min(1_000, ctx.options.sseKeepAliveMs / 2, ctx.options.sseRecycleMs / 2));
-  const ticker = setInterval(() => {
-    const now = Date.now();
-    for (const session of sessions) session.tick?.(now);
-  }, tickMs);
-  ticker.unref();
+  const unwatch = watchServer({ http, store, sessions: live, subscriptions, usageTimeoutMs: readyTimeoutMs });
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       ops.shuttingDown();
       const stopped = listener.stopAccepting();
-      clearInterval(ticker);
       bodies.close();
-      for (const session of [...sessions]) session.end();
+      live.close();
       // HTTP/2 requests already under way when GOAWAY went out may finish (an append still sending its body).
       await listener.settled(DEFAULTS.shutdownGraceMs);
       // Subscriptions stop after in-flight appends (whose observers they are) and before the engine (wake events are appends).

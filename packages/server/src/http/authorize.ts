@@ -4,7 +4,7 @@ import { AuthenticationError, type Need, type Principal } from "../auth/access.j
 import { KeysUnavailableError } from "../auth/jwt.js";
 import { ProtocolError } from "../engine/errors.js";
 import type { HttpContext } from "./context.js";
-import { markPrivate } from "./respond.js";
+import { markPrivate } from "./cache-policy.js";
 
 /**
  * The HTTP side of access control: turns the decision into RFC 6750 answers.

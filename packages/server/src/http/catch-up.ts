@@ -2,6 +2,7 @@ import { HEADER, isJsonContentType } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { StreamState } from "../engine/model.js";
 import { readBytes } from "../metrics/http-metrics.js";
+import { cacheControl } from "./cache-policy.js";
 import { sendCompressed, StreamGone } from "./compressed-body.js";
 import { compressionHeaders, encodedEtag, planCompression } from "./compression.js";
 import type { HttpContext } from "./context.js";
@@ -40,8 +41,7 @@ export async function sendCatchUp(ctx: HttpContext, req: IncomingMessage, res: S
   const etag = encodedEtag(etagFor(stream.path, from, position, stream.closed), plan.encoding);
   const headers = readHeaders(stream, position, null);
   headers[HEADER.etag] = etag;
-  // A range that stops short of the tail never changes; the tail range must be revalidated.
-  headers[HEADER.cacheControl] = position.upToDate ? "no-cache" : "public, max-age=60, stale-while-revalidate=300";
+  headers[HEADER.cacheControl] = cacheControl(position.upToDate ? "catch-up-tail" : "catch-up-range");
   compressionHeaders(headers, plan);
   if (header(req.headers, HEADER.ifNoneMatch) === etag) {
     send(res, 304, headers);

@@ -3,6 +3,7 @@ import type { AccessControl } from "../auth/access.js";
 import type { Engine } from "../engine/engine.js";
 import type { CorsOrigins } from "./cors.js";
 import type { CompressedChunkCache } from "./compression.js";
+import type { LiveSessions } from "./live-sessions.js";
 
 export interface HttpOptions {
   /** Path prefix under which streams live, e.g. "/v1/stream". */
@@ -21,21 +22,10 @@ export interface HttpOptions {
   corsOrigins: CorsOrigins;
   /** Output an SSE reader may have waiting on its connection before it is paused and later caught up from storage. */
   maxPendingOutputBytes: number;
-  /** Live readers (SSE, waiting long-polls) one stream may have; 0: no limit. */
-  maxReadersPerStream: number;
   /** Streams this server may hold; 0: no limit. */
   maxStreams: number;
   /** Compress catch-up of text and JSON streams when the client accepts it. */
   compression: boolean;
-}
-
-/** A live reader the server can end on shutdown. */
-export interface LiveSession {
-  /** How the reader waits (the `mode` label of rill_live_readers). */
-  readonly mode: "sse" | "long-poll";
-  end(): void;
-  /** Periodic housekeeping from the server's shared ticker (keep-alives, recycling). */
-  tick?(now: number): void;
 }
 
 /**
@@ -55,7 +45,8 @@ export interface HttpContext {
   options: HttpOptions;
   /** Who may do what (docs/security.md), or null when access control is off. */
   access: AccessControl | null;
-  sessions: Set<LiveSession>;
+  /** The live readers (SSE, waiting long-polls): admission, the shared ticker, shutdown. */
+  live: LiveSessions;
   /** Catch-up chunks already compressed, shared by every reader of the same range. */
   compressedChunks: CompressedChunkCache;
   /** Control-namespace handlers, tried in order before giving up with 404. */

@@ -5,7 +5,8 @@ import { isExpired, storedBytes, type StreamState } from "../engine/model.js";
 import { allows, type Grants } from "../auth/scopes.js";
 import { authorize, insufficientScope, principalOf } from "./authorize.js";
 import type { ControlRoute, HttpContext } from "./context.js";
-import { markPrivate, send } from "./respond.js";
+import { markPrivate } from "./cache-policy.js";
+import { send } from "./respond.js";
 
 const MAX_PAGE = 1000;
 

@@ -8,6 +8,7 @@ import {
   SSE_EVENT,
 } from "@rill/protocol";
 import type { StreamState } from "../engine/model.js";
+import { cacheControl } from "./cache-policy.js";
 import type { Headers } from "./respond.js";
 
 /**
@@ -72,7 +73,7 @@ export function sseControlEvent(next: number, upToDate: boolean, closed: boolean
 export function sseHeaders(stream: StreamState): Headers {
   const headers: Headers = {
     [HEADER.contentType]: "text/event-stream",
-    [HEADER.cacheControl]: "no-cache",
+    [HEADER.cacheControl]: cacheControl("sse"),
     "x-accel-buffering": "no",
   };
   if (!isTextContentType(stream.contentType)) headers[HEADER.streamSseDataEncoding] = "base64";

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { ProtocolError } from "../engine/errors.js";
 import { log } from "../logging/logger.js";
 import { httpErrors } from "../metrics/http-metrics.js";
+import { applyPrivateRule, cacheControl } from "./cache-policy.js";
 
 export type Headers = Record<string, string | number>;
 
@@ -47,25 +48,9 @@ export const PREFLIGHT_HEADERS: Headers = Object.freeze({
   "access-control-max-age": "86400",
 });
 
-/** Requests answered on the strength of a token: their responses must not be stored by shared caches. */
-const privateRequests = new WeakSet<IncomingMessage>();
-
-export function markPrivate(req: IncomingMessage): void {
-  privateRequests.add(req);
-}
-
-/** Turns any caching directive into its private form (`public` → `private`; `no-cache` → `private, no-cache`). */
-function privateCacheControl(value: string | number | undefined): string {
-  const directives = String(value ?? "")
-    .split(",")
-    .map((directive) => directive.trim())
-    .filter((directive) => directive !== "" && directive.toLowerCase() !== "public" && directive.toLowerCase() !== "private");
-  return ["private", ...directives].join(", ");
-}
-
 function withCommonHeaders(res: ServerResponse, headers: Headers): Headers {
   const all: Headers = { ...COMMON_HEADERS, ...headers };
-  if (privateRequests.has(res.req)) all["cache-control"] = privateCacheControl(all["cache-control"]);
+  applyPrivateRule(res.req, all);
   return all;
 }
 
@@ -116,22 +101,27 @@ export function startStream(res: ServerResponse, status: number, headers: Header
   res.flushHeaders();
 }
 
-/** Renders any failure. Protocol errors keep their status; anything else is a 500 that names no internals. */
+/** Renders any failure. Protocol errors keep their status; anything else is a 500 that names no internals (and is logged). */
 export function sendError(res: ServerResponse, error: unknown): void {
+  if (!res.headersSent && !(error instanceof ProtocolError)) log().error({ event: "request_failed", err: error }, "a request failed");
+  renderError(res, error);
+}
+
+/** sendError without its log line, for callers that logged the failure their own way (live reads). */
+export function renderError(res: ServerResponse, error: unknown): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const protocolError =
     error instanceof ProtocolError ? error : new ProtocolError(500, "INTERNAL", "internal server error");
-  if (!(error instanceof ProtocolError)) log().error({ event: "request_failed", err: error }, "a request failed");
   const { code, message, details } = protocolError;
   httpErrors.at(code.toLowerCase()).inc();
   const body = JSON.stringify({ error: { code, message, ...details } });
   send(
     res,
     protocolError.status,
-    { ...protocolError.headers, "content-type": "application/json", "cache-control": "no-store" },
+    { ...protocolError.headers, "content-type": "application/json", "cache-control": cacheControl("error") },
     body,
   );
 }

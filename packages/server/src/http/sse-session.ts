@@ -2,7 +2,8 @@ import { nextCursor } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { LiveEvent } from "../engine/live-hub.js";
 import type { StreamState } from "../engine/model.js";
-import type { HttpContext, LiveSession } from "./context.js";
+import type { HttpContext } from "./context.js";
+import { failLiveRead, type LiveSession } from "./live-sessions.js";
 import { sseControlEvent, sseDataEvent, sseHeaders } from "./read-encoding.js";
 import { sseBytes, sseFrames, sseReadersDropped, sseReadersPaused } from "../metrics/http-metrics.js";
 import { startStream } from "./respond.js";
@@ -16,9 +17,10 @@ import { startStream } from "./respond.js";
  *   reader of the stream) is written; otherwise the reader catches up from
  *   the store again. A closed stream ends after its final control event;
  *   every connection is recycled after `sseRecycleMs` (checked by the
- *   server's shared ticker, so a reader costs no timers of its own), and
- *   ended by the same ticker once the token that authorized it expires (the
- *   client reconnects, gets a 401 and refreshes its token).
+ *   shared ticker of LiveSessions, so a reader costs no timers of its own),
+ *   and ended by the same ticker once the token that authorized it expires
+ *   (the client reconnects, gets a 401 and refreshes its token). A failure
+ *   ends the response by the live readers' one error policy (failLiveRead).
  *
  * A reader that stops draining its socket must not make the server hold
  * every frame for it: once more than `maxPendingOutputBytes` wait on its
@@ -53,16 +55,22 @@ export class SseSession implements LiveSession {
     this.position = position;
   }
 
+  get path(): string {
+    return this.stream.path;
+  }
+
   start(): void {
     startStream(this.res, 200, sseHeaders(this.stream));
-    this.ctx.sessions.add(this);
     this.unsubscribe = this.ctx.engine.hub.subscribe(this.stream.path, (event, more) => this.onLiveEvent(event, more));
     this.req.on("close", () => this.end());
+    // The connection failed under the response (a reset): nothing can be sent any more.
     this.res.on("error", () => this.end());
+    // Last: during shutdown, add() ends the session at once.
+    this.ctx.live.add(this);
     void this.pump(true);
   }
 
-  /** Called by the server's one shared ticker: recycle old connections, end expired ones, keep idle ones alive. */
+  /** Called by the shared ticker: recycle old connections, end expired ones, keep idle ones alive. */
   tick(now: number): void {
     const expired = this.accessExpiresAt !== null && now >= this.accessExpiresAt;
     if (now - this.startedAt >= this.ctx.options.sseRecycleMs || expired) {
@@ -84,7 +92,7 @@ export class SseSession implements LiveSession {
     if (this.ended) return;
     this.ended = true;
     this.unsubscribe();
-    this.ctx.sessions.delete(this);
+    this.ctx.live.delete(this);
     this.resume?.();
     if (!this.res.writableEnded) this.res.end();
   }
@@ -164,7 +172,8 @@ export class SseSession implements LiveSession {
         }
         if (this.stream.closed && this.position >= this.stream.tail) this.end();
       } while (this.again && !this.ended);
-    } catch {
+    } catch (error) {
+      failLiveRead(this.res, this, error);
       this.end();
     } finally {
       this.pumping = false;

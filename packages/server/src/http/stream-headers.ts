@@ -1,6 +1,7 @@
 import { formatOffset, HEADER } from "@rill/protocol";
 import { storedBytes, type StreamState } from "../engine/model.js";
 import { effectiveRetention, type RetentionDefaults } from "../engine/retention-rules.js";
+import { cacheControl } from "./cache-policy.js";
 import type { Headers } from "./respond.js";
 
 /** Where the stream ends and whether it is closed: what an append's response reports. */
@@ -36,6 +37,6 @@ export function headHeaders(stream: StreamState, defaults: RetentionDefaults): H
   headers[HEADER.rillEarliestOffset] = formatOffset(stream.earliest);
   headers[HEADER.rillBytesAppended] = String(stream.tail - stream.forkOffset);
   headers[HEADER.rillBytesStored] = String(storedBytes(stream));
-  headers[HEADER.cacheControl] = "no-store";
+  headers[HEADER.cacheControl] = cacheControl("metadata");
   return headers;
 }

@@ -1,5 +1,5 @@
 import type { Server } from "node:net";
-import type { LiveSession } from "../http/context.js";
+import type { LiveSessions } from "../http/live-sessions.js";
 import type { Store, StoreUsage } from "../storage/store.js";
 import type { SubscriptionManager } from "../subscriptions/manager.js";
 import { liveReaders, openConnections } from "./http-metrics.js";
@@ -19,7 +19,7 @@ const hasPool = (store: Store): store is Store & PoolReporting => typeof (store 
 export interface ServerParts {
   http: Server;
   store: Store;
-  sessions: ReadonlySet<LiveSession>;
+  sessions: Pick<LiveSessions, "count">;
   subscriptions: SubscriptionManager;
   /** How long a scrape may wait for the store's size (ms). */
   usageTimeoutMs: number;
@@ -52,18 +52,10 @@ export function watchServer(parts: ServerParts): () => void {
 
   const removers = [
     openConnections.addSource(() => open),
-    liveReaders.addSource(() => {
-      let sse = 0;
-      let longPoll = 0;
-      for (const session of sessions) {
-        if (session.mode === "sse") sse++;
-        else longPoll++;
-      }
-      return [
-        [{ mode: "sse" }, sse],
-        [{ mode: "long-poll" }, longPoll],
-      ];
-    }),
+    liveReaders.addSource(() => [
+      [{ mode: "sse" }, sessions.count("sse")],
+      [{ mode: "long-poll" }, sessions.count("long-poll")],
+    ]),
     commitQueueDepth.addSource(() => (store.pendingWrites === undefined ? undefined : byStore(store.pendingWrites))),
     streamCount.addSource(async () => {
       const found = await sampleUsage();
