@@ -17,6 +17,18 @@ import { send, startBody } from "./respond.js";
  */
 export const CATCH_UP_PIECE_BYTES = 1024 * 1024;
 
+/**
+ * The first piece is small and each next one twice as large, up to
+ * CATCH_UP_PIECE_BYTES: when many readers start at once, each of them gets
+ * its first bytes after a short read and write instead of waiting behind
+ * everyone else's full megabyte.
+ */
+const FIRST_PIECE_BYTES = 64 * 1024;
+
+function pieceBytes(index: number): number {
+  return Math.min(CATCH_UP_PIECE_BYTES, FIRST_PIECE_BYTES * 2 ** Math.min(index, 10));
+}
+
 const OPEN_BRACKET = new Uint8Array([0x5b]);
 const CLOSE_BRACKET = new Uint8Array([0x5d]);
 const COMMA = new Uint8Array([0x2c]);
@@ -51,7 +63,7 @@ export async function sendCatchUp(ctx: HttpContext, req: IncomingMessage, res: S
   // Retention may drop the head between the 410 check and the read: the
   // first piece is read, then the earliest position checked again, before
   // anything is answered.
-  const first = from < end ? await reads.piece(stream, from, end, CATCH_UP_PIECE_BYTES) : null;
+  const first = from < end ? await reads.piece(stream, from, end, pieceBytes(0)) : null;
   await reads.confirmRetained(stream, from);
   // Positions compaction emptied hold no bytes, so where there may be some the
   // length is not known before the end and the body goes chunked.
@@ -91,6 +103,7 @@ async function* bodyPieces(
   let at = from;
   let wrote = false;
   let piece = first;
+  let index = 0;
   while (piece !== null) {
     if (piece.end <= at) throw new StreamGone("the stream went away during the response");
     at = piece.end;
@@ -100,7 +113,7 @@ async function* bodyPieces(
       yield json ? piece.data.subarray(0, piece.data.length - 1) : piece.data;
       wrote = true;
     }
-    piece = at < end ? await ctx.engine.reads.piece(stream, at, end, CATCH_UP_PIECE_BYTES) : null;
+    piece = at < end ? await ctx.engine.reads.piece(stream, at, end, pieceBytes(++index)) : null;
   }
   if (json) yield CLOSE_BRACKET;
 }
