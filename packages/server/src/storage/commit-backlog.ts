@@ -1,5 +1,5 @@
 import { ProtocolError } from "../engine/errors.js";
-import type { Op, Pending } from "./write-queue.js";
+import type { Op, Pending } from "./commit-requests.js";
 
 export interface CommitBacklogLimits {
   /** Appends waiting for or in a commit round (0: no bound). */

@@ -12,7 +12,7 @@ import { insertValues, type Statements } from "./postgres-statements.js";
 import type { BatchRewrite, RemoteCommit, ResolvedCreateCommand, TrimOutcome } from "./store.js";
 import { compactRows, retainRows } from "./postgres-trim.js";
 import { rowToState, stateParams, type StateParams, type StreamRow } from "./stream-row.js";
-import type { Op, Settled } from "./write-queue.js";
+import type { Op, Settled } from "./commit-requests.js";
 
 /**
  * Batches up to this size travel inside the round's single write statement

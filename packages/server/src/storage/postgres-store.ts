@@ -4,7 +4,7 @@ import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from 
 import type { RetentionPolicy, StreamState } from "../engine/model.js";
 import { batchHolding, EMPTY_READ, sliceBatches, type RangeRead } from "./batches.js";
 import { log } from "../logging/logger.js";
-import { pgResyncs, pgRoundRetries, recordRound } from "../metrics/store-metrics.js";
+import { pgResyncs, pgRoundRetries } from "../metrics/store-metrics.js";
 import { checkPostgresWritable, postgresUsage } from "./postgres-health.js";
 import { CommitListener } from "./postgres-listener.js";
 import { transact, type RoundContext } from "./postgres-round.js";
@@ -13,8 +13,9 @@ import { checkSchemaName, migrate } from "./postgres-schema.js";
 import { READ_PAGE_ROWS, statements, typeParsers, type Statements } from "./postgres-statements.js";
 import type { BatchRewrite, RemoteCommit, ResolvedCreateCommand, Store, StoredBatch, TimedBatch, TrimOutcome, StoreUsage } from "./store.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
-import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
-import { settle, type Op, type Pending } from "./write-queue.js";
+import type { CommitBacklogLimits } from "./commit-backlog.js";
+import { CommitQueue, type Touches } from "./commit-queue.js";
+import type { Op, Settled } from "./commit-requests.js";
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database (node-postgres also reads PG* environment variables). */
@@ -59,9 +60,10 @@ const RETRYABLE = new Set(["40P01", "40001", "23505"]);
  * database. Only this server's own pending last-access times (sliding TTLs)
  * live in memory, for at most `touchFlushMs`.
  *
- * Writes go through a commit queue, as on SQLite: everything queued while
- * the previous round was committing (or within one event-loop turn) becomes
- * one transaction, applied in arrival order. A round
+ * Writes go through a commit queue (commit-queue.ts, `serial` policy), as on
+ * SQLite: everything queued while the previous round was committing (or
+ * within one event-loop turn) becomes one transaction, applied in arrival
+ * order. A round
  *
  * 1. locks the stream rows its requests name, in one
  *    `SELECT … ORDER BY path FOR UPDATE` (path order, so two servers locking
@@ -95,22 +97,12 @@ export class PostgresStore implements Store {
   private readonly sql: Statements;
   private readonly schema: string;
   private readonly channel: string;
-  private readonly touchFlushMs: number;
   /** What each commit round needs from this store. */
   private readonly roundContext: RoundContext;
 
   private readonly watchers = new Set<{ listener: (change: RemoteCommit) => void; watched: () => Iterable<string> }>();
-  /** Last-access times newer than the stored ones: not yet persisted, and being persisted. */
-  private touches = new Map<string, number>();
-  private flushingTouches = new Map<string, number>();
-
-  private queue: Pending[] = [];
-  private readonly backlog: CommitBacklog;
-  private scheduled: NodeJS.Immediate | null = null;
-  private touchTimer: NodeJS.Timeout | null = null;
-  /** When the armed touch timer fires (ms since the epoch). */
-  private touchTimerAt = 0;
-  private pumping: Promise<void> | null = null;
+  private readonly commits: CommitQueue;
+  private readonly touchFlushMs: number;
   private closed = false;
   private readyProbe: Promise<void> | null = null;
 
@@ -118,7 +110,13 @@ export class PostgresStore implements Store {
     this.schema = checkSchemaName(options.schema ?? "rill");
     this.channel = `rill_commits_${this.schema}`;
     this.touchFlushMs = options.touchFlushMs ?? 1000;
-    this.backlog = new CommitBacklog(options.commitQueue);
+    this.commits = new CommitQueue({
+      store: "postgres",
+      policy: "serial",
+      touchFlushMs: this.touchFlushMs,
+      limits: options.commitQueue,
+      runRound: (ops, touches) => this.runRound(ops, touches),
+    });
     this.pool = pool;
     this.sql = statements(`"${this.schema}"`);
     this.roundContext = {
@@ -189,7 +187,7 @@ export class PostgresStore implements Store {
   }
 
   get pendingWrites(): number {
-    return this.queue.length;
+    return this.commits.pending;
   }
 
   /** The pool's connections in use and idle, and the requests waiting for one (metrics). */
@@ -275,11 +273,9 @@ export class PostgresStore implements Store {
   }
 
   async touch(path: string, now: number, expiresAt?: number | null): Promise<void> {
-    if (now <= (this.touches.get(path) ?? 0)) return;
-    this.touches.set(path, now);
     // Before the stream's old expiry, or another server's sweeper removes a stream this one is reading.
     const flushBy = expiresAt == null ? now + this.touchFlushMs : Math.min(now + this.touchFlushMs, expiresAt - TOUCH_EXPIRY_MARGIN_MS);
-    this.armTouchTimer(flushBy);
+    this.commits.touch(path, now, flushBy);
   }
 
   delete(path: string, _now: number): Promise<DeleteOutcome> {
@@ -319,14 +315,9 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.touchTimer !== null) clearTimeout(this.touchTimer);
-    this.touchTimer = null;
-    if (this.scheduled !== null) clearImmediate(this.scheduled);
-    this.scheduled = null;
     // Requests already queued, and touches, are committed before the pool goes
     // (or fail, if the database is unreachable: then the touches are lost).
-    if (this.pumping) await this.pumping;
-    if (this.queue.length > 0 || this.touches.size > 0) await this.pump();
+    await this.commits.close();
     await this.listener.stop();
     await this.pool.end();
   }
@@ -365,69 +356,19 @@ export class PostgresStore implements Store {
     }
   }
 
-  // ---------------------------------------------------------------- commit queue
+  // ---------------------------------------------------------------- commit rounds
 
   private enqueue<T>(op: Op): Promise<T> {
-    if (this.closed) return Promise.reject(new Error("the PostgreSQL store is closed"));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push(this.backlog.hold(op, resolve as (value: never) => void, reject));
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.pumping || this.scheduled !== null || this.closed) return;
-    this.scheduled = setImmediate(() => {
-      this.scheduled = null;
-      void this.pump();
-    });
-  }
-
-  /** Forces a round by `flushBy` at the latest, so touches reach the database without waiting for a write. */
-  private armTouchTimer(flushBy: number): void {
-    if (this.closed || (this.touchTimer !== null && this.touchTimerAt <= flushBy)) return;
-    if (this.touchTimer !== null) clearTimeout(this.touchTimer);
-    this.touchTimerAt = flushBy;
-    this.touchTimer = setTimeout(() => {
-      this.touchTimer = null;
-      this.schedule();
-    }, Math.max(0, flushBy - Date.now()));
-    this.touchTimer.unref();
+    return this.commits.enqueue<T>(op);
   }
 
   /**
-   * Runs rounds until nothing is queued; requests arriving during a round make
-   * up the next. After a failed round, touches put back wait for their timer
-   * rather than being retried at once.
+   * One round (the touches, then the requests in one transaction), retried
+   * when it lost a race to another server. A failure of the whole round is
+   * thrown as the store failure (503) every request in it gets.
    */
-  private pump(): Promise<void> {
-    if (this.pumping) return this.pumping;
-    this.pumping = (async () => {
-      try {
-        let ok = true;
-        while (this.queue.length > 0 || (ok && this.touches.size > 0)) {
-          const batch = this.queue;
-          this.queue = [];
-          const touches = this.touches;
-          this.touches = new Map();
-          if (touches.size > 0 && this.touchTimer !== null) {
-            clearTimeout(this.touchTimer);
-            this.touchTimer = null;
-          }
-          ok = await this.runRound(batch, touches);
-        }
-      } finally {
-        this.pumping = null;
-      }
-    })();
-    return this.pumping;
-  }
-
-  /** One round, retried when it lost a race; false when it failed. */
-  private async runRound(batch: Pending[], touches: Map<string, number>): Promise<boolean> {
-    this.flushingTouches = touches;
+  private async runRound(ops: Op[], touches: Touches): Promise<Settled[]> {
     let attempt = 0;
-    const startedAt = performance.now();
     for (;;) {
       attempt++;
       let client: pg.PoolClient | null = null;
@@ -435,11 +376,7 @@ export class PostgresStore implements Store {
       try {
         client = await this.pool.connect();
         if (touches.size > 0) await this.persistTouches(client, touches);
-        const results = batch.length > 0 ? await transact(client, batch.map((p) => p.op), this.roundContext) : [];
-        this.flushingTouches = new Map();
-        recordRound("postgres", startedAt, batch.length);
-        settle(batch, results);
-        return true;
+        return ops.length > 0 ? await transact(client, ops, this.roundContext) : [];
       } catch (error) {
         broken = isConnectionError(error) ? error : undefined;
         if (client) await client.query("ROLLBACK").catch((e: unknown) => void (broken ??= e));
@@ -450,13 +387,7 @@ export class PostgresStore implements Store {
           await sleep(2 + Math.random() * 8 * attempt);
           continue;
         }
-        this.flushingTouches = new Map();
-        for (const [path, at] of touches) {
-          if (at > (this.touches.get(path) ?? 0)) this.touches.set(path, at);
-        }
-        if (this.touches.size > 0) this.armTouchTimer(Date.now() + this.touchFlushMs);
-        for (const pending of batch) pending.reject(storeFailure(error));
-        return false;
+        throw storeFailure(error);
       } finally {
         client?.release(broken instanceof Error ? broken : undefined);
       }
@@ -464,7 +395,7 @@ export class PostgresStore implements Store {
   }
 
   /** Last-access times only ever move forward, and only for streams with a sliding TTL. */
-  private async persistTouches(client: pg.PoolClient, touches: Map<string, number>): Promise<void> {
+  private async persistTouches(client: pg.PoolClient, touches: Touches): Promise<void> {
     const entries = [...touches].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     await client.query({ ...this.sql.touch, values: [entries.map(([p]) => p), entries.map(([, at]) => at)] });
   }
@@ -479,8 +410,7 @@ export class PostgresStore implements Store {
   }
 
   private withTouch(state: StreamState): StreamState {
-    const touched = Math.max(this.touches.get(state.path) ?? 0, this.flushingTouches.get(state.path) ?? 0);
-    return touched > state.lastAccessAt && state.ttlSeconds !== null ? { ...state, lastAccessAt: touched } : state;
+    return this.commits.withTouch(state);
   }
 }
 

@@ -8,7 +8,7 @@ import { planDelete } from "../engine/delete-rules.js";
 import { ProtocolError } from "../engine/errors.js";
 import { isExpired, type RetentionPolicy, type StreamState } from "../engine/model.js";
 import { batchHolding, EMPTY_READ, MERGE_LIMIT, mayMergeBatches, sliceBatches, type RangeRead } from "./batches.js";
-import { recordCommit, recordRound } from "../metrics/store-metrics.js";
+import { recordCommit } from "../metrics/store-metrics.js";
 import { StreamCache, type Entry } from "./sqlite-cache.js";
 import { checkWritable, sqliteUsage } from "./sqlite-health.js";
 import { enableIncrementalVacuum, migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
@@ -16,11 +16,9 @@ import type { BatchRewrite, ResolvedCreateCommand, Store, StoredBatch, StoreUsag
 import { applyDeletePlan } from "./sqlite-delete.js";
 import { compactRows, retainRows } from "./sqlite-trim.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
-import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
-import { settle, type Op, type Pending, type Settled } from "./write-queue.js";
-
-/** Longest a commit round waits for the rest of the previous round's crowd (ms). */
-const LINGER_MS = 1;
+import type { CommitBacklogLimits } from "./commit-backlog.js";
+import { CommitQueue, type Touches } from "./commit-queue.js";
+import type { Op, Settled } from "./commit-requests.js";
 
 export interface SqliteStoreOptions {
   /** Directory holding `rill.db` (and its WAL); created when missing. */
@@ -44,12 +42,13 @@ type BatchRow = [number, Uint8Array];
  * The durable store: one SQLite database in WAL mode with `synchronous=FULL`,
  * so a commit is on disk before it is acknowledged.
  *
- * Writes (create, append, delete, sweep) go through a commit queue. Everything
- * queued in one event-loop turn is applied in a single transaction — one
- * fsync for the whole round, across streams — in arrival order, each request
- * decided by the engine's pure rules against the state left by the requests
- * before it. A request the rules refuse fails alone; the round goes on. The
- * promises settle only after COMMIT has returned.
+ * Writes (create, append, delete, sweep) go through a commit queue
+ * (commit-queue.ts, `linger` policy). Everything queued in one event-loop
+ * turn is applied in a single transaction — one fsync for the whole round,
+ * across streams — in arrival order, each request decided by the engine's
+ * pure rules against the state left by the requests before it. A request the
+ * rules refuse fails alone; the round goes on. The promises settle only after
+ * COMMIT has returned.
  *
  * Stream and producer states are cached in memory. The cache mirrors the
  * database exactly: it changes only together with the SQL that persists the
@@ -58,8 +57,8 @@ type BatchRow = [number, Uint8Array];
  * dropped whenever a statement or a transaction fails, to be reloaded.
  *
  * Last-access times (sliding TTLs) are the one exception: reads record them
- * in memory and the next round persists them (a timer forces a round within
- * `touchFlushMs`). A crash can lose those touches, which only makes the
+ * in the commit queue's memory and the next round persists them (a timer
+ * forces a round within `touchFlushMs`). A crash can lose those touches, which only makes the
  * affected TTLs run out up to `touchFlushMs` earlier than they would have.
  *
  * The store assumes it is the only writer of its database: run one Rill
@@ -70,14 +69,8 @@ export class SqliteStore implements Store {
 
   private readonly db: Database.Database;
   private readonly dataDir: string;
-  private readonly touchFlushMs: number;
   private readonly sweepLimit: number;
-
-  /** Last-access times newer than the stored ones, not yet persisted. */
-  private touches = new Map<string, number>();
-
-  private queue: Pending[] = [];
-  private readonly backlog: CommitBacklog;
+  private readonly commits: CommitQueue;
   /**
    * The last batch row each stream got in the current round. Appends that
    * continue it are merged into that row (up to MERGE_LIMIT bytes), so a busy
@@ -86,11 +79,6 @@ export class SqliteStore implements Store {
    * framing keeps every message boundary; elsewhere a row is one append.
    */
   private roundRows = new Map<number, { start: number; bytes: Uint8Array }>();
-  private round: NodeJS.Immediate | null = null;
-  private lingering: NodeJS.Timeout | null = null;
-  /** Requests the last round carried: the crowd the next round waits a moment for. */
-  private lastRoundSize = 1;
-  private touchTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** The current round removed batches: its end runs an incremental vacuum. */
   private freedPages = false;
@@ -99,9 +87,14 @@ export class SqliteStore implements Store {
   private readonly cache: StreamCache;
 
   constructor(options: SqliteStoreOptions) {
-    this.touchFlushMs = options.touchFlushMs ?? 1000;
     this.sweepLimit = options.sweepLimit ?? 1000;
-    this.backlog = new CommitBacklog(options.commitQueue);
+    this.commits = new CommitQueue({
+      store: "sqlite",
+      policy: "linger",
+      touchFlushMs: options.touchFlushMs ?? 1000,
+      limits: options.commitQueue,
+      runRound: (ops, touches) => this.runRound(ops, touches),
+    });
     this.dataDir = options.dataDir;
     mkdirSync(options.dataDir, { recursive: true });
     this.db = new Database(join(options.dataDir, "rill.db"));
@@ -188,10 +181,8 @@ export class SqliteStore implements Store {
 
   async touch(path: string, now: number): Promise<void> {
     const entry = this.cache.entry(path);
-    if (!entry || entry.state.ttlSeconds === null) return;
-    if (now <= (this.touches.get(path) ?? entry.state.lastAccessAt)) return;
-    this.touches.set(path, now);
-    if (this.round === null) this.armTouchTimer();
+    if (!entry || entry.state.ttlSeconds === null || now <= entry.state.lastAccessAt) return;
+    this.commits.touch(path, now);
   }
 
   delete(path: string, _now: number): Promise<DeleteOutcome> {
@@ -222,88 +213,38 @@ export class SqliteStore implements Store {
   }
 
   get pendingWrites(): number {
-    return this.queue.length;
+    return this.commits.pending;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.touchTimer !== null) clearTimeout(this.touchTimer);
-    this.touchTimer = null;
-    if (this.round !== null) clearImmediate(this.round);
-    this.round = null;
-    if (this.queue.length > 0 || this.touches.size > 0) this.runRound();
     this.closed = true;
+    // Queued requests and touches are committed first (or fail, if the disk refuses).
+    await this.commits.close();
     this.db.close();
   }
 
-  // ---------------------------------------------------------------- commit queue
+  // ---------------------------------------------------------------- commit rounds
 
   private enqueue<T>(op: Op): Promise<T> {
-    if (this.closed) return Promise.reject(new Error("the SQLite store is closed"));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push(this.backlog.hold(op, resolve as (value: never) => void, reject));
-      this.schedule();
-    });
-  }
-
-  /** Forces a round within touchFlushMs, so touches reach the disk without waiting for a write. */
-  private armTouchTimer(): void {
-    if (this.touchTimer !== null || this.closed) return;
-    this.touchTimer = setTimeout(() => {
-      this.touchTimer = null;
-      this.schedule();
-    }, this.touchFlushMs);
-    this.touchTimer.unref();
+    return this.commits.enqueue<T>(op);
   }
 
   /**
-   * Starts a round on the next turn of the event loop — unless fewer requests
-   * are waiting than the last round carried, in which case it lingers up to
-   * LINGER_MS for the rest of that crowd. Under steady load (the same clients
-   * coming back after each acknowledgement) that keeps one fsync per crowd
-   * instead of splitting it into a small round and a large one; an idle
-   * server (rounds of one) never waits.
+   * Applies a round's touches and requests in one transaction; the commit
+   * queue settles them from the results. Runs synchronously from BEGIN to
+   * COMMIT, so no other code sees the cache or the database mid-round. A
+   * failure of the whole round rolls it back, drops the cache (to be
+   * reloaded) and is rethrown, failing every request in it.
    */
-  private schedule(): void {
-    if (this.closed) return;
-    if (this.queue.length >= this.lastRoundSize) {
-      if (this.lingering !== null) clearTimeout(this.lingering);
-      this.lingering = null;
-      this.round ??= setImmediate(() => this.runRound());
-    } else if (this.round === null && this.lingering === null) {
-      this.lingering = setTimeout(() => {
-        this.lingering = null;
-        this.round ??= setImmediate(() => this.runRound());
-      }, LINGER_MS);
-    }
-  }
-
-  /**
-   * Applies every queued request in one transaction, then settles them. Runs
-   * synchronously from BEGIN to COMMIT, so no other code sees the cache or
-   * the database mid-round.
-   */
-  private runRound(): void {
-    this.round = null;
-    if (this.lingering !== null) clearTimeout(this.lingering);
-    this.lingering = null;
-    if (this.touchTimer !== null) clearTimeout(this.touchTimer);
-    this.touchTimer = null;
-    const batch = this.queue;
-    const touches = this.touches;
-    this.queue = [];
-    this.touches = new Map();
-    if (batch.length === 0 && touches.size === 0) return;
-    this.lastRoundSize = Math.max(1, batch.length);
-
+  private runRound(ops: Op[], touches: Touches): Settled[] {
     const results: Settled[] = [];
     this.roundRows.clear();
-    const startedAt = performance.now();
     this.freedPages = false;
     try {
       this.sql.begin.run();
       this.persistTouches(touches);
-      for (const pending of batch) results.push(this.applyIsolated(pending.op));
+      for (const op of ops) results.push(this.applyIsolated(op));
       const committingAt = performance.now();
       // Pages that retention or compaction freed go back to the file system.
       // (exec, not a prepared statement: each step of that statement frees just one page.)
@@ -319,16 +260,10 @@ export class SqliteStore implements Store {
         // when the next transaction begins or the connection closes.
       }
       this.cache.clear();
-      for (const [path, at] of touches) {
-        if (at > (this.touches.get(path) ?? 0)) this.touches.set(path, at);
-      }
-      for (const pending of batch) pending.reject(error);
-      if (this.touches.size > 0) this.armTouchTimer();
-      return;
+      throw error;
     }
-    recordRound("sqlite", startedAt, batch.length);
-    settle(batch, results);
     this.cache.trim();
+    return results;
   }
 
   /**
@@ -472,7 +407,7 @@ export class SqliteStore implements Store {
   }
 
   /** Writes the touches taken at the start of a round; they are in the cache once the round commits. */
-  private persistTouches(touches: Map<string, number>): void {
+  private persistTouches(touches: Touches): void {
     for (const [path, at] of touches) {
       const entry = this.cache.entry(path);
       if (!entry || at <= entry.state.lastAccessAt) continue;
@@ -482,7 +417,6 @@ export class SqliteStore implements Store {
   }
 
   private withTouch(state: StreamState): StreamState {
-    const touched = this.touches.get(state.path);
-    return touched !== undefined && touched > state.lastAccessAt ? { ...state, lastAccessAt: touched } : state;
+    return this.commits.withTouch(state);
   }
 }

@@ -3,8 +3,9 @@ import type { RetentionPolicy } from "../engine/model.js";
 import type { BatchRewrite, ResolvedCreateCommand } from "./store.js";
 
 /**
- * The write requests a SQL store's commit queue holds until a round applies
- * them, shared by the SQLite and PostgreSQL stores (their rounds differ).
+ * The write requests a SQL store's commit queue (commit-queue.ts) holds until
+ * a round applies them, shared by the SQLite and PostgreSQL stores (their
+ * rounds differ).
  */
 export type Op =
   | { kind: "create"; command: ResolvedCreateCommand; now: number }
@@ -14,6 +15,7 @@ export type Op =
   | { kind: "retain"; path: string; policy: RetentionPolicy; now: number }
   | { kind: "compact"; path: string; rewrites: readonly BatchRewrite[] };
 
+/** A queued request and the promise it answers. */
 export interface Pending {
   op: Op;
   resolve: (value: never) => void;
@@ -22,12 +24,3 @@ export interface Pending {
 
 /** How one request of a committed round came out: each fails or succeeds on its own. */
 export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-/** Answers a committed round's requests, in order: `results[i]` belongs to `batch[i]`. */
-export function settle(batch: readonly Pending[], results: readonly Settled[]): void {
-  batch.forEach((pending, i) => {
-    const result = results[i]!;
-    if (result.ok) pending.resolve(result.value as never);
-    else pending.reject(result.error);
-  });
-}
