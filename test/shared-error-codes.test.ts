@@ -10,9 +10,9 @@ import { describe, expect, it } from "vitest";
  */
 describe("the shared error code list", () => {
   it("holds every code the server declares", () => {
-    const source = readFileSync(new URL("../packages/server/src/engine/errors.ts", import.meta.url), "utf8");
+    const source = readFileSync(new URL("../packages/server/src/domain/errors.ts", import.meta.url), "utf8");
     const union = /export type ErrorCode =([^;]+);/.exec(source)?.[1];
-    expect(union, "engine/errors.ts no longer declares ErrorCode: if it now uses @rill/protocol's, delete this test").toBeDefined();
+    expect(union, "domain/errors.ts no longer declares ErrorCode: if it now uses @rill/protocol's, delete this test").toBeDefined();
     const declared = [...union!.matchAll(/"([A-Z_]+)"/g)].map((match) => match[1]);
     expect(declared.length).toBeGreaterThan(20);
     expect(declared.filter((code) => !(ERROR_CODES as readonly string[]).includes(code!))).toEqual([]);

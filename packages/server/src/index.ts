@@ -8,9 +8,10 @@ export { DEFAULT_LIMITS, type ServerLimits } from "./http/limits.js";
 export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel } from "./logging/logger.js";
 export type { RequestGuard } from "./ops/metrics-route.js";
 export { Engine, type EngineOptions, type ReadResult, type StreamChange, type StreamObserver } from "./engine/engine.js";
-export { ProtocolError, type ErrorCode } from "./engine/errors.js";
-export type { StreamState, ProducerState, ProducerRef } from "./engine/model.js";
-export type { Store, ResolvedCreateCommand, RemoteCommit } from "./storage/store.js";
+export { ProtocolError, type ErrorCode } from "./domain/errors.js";
+export type { StreamState, ProducerState, ProducerRef } from "./domain/model.js";
+export type { Store, RemoteCommit } from "./storage/store.js";
+export type { ResolvedCreateCommand } from "./domain/commands.js";
 export { MemoryStore } from "./storage/memory-store.js";
 export type { PostgresStoreOptions } from "./storage/postgres-store.js";
 export {
@@ -27,7 +28,7 @@ export {
   type SubscriptionSecrets,
   type Resolver,
 } from "./subscriptions/index.js";
-export { parseRetentionRule, type RetentionRule } from "./engine/retention-rules.js";
-export type { RetentionPolicy, CompactionPolicy } from "./engine/model.js";
+export { parseRetentionRule, type RetentionRule } from "./domain/retention-rules.js";
+export type { RetentionPolicy, CompactionPolicy } from "./domain/model.js";
 export type { TlsMaterial } from "./listener.js";
 export { createSelfSignedCertificate, localCertificate, type LocalCertificate } from "./tls/self-signed.js";

@@ -3,7 +3,7 @@ import { AccessControl, type AccessOptions } from "./auth/access.js";
 import { Engine } from "./engine/engine.js";
 import { authorize, authorizeAny } from "./http/authorize.js";
 import { MAINTENANCE_DEFAULTS } from "./engine/maintenance.js";
-import { parseRetentionRule, type RetentionRule } from "./engine/retention-rules.js";
+import { parseRetentionRule, type RetentionRule } from "./domain/retention-rules.js";
 import { CompressedChunkCache } from "./http/compression.js";
 import type { ExtraRoute, HttpContext } from "./http/context.js";
 import { LiveSessions } from "./http/live-sessions.js";

@@ -1,4 +1,4 @@
-import { globMatches, hasPartialWildcard, parseGlob, type GlobSegment } from "../subscriptions/glob.js";
+import { globMatches, hasPartialWildcard, parseGlob, type GlobSegment } from "../domain/glob.js";
 
 /**
  * Permissions as a token's `scope` claim spells them: a space-separated list

@@ -3,15 +3,15 @@ import { log } from "../logging/logger.js";
 import { streamsCreated, streamsDeleted, streamsExpired } from "../metrics/store-metrics.js";
 import { positionInRead } from "../storage/batches.js";
 import type { RemoteCommit, Store } from "../storage/store.js";
-import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "./commands.js";
-import { gone, notFound, offsetRetained, ProtocolError } from "./errors.js";
+import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "../domain/commands.js";
+import { gone, notFound, offsetRetained, ProtocolError } from "../domain/errors.js";
 import { LiveHub } from "./live-hub.js";
 import { Maintainer, type MaintenanceOptions } from "./maintenance.js";
-import { expiryTime, isExpired, type StreamState } from "./model.js";
+import { expiryTime, isExpired, type StreamState } from "../domain/model.js";
 import { StreamReads, type ReadResult } from "./stream-reads.js";
 
 export type { ReadResult } from "./stream-reads.js";
-import { RetentionDefaults } from "./retention-rules.js";
+import { RetentionDefaults } from "../domain/retention-rules.js";
 
 export interface EngineOptions {
   /** Upper bound on the bytes a bounded read (SSE catch-up, long-poll) returns; one whole message may exceed it. */

@@ -1,8 +1,9 @@
 import { isJsonContentType } from "@rill/protocol";
-import type { Store, TimedBatch } from "../storage/store.js";
-import { planCompaction } from "./compaction-rules.js";
-import { storedBytes, type RetentionPolicy, type StreamState } from "./model.js";
-import { effectiveRetention, type RetentionDefaults, type RetentionRule } from "./retention-rules.js";
+import type { Store } from "../storage/store.js";
+import type { TimedBatch } from "../domain/model.js";
+import { planCompaction } from "../domain/compaction-rules.js";
+import { storedBytes, type RetentionPolicy, type StreamState } from "../domain/model.js";
+import { effectiveRetention, type RetentionDefaults, type RetentionRule } from "../domain/retention-rules.js";
 import type { StreamChange } from "./engine.js";
 import { log } from "../logging/logger.js";
 import { trimmedBytes, trimmedMessages } from "../metrics/store-metrics.js";

@@ -1,10 +1,10 @@
 import { concatBytes, isJsonContentType } from "@rill/protocol";
 import { EMPTY_READ, type RangeRead } from "../storage/batches.js";
 import type { Store } from "../storage/store.js";
-import { offsetRetained, ProtocolError } from "./errors.js";
-import { messageSpanIn, type MessageSpan } from "./message-spans.js";
-import type { StreamState } from "./model.js";
-import { effectiveRetention, type RetentionDefaults } from "./retention-rules.js";
+import { offsetRetained, ProtocolError } from "../domain/errors.js";
+import { messageSpanIn, type MessageSpan } from "../domain/message-spans.js";
+import type { StreamState } from "../domain/model.js";
+import { effectiveRetention, type RetentionDefaults } from "../domain/retention-rules.js";
 
 export interface ReadResult {
   /** Stored bytes (JSON streams: framed messages). */

@@ -2,7 +2,7 @@ import { log } from "../logging/logger.js";
 import type { IncomingMessage } from "node:http";
 import { AuthenticationError, type Need, type Principal } from "../auth/access.js";
 import { KeysUnavailableError } from "../auth/jwt.js";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import type { HttpContext } from "./context.js";
 import { markPrivate } from "./cache-policy.js";
 

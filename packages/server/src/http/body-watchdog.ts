@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import { sendError } from "./respond.js";
 
 interface Watched {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 
 /**
  * Reads a request body, chunked or not, up to `limit` bytes. Past the limit

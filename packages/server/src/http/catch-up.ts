@@ -1,6 +1,6 @@
 import { HEADER, isJsonContentType } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { StreamState } from "../engine/model.js";
+import type { StreamState } from "../domain/model.js";
 import { readBytes } from "../metrics/http-metrics.js";
 import { cacheControl } from "./cache-policy.js";
 import { sendCompressed, StreamGone } from "./compressed-body.js";

@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import type { ErrorCode } from "../engine/errors.js";
+import type { ErrorCode } from "../domain/errors.js";
 
 /**
  * Answers what Node's HTTP parser refuses before a request reaches the

@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
-import type { ErrorCode } from "../engine/errors.js";
+import type { ErrorCode } from "../domain/errors.js";
 import { connectionsRefused } from "../metrics/http-metrics.js";
 import { RETRY_AFTER_SECONDS } from "./limits.js";
 

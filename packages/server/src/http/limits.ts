@@ -1,4 +1,4 @@
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 
 /**
  * What one server lets its clients hold: connections, live readers, streams,

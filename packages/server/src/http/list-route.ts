@@ -1,7 +1,7 @@
 import { formatOffset, type ListedStream } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { badRequest, ProtocolError } from "../engine/errors.js";
-import { isExpired, storedBytes, type StreamState } from "../engine/model.js";
+import { badRequest, ProtocolError } from "../domain/errors.js";
+import { isExpired, storedBytes, type StreamState } from "../domain/model.js";
 import { allows, type Grants } from "../auth/scopes.js";
 import { authorize, insufficientScope, principalOf } from "./authorize.js";
 import type { ControlRoute, HttpContext } from "./context.js";

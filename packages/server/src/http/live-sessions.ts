@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import type { LiveHub } from "../engine/live-hub.js";
 import { log } from "../logging/logger.js";
 import { tooManyReaders } from "./limits.js";

@@ -1,7 +1,7 @@
 import { HEADER, nextCursor } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { LiveEvent } from "../engine/live-hub.js";
-import type { StreamState } from "../engine/model.js";
+import type { StreamState } from "../domain/model.js";
 import { readBytes } from "../metrics/http-metrics.js";
 import { tokenExpired } from "./authorize.js";
 import { cacheControl } from "./cache-policy.js";

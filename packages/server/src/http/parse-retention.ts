@@ -1,8 +1,8 @@
 import { HEADER } from "@rill/protocol";
 import type { IncomingHttpHeaders } from "node:http";
-import { DEFAULT_KEY_POINTERS, DEFAULT_TOMBSTONE_AGE_SECONDS } from "../engine/compaction-rules.js";
-import { badRequest } from "../engine/errors.js";
-import type { CompactionPolicy, RetentionPolicy } from "../engine/model.js";
+import { DEFAULT_KEY_POINTERS, DEFAULT_TOMBSTONE_AGE_SECONDS } from "../domain/compaction-rules.js";
+import { badRequest } from "../domain/errors.js";
+import type { CompactionPolicy, RetentionPolicy } from "../domain/model.js";
 import { header } from "./parse.js";
 
 /** The Rill retention and compaction headers of a PUT (docs/retention.md), or a 400 naming the problem. */

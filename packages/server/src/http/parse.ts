@@ -8,9 +8,9 @@ import {
   LIVE_MODE,
 } from "@rill/protocol";
 import type { IncomingHttpHeaders } from "node:http";
-import { badRequest } from "../engine/errors.js";
-import type { ForkRequest } from "../engine/commands.js";
-import type { ProducerRef } from "../engine/model.js";
+import { badRequest } from "../domain/errors.js";
+import type { ForkRequest } from "../domain/commands.js";
+import type { ProducerRef } from "../domain/model.js";
 
 /** Turns raw request headers and query parameters into typed values, or a 400 naming the problem. */
 

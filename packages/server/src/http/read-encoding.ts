@@ -7,7 +7,7 @@ import {
   isTextContentType,
   SSE_EVENT,
 } from "@rill/protocol";
-import type { StreamState } from "../engine/model.js";
+import type { StreamState } from "../domain/model.js";
 import { cacheControl } from "./cache-policy.js";
 import type { Headers } from "./respond.js";
 

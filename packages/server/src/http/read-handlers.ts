@@ -1,7 +1,7 @@
 import { HEADER, QUERY } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { badRequest } from "../engine/errors.js";
-import type { StreamState } from "../engine/model.js";
+import { badRequest } from "../domain/errors.js";
+import type { StreamState } from "../domain/model.js";
 import { cacheControl } from "./cache-policy.js";
 import { sendCatchUp } from "./catch-up.js";
 import type { HttpContext } from "./context.js";

@@ -1,6 +1,6 @@
 import { EXPOSED_HEADERS, HEADER } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import { log } from "../logging/logger.js";
 import { httpErrors } from "../metrics/http-metrics.js";
 import { applyPrivateRule, cacheControl } from "./cache-policy.js";

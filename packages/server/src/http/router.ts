@@ -1,6 +1,6 @@
 import { CONTROL_PREFIX, HEADER } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import { authorize } from "./authorize.js";
 import { recordAppendRefused } from "../metrics/append-metrics.js";
 import type { HttpContext } from "./context.js";

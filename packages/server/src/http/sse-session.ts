@@ -1,7 +1,7 @@
 import { nextCursor } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { LiveEvent } from "../engine/live-hub.js";
-import type { StreamState } from "../engine/model.js";
+import type { StreamState } from "../domain/model.js";
 import type { HttpContext } from "./context.js";
 import { failLiveRead, type LiveSession } from "./live-sessions.js";
 import { sseControlEvent, sseDataEvent, sseHeaders } from "./read-encoding.js";

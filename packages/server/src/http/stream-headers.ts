@@ -1,6 +1,6 @@
 import { formatOffset, HEADER } from "@rill/protocol";
-import { storedBytes, type StreamState } from "../engine/model.js";
-import { effectiveRetention, type RetentionDefaults } from "../engine/retention-rules.js";
+import { storedBytes, type StreamState } from "../domain/model.js";
+import { effectiveRetention, type RetentionDefaults } from "../domain/retention-rules.js";
 import { cacheControl } from "./cache-policy.js";
 import type { Headers } from "./respond.js";
 

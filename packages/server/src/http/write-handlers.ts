@@ -1,6 +1,6 @@
 import { frameJsonBody, HEADER, isJsonContentType, JsonModeError } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { badRequest } from "../engine/errors.js";
+import { badRequest } from "../domain/errors.js";
 import { recordAppend } from "../metrics/append-metrics.js";
 import { readBody } from "./body.js";
 import { tooManyStreams } from "./limits.js";

@@ -1,5 +1,5 @@
-import type { AppendOutcome } from "../engine/commands.js";
-import { ProtocolError } from "../engine/errors.js";
+import type { AppendOutcome } from "../domain/commands.js";
+import { ProtocolError } from "../domain/errors.js";
 import { counter } from "./registry.js";
 
 export const appends = counter({ name: "rill_appends_total", help: "Appends committed (POSTs that added data or closed a stream)" });

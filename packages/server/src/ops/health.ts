@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import type { ExtraRoute } from "../http/context.js";
 import { send, sendError } from "../http/respond.js";
 import type { Store } from "../storage/store.js";

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import type { ExtraRoute } from "../http/context.js";
 import { send } from "../http/respond.js";
 import { registry } from "../metrics/registry.js";

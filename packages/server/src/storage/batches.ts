@@ -1,6 +1,6 @@
 import { concatBytes, isJsonContentType } from "@rill/protocol";
 
-import type { StoredBatch } from "./store.js";
+import type { StoredBatch } from "../domain/model.js";
 
 /**
  * A commit round's contiguous appends to one JSON stream are merged into

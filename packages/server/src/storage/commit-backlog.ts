@@ -1,4 +1,4 @@
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import type { Op, Pending } from "./commit-requests.js";
 
 export interface CommitBacklogLimits {

@@ -1,4 +1,4 @@
-import type { StreamState } from "../engine/model.js";
+import type { StreamState } from "../domain/model.js";
 import { recordRound } from "../metrics/store-metrics.js";
 import { CommitBacklog, type CommitBacklogLimits } from "./commit-backlog.js";
 import type { Op, Pending, Settled } from "./commit-requests.js";

@@ -1,6 +1,7 @@
-import type { AppendCommand } from "../engine/commands.js";
-import type { RetentionPolicy } from "../engine/model.js";
-import type { BatchRewrite, ResolvedCreateCommand } from "./store.js";
+import type { AppendCommand } from "../domain/commands.js";
+import type { RetentionPolicy } from "../domain/model.js";
+import type { ResolvedCreateCommand } from "../domain/commands.js";
+import type { BatchRewrite } from "../domain/compaction-rules.js";
 
 /**
  * The write requests a SQL store's commit queue (commit-queue.ts) holds until

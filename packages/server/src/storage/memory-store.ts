@@ -1,12 +1,15 @@
-import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
-import { decideAppend } from "../engine/append-rules.js";
-import { decideCreate } from "../engine/create-rules.js";
-import { planDelete, type DeletePlan } from "../engine/delete-rules.js";
-import { expiryTime, type ProducerState, type RetentionPolicy, type StreamState } from "../engine/model.js";
-import { planRetention } from "../engine/retention-rules.js";
+import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome } from "../domain/commands.js";
+import { decideAppend } from "../domain/append-rules.js";
+import { decideCreate } from "../domain/create-rules.js";
+import { planDelete, type DeletePlan } from "../domain/delete-rules.js";
+import { expiryTime, type ProducerState, type RetentionPolicy, type StreamState } from "../domain/model.js";
+import { planRetention } from "../domain/retention-rules.js";
 import { batchHolding, EMPTY_READ, sliceBatches, type RangeRead } from "./batches.js";
 import { compactedState, HEAD_BATCHES, matchesPlan } from "./trim.js";
-import type { BatchRewrite, ResolvedCreateCommand, Store, StoredBatch, TimedBatch, TrimOutcome, StoreUsage } from "./store.js";
+import type { Store, TrimOutcome, StoreUsage } from "./store.js";
+import type { ResolvedCreateCommand } from "../domain/commands.js";
+import type { BatchRewrite } from "../domain/compaction-rules.js";
+import type { StoredBatch, TimedBatch } from "../domain/model.js";
 
 interface Batches {
   starts: number[];

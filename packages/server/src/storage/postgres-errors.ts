@@ -1,4 +1,4 @@
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 
 /** What PostgreSQL (or the connection to it) failing means for a request. */
 

@@ -27,7 +27,7 @@ const migrations: readonly ((s: string) => string)[] = [
     closed_by_id    text,
     closed_by_epoch bigint,
     closed_by_seq   bigint,
-    -- expiryTime() from engine/model.ts, so the sweeper is an index range scan.
+    -- expiryTime() from domain/model.ts, so the sweeper is an index range scan.
     expiry_at       bigint GENERATED ALWAYS AS (
       CASE WHEN ttl_seconds IS NULL THEN expires_at
            WHEN expires_at IS NULL THEN last_access_at + ttl_seconds * 1000

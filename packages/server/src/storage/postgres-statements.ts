@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { StreamState } from "../engine/model.js";
+import type { StreamState } from "../domain/model.js";
 import { INSERT_COLUMNS, INSERT_PARAMS, stateParams, STREAM_COLUMNS } from "./stream-row.js";
 
 /**

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import { encodeNotices, MAX_PAYLOAD_BYTES } from "./postgres-listener.js";
 import { PG_SCHEMA_VERSION } from "./postgres-schema.js";
 import { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";

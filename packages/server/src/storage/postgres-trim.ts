@@ -1,8 +1,9 @@
 import type pg from "pg";
-import type { RetentionPolicy, StreamState } from "../engine/model.js";
-import { planRetention } from "../engine/retention-rules.js";
+import type { RetentionPolicy, StreamState } from "../domain/model.js";
+import { planRetention } from "../domain/retention-rules.js";
 import type { Statements } from "./postgres-statements.js";
-import type { BatchRewrite, TrimOutcome } from "./store.js";
+import type { TrimOutcome } from "./store.js";
+import type { BatchRewrite } from "../domain/compaction-rules.js";
 import { compactedState, HEAD_BATCHES, matchesPlan } from "./trim.js";
 
 /**

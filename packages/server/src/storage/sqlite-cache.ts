@@ -1,4 +1,4 @@
-import type { ProducerState, StreamState } from "../engine/model.js";
+import type { ProducerState, StreamState } from "../domain/model.js";
 import type { SqliteStatements } from "./sqlite-schema.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 

@@ -1,9 +1,9 @@
-import type { StreamState } from "../engine/model.js";
+import type { StreamState } from "../domain/model.js";
 import type { Entry, StreamCache } from "./sqlite-cache.js";
 import { streamParams, type SqliteStatements } from "./sqlite-schema.js";
 
 /**
- * Persists a delete plan (engine/delete-rules.ts), then mirrors it in the
+ * Persists a delete plan (domain/delete-rules.ts), then mirrors it in the
  * cache; runs inside the SQLite store's commit round. A removed stream's
  * batches go in the same transaction, so deleting a very large stream holds
  * its round (and the event loop) for as long as SQLite takes to drop them.

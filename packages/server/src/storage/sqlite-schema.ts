@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { StreamState } from "../engine/model.js";
+import type { StreamState } from "../domain/model.js";
 import { log } from "../logging/logger.js";
 import { INSERT_COLUMNS, INSERT_PARAMS, stateParams, STREAM_COLUMNS } from "./stream-row.js";
 
@@ -31,7 +31,7 @@ const migrations: readonly string[] = [
     closed_by_id    TEXT,
     closed_by_epoch INTEGER,
     closed_by_seq   INTEGER,
-    -- expiryTime() from engine/model.ts, so the sweeper is an index range scan.
+    -- expiryTime() from domain/model.ts, so the sweeper is an index range scan.
     expiry_at       INTEGER GENERATED ALWAYS AS (
       CASE WHEN ttl_seconds IS NULL THEN expires_at
            WHEN expires_at IS NULL THEN last_access_at + ttl_seconds * 1000

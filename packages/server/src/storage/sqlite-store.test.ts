@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import { SCHEMA_VERSION } from "./sqlite-schema.js";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 import { runStoreSuite } from "./store-suite.js";

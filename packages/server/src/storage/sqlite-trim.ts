@@ -1,8 +1,9 @@
-import type { RetentionPolicy } from "../engine/model.js";
-import { planRetention } from "../engine/retention-rules.js";
+import type { RetentionPolicy } from "../domain/model.js";
+import { planRetention } from "../domain/retention-rules.js";
 import type { Entry } from "./sqlite-cache.js";
 import { streamParams, type SqliteStatements } from "./sqlite-schema.js";
-import type { BatchRewrite, TrimOutcome } from "./store.js";
+import type { TrimOutcome } from "./store.js";
+import type { BatchRewrite } from "../domain/compaction-rules.js";
 import { compactedState, HEAD_BATCHES, matchesPlan } from "./trim.js";
 
 /**

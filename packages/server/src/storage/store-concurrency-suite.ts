@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { AppendOutcome } from "../engine/commands.js";
-import type { ProtocolError } from "../engine/errors.js";
+import type { AppendOutcome } from "../domain/commands.js";
+import type { ProtocolError } from "../domain/errors.js";
 import type { StoreSuite } from "./store-suite.js";
 import { appendCommand, bytes, createCommand, producer, T0 } from "./test-support.js";
 

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import type { AppendOutcome } from "../engine/commands.js";
+import type { AppendOutcome } from "../domain/commands.js";
 import type { StoreSuite } from "./store-suite.js";
 import { appendCommand, BIG, bytes, createCommand, fork, T0, text } from "./test-support.js";
 

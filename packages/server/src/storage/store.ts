@@ -1,10 +1,11 @@
-import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "../engine/commands.js";
-import type { RetentionPolicy, StreamState } from "../engine/model.js";
+import type { AppendCommand, AppendOutcome, CreateOutcome, DeleteOutcome, ResolvedCreateCommand } from "../domain/commands.js";
+import type { BatchRewrite } from "../domain/compaction-rules.js";
+import type { RetentionPolicy, StoredBatch, StreamState, TimedBatch } from "../domain/model.js";
 import type { RangeRead } from "./batches.js";
 
 /**
  * The one storage interface. Every method is async and every rule that
- * decides an outcome lives in the engine's pure `decide*` functions, which a
+ * decides an outcome lives in domain/'s pure `decide*` functions, which a
  * store calls inside its own transaction or lock. A store therefore only
  * answers for atomicity and persistence, and a networked database can
  * implement it as readily as an embedded one.
@@ -45,7 +46,7 @@ export interface Store {
   scanBatches(path: string, from: number, to: number, limit: number): Promise<TimedBatch[]>;
 
   /**
-   * Applies `policy` to the stream's head atomically (engine/retention-rules.ts
+   * Applies `policy` to the stream's head atomically (domain/retention-rules.ts
    * decides): removes whole batches below the new earliest position, never
    * what a fork still reads. Null when nothing was removed or the stream is gone.
    */
@@ -118,12 +119,6 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** One stored batch: the stream's bytes from `start` to `start + bytes.length`. */
-export interface StoredBatch {
-  start: number;
-  bytes: Uint8Array;
-}
-
 export interface StoreUsage {
   /** Readable streams (not soft-deleted). */
   streams: number;
@@ -143,26 +138,6 @@ export interface RemoteCommit {
   closed: boolean;
   /** The stream was deleted or expired. */
   gone: boolean;
-}
-
-export interface ResolvedCreateCommand extends Omit<CreateCommand, "fork"> {
-  /** `explicit`: the request named a fork offset or sub-offset (so it must match on re-create). */
-  fork: { source: string; position: number; explicit: boolean } | null;
-}
-
-/** A stored batch with the time it was committed (ms), as retention and compaction see it. */
-export interface TimedBatch extends StoredBatch {
-  appendedAt: number;
-}
-
-/** A compacted batch: the stored batch it replaces (start and stored size as planned) and what replaces it. */
-export interface BatchRewrite {
-  start: number;
-  size: number;
-  appendedAt: number;
-  /** Runs of kept messages, each at its original position; empty when the whole batch goes. */
-  pieces: { start: number; bytes: Uint8Array }[];
-  removedMessages: number;
 }
 
 /** What retention or compaction removed, and the stream's state after. */

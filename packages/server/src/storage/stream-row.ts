@@ -1,4 +1,4 @@
-import type { CompactionPolicy, StreamState } from "../engine/model.js";
+import type { CompactionPolicy, StreamState } from "../domain/model.js";
 
 /**
  * How a stream's state is laid out in the SQL stores' `streams` table

@@ -1,9 +1,10 @@
 import { expect } from "vitest";
-import type { AppendCommand } from "../engine/commands.js";
-import { ProtocolError } from "../engine/errors.js";
+import type { AppendCommand } from "../domain/commands.js";
+import { ProtocolError } from "../domain/errors.js";
 import { registry } from "../metrics/registry.js";
 import type { RangeRead } from "./batches.js";
-import type { ResolvedCreateCommand, Store } from "./store.js";
+import type { ResolvedCreateCommand } from "../domain/commands.js";
+import type { Store } from "./store.js";
 
 /**
  * Helpers for the storage tests: request builders with every field defaulted,

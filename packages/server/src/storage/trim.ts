@@ -1,5 +1,6 @@
-import type { StreamState } from "../engine/model.js";
-import type { BatchRewrite, TrimOutcome } from "./store.js";
+import type { StreamState } from "../domain/model.js";
+import type { TrimOutcome } from "./store.js";
+import type { BatchRewrite } from "../domain/compaction-rules.js";
 
 /**
  * Bookkeeping shared by every store's retention and compaction: how many

@@ -1,10 +1,10 @@
 import { OFFSET_BEGINNING } from "@rill/protocol";
 import type { StreamChange } from "../engine/engine.js";
-import { ProtocolError } from "../engine/errors.js";
-import { isExpired } from "../engine/model.js";
+import { ProtocolError } from "../domain/errors.js";
+import { isExpired } from "../domain/model.js";
 import { configHash, invalid } from "./config.js";
 import { hasPending, linkType, startOffset } from "./cursors.js";
-import { globMatches, literalPrefix, parseGlob } from "./glob.js";
+import { globMatches, literalPrefix, parseGlob } from "../domain/glob.js";
 import type { LinkRecord, SubscriptionConfig } from "./model.js";
 import type { Entry, SubscriptionRuntime } from "./runtime.js";
 import { checkWebhookUrl } from "./url-guard.js";

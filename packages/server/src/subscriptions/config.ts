@@ -1,7 +1,7 @@
 import { CONTROL_PREFIX } from "@rill/protocol";
 import { createHash } from "node:crypto";
-import { ProtocolError } from "../engine/errors.js";
-import { hasPartialWildcard } from "./glob.js";
+import { ProtocolError } from "../domain/errors.js";
+import { hasPartialWildcard } from "../domain/glob.js";
 import {
   DEFAULT_LEASE_TTL_MS,
   MAX_LEASE_TTL_MS,

@@ -1,4 +1,4 @@
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import { requireEntry } from "./admin.js";
 import { invalid } from "./config.js";
 import { parseAcks, planAcks, wakeStreamInfos, type AckRequest } from "./cursors.js";

@@ -1,6 +1,6 @@
 import { formatOffset } from "@rill/protocol";
 import { describe, expect, it } from "vitest";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import { hasPending, planAcks } from "./cursors.js";
 import type { LinkRecord } from "./model.js";
 

@@ -1,5 +1,5 @@
 import { formatOffset, OFFSET_BEGINNING, parseOffset } from "@rill/protocol";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import { invalid, normalizeStreamPath } from "./config.js";
 import type { LinkRecord, WakeStream } from "./model.js";
 

@@ -11,7 +11,7 @@ import {
   requireEntry,
 } from "./admin.js";
 import { acknowledge, claim, release, type Claim, type WakeRequest } from "./consumer.js";
-import { parseGlob } from "./glob.js";
+import { parseGlob } from "../domain/glob.js";
 import type { LinkRecord, SubscriptionConfig } from "./model.js";
 import { SubscriptionRuntime } from "./runtime.js";
 import { generateSecrets, Signer, type PublicJwk } from "./signing.js";

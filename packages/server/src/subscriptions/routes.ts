@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Need } from "../auth/access.js";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import type { ControlRoute } from "../http/context.js";
 import { readBody } from "../http/body.js";
 import { send } from "../http/respond.js";

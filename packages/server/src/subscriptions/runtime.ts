@@ -1,10 +1,10 @@
 import { formatOffset, frameJsonMessages, isJsonContentType } from "@rill/protocol";
 import type { Engine } from "../engine/engine.js";
-import { isExpired } from "../engine/model.js";
+import { isExpired } from "../domain/model.js";
 import { leaseExpiries, wakesRaised } from "../metrics/subscription-metrics.js";
 import { hasPending } from "./cursors.js";
 import { deliverWake } from "./webhook-worker.js";
-import { parseGlob, type GlobSegment } from "./glob.js";
+import { parseGlob, type GlobSegment } from "../domain/glob.js";
 import { KeyedMutex } from "./mutex.js";
 import type { LinkRecord, SubscriptionRecord, WakeState, WakeStream } from "./model.js";
 import { newWakeId, type Signer } from "./signing.js";

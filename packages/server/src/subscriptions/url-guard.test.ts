@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 import { checkWebhookUrl, isForbiddenAddress, resolveWebhookTarget, type Resolver } from "./url-guard.js";
 
 const dev = { allowLocalhostHttp: true };

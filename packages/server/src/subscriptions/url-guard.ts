@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from "node:dns/promises";
 import type { LookupAddress } from "node:dns";
 import { BlockList, isIP } from "node:net";
-import { ProtocolError } from "../engine/errors.js";
+import { ProtocolError } from "../domain/errors.js";
 
 /**
  * Webhook URLs are fetched by the server, so a subscription must not be able

@@ -1,4 +1,4 @@
-import { globMatches, hasPartialWildcard, parseGlob, type GlobSegment } from "../subscriptions/glob.js";
+import { globMatches, hasPartialWildcard, parseGlob, type GlobSegment } from "./glob.js";
 import { storedBytes, type RetentionPolicy, type StreamState } from "./model.js";
 
 /**

@@ -1,5 +1,5 @@
 import { framedMessagePrefixLength } from "@rill/protocol";
-import type { StoredBatch } from "../storage/store.js";
+import type { StoredBatch } from "./model.js";
 
 /** A whole message's place in a stream's offset space: [start, end). */
 export interface MessageSpan {

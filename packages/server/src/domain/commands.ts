@@ -18,6 +18,12 @@ export interface CreateCommand {
   compaction: CompactionPolicy | null;
 }
 
+/** A create command whose fork point the engine has resolved to a byte position in the source. */
+export interface ResolvedCreateCommand extends Omit<CreateCommand, "fork"> {
+  /** `explicit`: the request named a fork offset or sub-offset (so it must match on re-create). */
+  fork: { source: string; position: number; explicit: boolean } | null;
+}
+
 export interface ForkRequest {
   source: string;
   /** Fork point as a byte position in the source; null means the source's tail. */

@@ -1,5 +1,5 @@
 import { DEFAULT_CONTENT_TYPE, mediaType } from "@rill/protocol";
-import type { ResolvedCreateCommand } from "../storage/store.js";
+import type { ResolvedCreateCommand } from "./commands.js";
 import { offsetRetained, ProtocolError } from "./errors.js";
 import { isExpired, type CompactionPolicy, type RetentionPolicy, type StreamState } from "./model.js";
 

@@ -82,3 +82,14 @@ export function expiryTime(stream: StreamState): number | null {
   if (stream.expiresAt === null) return sliding;
   return Math.min(sliding, stream.expiresAt);
 }
+
+/** One stored batch: the stream's bytes from `start` to `start + bytes.length`. */
+export interface StoredBatch {
+  start: number;
+  bytes: Uint8Array;
+}
+
+/** A stored batch with the time it was committed (ms), as retention and compaction see it. */
+export interface TimedBatch extends StoredBatch {
+  appendedAt: number;
+}

@@ -1,6 +1,15 @@
 import { framedMessagePrefixLength } from "@rill/protocol";
-import type { BatchRewrite, TimedBatch } from "../storage/store.js";
-import type { CompactionPolicy } from "./model.js";
+import type { CompactionPolicy, TimedBatch } from "./model.js";
+
+/** A compacted batch: the stored batch it replaces (start and stored size as planned) and what replaces it. */
+export interface BatchRewrite {
+  start: number;
+  size: number;
+  appendedAt: number;
+  /** Runs of kept messages, each at its original position; empty when the whole batch goes. */
+  pieces: { start: number; bytes: Uint8Array }[];
+  removedMessages: number;
+}
 
 /**
  * Key compaction as a pure rule: given a JSON stream's stored batches, which

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ResolvedCreateCommand } from "../storage/store.js";
+import type { ResolvedCreateCommand } from "./commands.js";
 import { decideCreate } from "./create-rules.js";
 import { statusOf, streamState } from "./test-fixtures.js";
 
