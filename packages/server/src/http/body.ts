@@ -16,21 +16,47 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Uin
     await new Promise<void>((resolve) => req.once("end", resolve).once("error", () => resolve()).once("close", resolve));
     throw tooLarge(limit);
   }
-  const parts: Buffer[] = [];
-  let size = 0;
-  let overflow = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    if (overflow) continue;
-    size += chunk.length;
-    if (size > limit) {
-      overflow = true;
-      parts.length = 0;
-      continue;
-    }
-    parts.push(chunk);
-  }
-  if (overflow) throw tooLarge(limit);
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  // Events rather than `for await`: an append's body is one small chunk, and
+  // the async iterator costs more than reading it.
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let overflow = false;
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      if (overflow) return;
+      size += chunk.length;
+      if (size > limit) {
+        overflow = true;
+        parts.length = 0;
+        return;
+      }
+      parts.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      if (overflow) reject(tooLarge(limit));
+      else resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    // Closed before its end: the client went away mid-body (or the body watchdog gave up on it).
+    const onClose = () => {
+      cleanup();
+      reject(Object.assign(new Error("the request was aborted before its body ended"), { code: "ECONNRESET" }));
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
 }
 
 function tooLarge(limit: number): ProtocolError {

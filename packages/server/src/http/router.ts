@@ -25,11 +25,32 @@ export function streamKey(basePath: string, pathname: string): string | null {
   return key;
 }
 
+/** A request target made only of these characters, with no dot segment, is its own WHATWG pathname. */
+const PLAIN_PATH = /^\/[A-Za-z0-9_~\-/.]*$/;
+const DOT_SEGMENT = /\/\.\.?(\/|$)/;
+
+/**
+ * The pathname of a request target that needs no parsing (every append's is
+ * one), or null: escapes, a query, dot segments and a leading "//" (which a
+ * URL parser reads as a host) go through the URL parser instead.
+ */
+export function plainPathname(raw: string): string | null {
+  return PLAIN_PATH.test(raw) && raw[1] !== "/" && !DOT_SEGMENT.test(raw) ? raw : null;
+}
+
+/** The request's pathname, building a URL only when the target needs one or a handler asks for it. */
+function targetOf(req: IncomingMessage): { pathname: string; url: () => URL } {
+  const raw = req.url ?? "/";
+  let parsed: URL | null = null;
+  const url = () => (parsed ??= new URL(raw, requestOrigin(req)));
+  return { pathname: plainPathname(raw) ?? url().pathname, url };
+}
+
 export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let appending = false;
   try {
-    const url = new URL(req.url ?? "/", requestOrigin(req));
-    const key = streamKey(ctx.options.basePath, url.pathname);
+    const target = targetOf(req);
+    const key = streamKey(ctx.options.basePath, target.pathname);
     applyCors(ctx.options.corsOrigins, req, res);
     // Preflights carry no credentials: they stay open, or browsers could never send the token.
     if (req.method === "OPTIONS") {
@@ -37,6 +58,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
       return;
     }
     if (key === null) {
+      const url = target.url();
       for (const handle of ctx.extraRoutes) {
         if (await handle(req, res, url)) return;
       }
@@ -45,6 +67,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
     if (key === CONTROL_PREFIX || key.startsWith(`${CONTROL_PREFIX}/`)) {
       // The control namespace is routed before streams, so it can never collide with one.
       const subpath = key.slice(CONTROL_PREFIX.length + 1);
+      const url = target.url();
       for (const handle of ctx.controlRoutes) {
         if (await handle(req, res, subpath, url)) return;
       }
@@ -53,7 +76,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
     switch (req.method) {
       case "GET": {
         const principal = await authorize(ctx, req, { operation: "read", path: key });
-        return await handleGet(ctx, req, res, key, url, principal?.expiresAt ?? null);
+        return await handleGet(ctx, req, res, key, target.url(), principal?.expiresAt ?? null);
       }
       case "HEAD":
         await authorize(ctx, req, { operation: "read", path: key });
@@ -64,7 +87,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
         const source = from === null ? null : ctx.resolveStreamRef(from.trim());
         const needs = source === null ? [] : [{ operation: "read", path: source } as const];
         await authorize(ctx, req, { operation: "write", path: key }, ...needs);
-        return await handlePut(ctx, req, res, key, url);
+        return await handlePut(ctx, req, res, key, target.url());
       }
       case "POST":
         appending = true;
