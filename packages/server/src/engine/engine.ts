@@ -4,13 +4,13 @@ import { streamsCreated, streamsDeleted, streamsExpired } from "../metrics/store
 import { positionInRead } from "../storage/batches.js";
 import type { RemoteCommit, Store } from "../storage/store.js";
 import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "../domain/commands.js";
-import { gone, notFound, offsetRetained, ProtocolError } from "../domain/errors.js";
+import { gone, notFound, ProtocolError } from "../domain/errors.js";
 import { LiveHub } from "./live-hub.js";
 import { Maintainer, type MaintenanceOptions } from "./maintenance.js";
 import { expiryTime, isExpired, type StreamState } from "../domain/model.js";
-import { StreamReads, type ReadResult } from "./stream-reads.js";
+import { StreamReads, type ReadResult, type ReadStart } from "./stream-reads.js";
 
-export type { ReadResult } from "./stream-reads.js";
+export type { ReadResult, ReadStart } from "./stream-reads.js";
 import { RetentionDefaults } from "../domain/retention-rules.js";
 
 export interface EngineOptions {
@@ -156,14 +156,26 @@ export class Engine {
     });
   }
 
-  /** The stream's state if it is readable now; 404 when absent or expired, 410 when soft-deleted. */
+  /**
+   * The one entry point of a read (GET in every mode): the stream must be
+   * readable (`live`), the read restarts a sliding TTL, and the requested
+   * start becomes a position by the offset rule (StreamReads.positionOf).
+   */
+  async openRead(path: string, start: ReadStart): Promise<{ stream: StreamState; position: number }> {
+    const stream = await this.live(path);
+    await this.touch(stream);
+    return { stream, position: await this.reads.positionOf(stream, start) };
+  }
+
+  /**
+   * The stream's state if it is readable now: 404 when absent or expired
+   * (forks reading through it or not: expiry is the protocol's "not found"),
+   * 410 when deleted but kept for its forks. It writes nothing: an expired
+   * stream is removed by the sweeper, not by the read that noticed it.
+   */
   async live(path: string): Promise<StreamState> {
     const stream = await this.store.getStream(path);
-    if (!stream) throw notFound(path);
-    if (isExpired(stream, this.now())) {
-      await this.expire(stream);
-      throw notFound(path);
-    }
+    if (!stream || isExpired(stream, this.now())) throw notFound(path);
     if (stream.softDeleted) throw gone(path);
     return stream;
   }
@@ -178,14 +190,9 @@ export class Engine {
     return this.store.countStreams();
   }
 
-  /** Records a read for the sliding TTL. */
-  async touch(stream: StreamState): Promise<void> {
+  /** Records a read for the sliding TTL (openRead's only write; HEAD does not touch). */
+  private async touch(stream: StreamState): Promise<void> {
     if (stream.ttlSeconds !== null) await this.store.touch(stream.path, this.now(), expiryTime(stream));
-  }
-
-  /** 410 when `position` is below the stream's earliest retained position (retention removed it). */
-  checkRetained(stream: StreamState, position: number): void {
-    this.reads.checkRetained(stream, position);
   }
 
   /** A bounded read from the boundary `from` (see StreamReads.read). */
@@ -211,13 +218,6 @@ export class Engine {
       throw new ProtocolError(400, "FORK_OFFSET_OUT_OF_RANGE", "fork sub-offset is past the end of the source stream");
     }
     return base + extra;
-  }
-
-  private async expire(stream: StreamState): Promise<void> {
-    await this.store.delete(stream.path, this.now());
-    streamsExpired.inc();
-    this.hub.publish({ path: stream.path, start: 0, end: 0, data: null, closed: false, gone: true });
-    await this.notify({ type: "deleted", path: stream.path });
   }
 
   private async sweep(): Promise<void> {

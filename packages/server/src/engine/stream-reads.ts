@@ -1,10 +1,13 @@
 import { concatBytes, isJsonContentType } from "@rill/protocol";
 import { EMPTY_READ, type RangeRead } from "../storage/batches.js";
 import type { Store } from "../storage/store.js";
-import { offsetRetained, ProtocolError } from "../domain/errors.js";
+import { offsetRetained } from "../domain/errors.js";
 import { messageSpanIn, type MessageSpan } from "../domain/message-spans.js";
 import type { StreamState } from "../domain/model.js";
 import { effectiveRetention, type RetentionDefaults } from "../domain/retention-rules.js";
+
+/** Where a read asks to start: `-1`, `now`, or an offset's position (any position, not only a boundary). */
+export type ReadStart = { kind: "beginning" } | { kind: "now" } | { kind: "position"; position: number };
 
 export interface ReadResult {
   /** Stored bytes (JSON streams: framed messages). */
@@ -49,6 +52,19 @@ export class StreamReads {
     if (from >= stream.tail || effectiveRetention(stream, this.retention) === null) return;
     const now = await this.store.getStream(stream.path);
     if (now) this.checkRetained(now, from);
+  }
+
+  /**
+   * Where a read starts, by the offset rule of docs/offsets.md: a message
+   * boundary, at most the tail — the one place a read's start is checked
+   * against the tail. `-1` starts where the retained data does; an offset
+   * below it is a 410 in every read mode, before any positioning or wait.
+   */
+  async positionOf(stream: StreamState, start: ReadStart): Promise<number> {
+    if (start.kind === "beginning") return stream.earliest;
+    if (start.kind === "now") return stream.tail;
+    this.checkRetained(stream, start.position);
+    return this.startOf(stream, start.position);
   }
 
   /**
@@ -102,11 +118,12 @@ export class StreamReads {
     return false;
   }
 
-  /** A bounded read from the boundary `from`: whole messages up to the window size (or one larger message). */
+  /**
+   * A bounded read from the boundary `from` (at most the tail, as positionOf
+   * gives it): whole messages up to the window size (or one larger message).
+   * The head is checked again, since a live reader may fall behind retention.
+   */
   async read(stream: StreamState, from: number): Promise<ReadResult> {
-    if (from > stream.tail) {
-      throw new ProtocolError(400, "INVALID_OFFSET", "offset is past the end of the stream");
-    }
     this.checkRetained(stream, from);
     const end = await this.endOf(stream, from, this.windowBytes);
     const parts: Uint8Array[] = [];

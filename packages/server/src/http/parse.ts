@@ -11,6 +11,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { badRequest } from "../domain/errors.js";
 import type { ForkRequest } from "../domain/commands.js";
 import type { ProducerRef } from "../domain/model.js";
+import type { ReadStart } from "../engine/stream-reads.js";
 
 /** Turns raw request headers and query parameters into typed values, or a 400 naming the problem. */
 
@@ -116,10 +117,8 @@ export function parseFork(
   return { source, position, subOffset };
 }
 
-export type RequestedOffset =
-  | { kind: "beginning" }
-  | { kind: "now" }
-  | { kind: "position"; position: number };
+/** The engine's ReadStart: the one entry point of a read (Engine.openRead) takes it as parsed. */
+export type RequestedOffset = ReadStart;
 
 /** The `offset` query parameter; absent means the beginning. */
 export function parseOffsetParam(query: URLSearchParams): { offset: RequestedOffset; given: boolean } {

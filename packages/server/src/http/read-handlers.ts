@@ -6,7 +6,7 @@ import { cacheControl } from "./cache-policy.js";
 import { sendCatchUp } from "./catch-up.js";
 import type { HttpContext } from "./context.js";
 import { LongPollSession } from "./long-poll-session.js";
-import { parseLive, parseOffsetParam, type RequestedOffset } from "./parse.js";
+import { parseLive, parseOffsetParam } from "./parse.js";
 import { readHeaders, responseBody } from "./read-encoding.js";
 import { send } from "./respond.js";
 import { SseSession } from "./sse-session.js";
@@ -32,9 +32,7 @@ export async function handleGet(
   const live = parseLive(url.searchParams);
   if (live !== "none" && !given) throw badRequest(`live=${live} needs an offset`, "INVALID_OFFSET");
 
-  const stream = await ctx.engine.live(path);
-  await ctx.engine.touch(stream);
-  const position = await resolvePosition(ctx, stream, offset);
+  const { stream, position } = await ctx.engine.openRead(path, offset);
   const cursor = url.searchParams.get(QUERY.cursor);
 
   if (live === "sse") {
@@ -45,18 +43,6 @@ export async function handleGet(
   if (live === "long-poll") return new LongPollSession(ctx, req, res, stream, position, cursor, accessExpiresAt).run();
   if (offset.kind === "now") return sendNow(res, stream);
   return sendCatchUp(ctx, req, res, stream, position);
-}
-
-/**
- * Where the read starts, by the offset rule of docs/offsets.md (a message
- * boundary, at most the tail). -1 starts where the retained data does; an
- * offset below it is a 410 in every read mode, before any positioning or wait.
- */
-async function resolvePosition(ctx: HttpContext, stream: StreamState, offset: RequestedOffset): Promise<number> {
-  if (offset.kind === "beginning") return stream.earliest;
-  if (offset.kind === "now") return stream.tail;
-  ctx.engine.checkRetained(stream, offset.position);
-  return ctx.engine.reads.startOf(stream, offset.position);
 }
 
 /** `offset=now` without live: nothing to read, just where the tail is. */

@@ -155,6 +155,11 @@ export class SseSession implements LiveSession {
       do {
         this.again = false;
         this.stream = await this.ctx.engine.live(this.stream.path);
+        // Behind this reader's position: the stream was deleted and made anew (its gone notice still on its way).
+        if (this.position > this.stream.tail) {
+          this.end();
+          break;
+        }
         let first = initial;
         initial = false;
         while (!this.ended) {
