@@ -21,6 +21,7 @@ import { compactRows, retainRows } from "./sqlite-trim.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import type { CommitBacklogLimits } from "./commit-backlog.js";
 import { CommitQueue, type Touches } from "./commit-queue.js";
+import { WalSync } from "./sqlite-wal-sync.js";
 import type { Op, Settled } from "./commit-requests.js";
 
 export interface SqliteStoreOptions {
@@ -42,8 +43,14 @@ export interface SqliteStoreOptions {
 type BatchRow = [number, Uint8Array];
 
 /**
- * The durable store: one SQLite database in WAL mode with `synchronous=FULL`,
- * so a commit is on disk before it is acknowledged.
+ * The durable store: one SQLite database in WAL mode, where a commit is on
+ * disk before it is acknowledged. The log is synced after COMMIT on libuv's
+ * thread pool (sqlite-wal-sync.ts), so the event loop keeps serving requests
+ * while the disk flushes; until that sync completes, reads see the round's
+ * streams as they were before it (`hidden`), and the round's requests are not
+ * settled. Rounds that remove data (deletes, sweeps, retention, compaction,
+ * a create replacing an expired stream) sync on the event loop instead, as
+ * `synchronous=FULL` would: reads of removed rows could not be hidden.
  *
  * Writes (create, append, delete, sweep) go through a commit queue
  * (commit-queue.ts, `linger` policy). Everything queued in one event-loop
@@ -85,6 +92,19 @@ export class SqliteStore implements Store {
   private closed = false;
   /** The current round removed batches: its end runs an incremental vacuum. */
   private freedPages = false;
+  /** Syncs the log after COMMIT off the event loop; null: `synchronous=FULL` does it inside COMMIT. */
+  private readonly walSync: WalSync | null;
+  /**
+   * While a round's sync runs: the entries its streams had before it (null:
+   * the stream did not exist), which reads see until the round is durable.
+   * During a round: those being collected.
+   */
+  private hidden = new Map<string, Entry | null>();
+  private before = new Map<string, Entry | null>();
+  /** The current round removed rows: it is synced before it returns. */
+  private removing = false;
+  /** A sync of the log failed: what was committed may not be on disk, so nothing more is accepted. */
+  private broken: unknown = null;
 
   private readonly sql: SqliteStatements;
   private readonly cache: StreamCache;
@@ -109,6 +129,9 @@ export class SqliteStore implements Store {
       if (String(mode).toLowerCase() !== "wal") throw new Error(`SQLite refused WAL mode (journal_mode=${String(mode)})`);
       this.db.pragma("synchronous = FULL");
       migrate(this.db);
+      this.walSync = WalSync.open(join(options.dataDir, "rill.db"));
+      // With the log synced after each COMMIT, COMMIT itself need not sync it.
+      if (this.walSync) this.db.pragma("synchronous = NORMAL");
       this.sql = prepareStatements(this.db);
       this.cache = new StreamCache(this.sql, options.maxCachedStreams ?? 10_000);
     } catch (error) {
@@ -123,7 +146,7 @@ export class SqliteStore implements Store {
   }
 
   async getStream(path: string): Promise<StreamState | undefined> {
-    const entry = this.cache.entry(path);
+    const entry = this.visible(path);
     return entry ? this.withTouch(entry.state) : undefined;
   }
 
@@ -136,7 +159,7 @@ export class SqliteStore implements Store {
   }
 
   async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<RangeRead> {
-    const entry = this.cache.entry(path);
+    const entry = this.visible(path);
     if (!entry || from >= to) return EMPTY_READ(from);
     // Load the window sliceBatches can use: the batch holding `from`, then
     // following batches until the bytes loaded reach maxBytes or `to`.
@@ -161,14 +184,14 @@ export class SqliteStore implements Store {
   }
 
   async batchAt(path: string, position: number): Promise<StoredBatch | undefined> {
-    const entry = this.cache.entry(path);
+    const entry = this.visible(path);
     if (!entry) return undefined;
     const row = this.sql.batchAtOrBefore.get(entry.id, position) as BatchRow | undefined;
     return row ? batchHolding([row[0]], [row[1]], position) : undefined;
   }
 
   async scanBatches(path: string, from: number, to: number, limit: number): Promise<TimedBatch[]> {
-    const entry = this.cache.entry(path);
+    const entry = this.visible(path);
     if (!entry) return [];
     const rows = this.sql.scanBatches.all(entry.id, from, to, limit) as [number, Uint8Array, number][];
     return rows.map(([start, bytes, appendedAt]) => ({ start, bytes, appendedAt }));
@@ -183,7 +206,7 @@ export class SqliteStore implements Store {
   }
 
   async touch(path: string, now: number): Promise<void> {
-    const entry = this.cache.entry(path);
+    const entry = this.visible(path);
     if (!entry || entry.state.ttlSeconds === null || now <= entry.state.lastAccessAt) return;
     this.commits.touch(path, now);
   }
@@ -203,10 +226,16 @@ export class SqliteStore implements Store {
   async list(prefix: string, after: string | null, limit: number): Promise<StreamState[]> {
     if (limit <= 0) return [];
     const rows = this.sql.list.all({ prefix, after, limit }) as StreamRow<number>[];
-    return rows.map((row) => this.withTouch(rowToState(row)));
+    const states: StreamState[] = [];
+    for (const row of rows) {
+      const state = this.hidden.has(row.path) ? this.hidden.get(row.path)?.state : rowToState(row);
+      if (state) states.push(this.withTouch(state));
+    }
+    return states;
   }
 
   async checkReady(): Promise<void> {
+    if (this.broken !== null) throw this.broken;
     checkWritable(this.db, this.closed);
   }
 
@@ -225,6 +254,7 @@ export class SqliteStore implements Store {
     // Queued requests and touches are committed first (or fail, if the disk refuses).
     await this.commits.close();
     this.db.close();
+    this.walSync?.close();
   }
 
   // ---------------------------------------------------------------- commit rounds
@@ -240,21 +270,24 @@ export class SqliteStore implements Store {
    * failure of the whole round rolls it back, drops the cache (to be
    * reloaded) and is rethrown, failing every request in it.
    */
-  private runRound(ops: Op[], touches: Touches): Settled[] {
+  private runRound(ops: Op[], touches: Touches): Settled[] | Promise<Settled[]> {
+    if (this.broken !== null) throw this.broken;
     const results: Settled[] = [];
     this.roundRows.clear();
     this.freedPages = false;
+    this.removing = false;
+    this.before = new Map();
+    let committingAt: number;
     try {
       this.sql.begin.run();
       this.persistTouches(touches);
       for (const op of ops) results.push(this.applyIsolated(op));
-      const committingAt = performance.now();
+      committingAt = performance.now();
       // Pages that retention or compaction freed go back to the file system.
       // (exec, not a prepared statement: each step of that statement frees just one page.)
       if (this.freedPages) this.db.exec("PRAGMA incremental_vacuum");
       this.freedPages = false;
       this.sql.commit.run();
-      recordCommit("sqlite", committingAt);
     } catch (error) {
       try {
         if (this.db.inTransaction) this.sql.rollback.run();
@@ -266,7 +299,36 @@ export class SqliteStore implements Store {
       throw error;
     }
     this.cache.trim();
-    return results;
+    if (this.walSync === null || this.removing) {
+      this.walSync?.flushNow();
+      recordCommit("sqlite", committingAt);
+      return results;
+    }
+    this.hidden = this.before;
+    return this.walSync.flush().then(
+      () => {
+        this.hidden = new Map();
+        recordCommit("sqlite", committingAt);
+        return results;
+      },
+      (error: unknown) => {
+        // What the round committed may never reach the disk: refuse everything from now on (and /readyz says so).
+        this.hidden = new Map();
+        this.broken = error;
+        throw error;
+      },
+    );
+  }
+
+  /** What reads see of a stream: as it was before the round being synced, if that round changed it. */
+  private visible(path: string): Entry | undefined {
+    if (this.hidden.size > 0 && this.hidden.has(path)) return this.hidden.get(path) ?? undefined;
+    return this.cache.entry(path) ?? undefined;
+  }
+
+  /** Keeps a stream's entry from before the round (once per round), for reads while the round is synced. */
+  private remember(path: string): void {
+    if (!this.before.has(path)) this.before.set(path, this.cache.entry(path) ?? null);
   }
 
   /**
@@ -315,9 +377,12 @@ export class SqliteStore implements Store {
     const source = command.fork ? this.cache.entry(command.fork.source) : null;
     const decision = decideCreate(existing?.state, source?.state, command, now);
     if (decision.kind === "exists") return { created: false, stream: decision.stream };
+    this.remember(command.path);
+    if (command.fork) this.remember(command.fork.source);
 
     // The rules let a create replace only an expired stream no fork reads
     // through; it goes the way a delete would, so its source loses a fork.
+    if (existing) this.removing = true;
     if (existing) applyDeletePlan(this.sql, this.cache, planDelete(existing.state.path, (p) => this.cache.entry(p)?.state));
 
     const stream = decision.stream;
@@ -344,6 +409,7 @@ export class SqliteStore implements Store {
     if (decision.kind === "duplicate") {
       return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
     }
+    this.remember(command.path);
     const { id } = entry!;
     const row = command.data.length > 0 ? this.writeBatch(id, decision.start, command.data, now) : null;
     this.sql.updateStream.run({ ...streamParams(decision.next), id });
@@ -387,12 +453,14 @@ export class SqliteStore implements Store {
   /** Mirrors a retention or compaction in the cache; the round then gives the freed pages back. */
   private trimmed(id: number, outcome: TrimOutcome): void {
     this.roundRows.delete(id); // later appends in this round must not extend a rewritten or removed row
+    this.removing = true;
     this.cache.remember(outcome.stream.path, { id, state: outcome.stream });
     this.freedPages = true;
   }
 
   private applyDelete(path: string): DeleteOutcome {
     const plan = planDelete(path, (p) => this.cache.entry(p)?.state);
+    this.removing = true;
     applyDeletePlan(this.sql, this.cache, plan);
     return { soft: plan.soft };
   }
@@ -403,6 +471,7 @@ export class SqliteStore implements Store {
     for (const { path } of candidates) {
       const entry = this.cache.entry(path);
       if (!entry || entry.state.softDeleted || !isExpired(entry.state, now)) continue;
+      this.removing = true;
       applyDeletePlan(this.sql, this.cache, planDelete(path, (p) => this.cache.entry(p)?.state));
       removed.push(path);
     }
