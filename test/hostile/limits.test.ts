@@ -6,6 +6,8 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { DurableStream, IdempotentProducer } from "@rill/client";
 import { startServer, type RunningServer, type ServerLimits } from "@rill/server";
+import type { ProtocolError } from "../../packages/server/src/domain/errors.js";
+import { errorHeaders, errorStatus } from "../../packages/server/src/http/error-statuses.js";
 import { SqliteStore } from "../../packages/server/src/storage/sqlite-store.js";
 import { RawSseReader, sleep } from "./support.js";
 
@@ -123,8 +125,8 @@ describe("commit queue", () => {
       // All in one event-loop turn: they wait for the same commit round.
       const byCount = await Promise.allSettled(["1", "2", "3", "4", "5"].map(append));
       expect(byCount.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected", "rejected"]);
-      const error = (byCount[3] as PromiseRejectedResult).reason as { status: number; code: string; headers: Record<string, string> };
-      expect([error.status, error.code, error.headers["retry-after"]]).toEqual([503, "COMMIT_QUEUE_FULL", "1"]);
+      const error = (byCount[3] as PromiseRejectedResult).reason as ProtocolError;
+      expect([errorStatus(error), error.code, errorHeaders(error)["retry-after"]]).toEqual([503, "COMMIT_QUEUE_FULL", "1"]);
 
       const bySize = await Promise.allSettled(["x".repeat(60), "y".repeat(60)].map(append));
       expect(bySize.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);

@@ -1,4 +1,4 @@
-import { formatOffset, HEADER, mediaType } from "@rill/protocol";
+import { mediaType } from "@rill/protocol";
 import type { AppendCommand } from "./commands.js";
 import { gone, notFound, ProtocolError } from "./errors.js";
 import { isExpired, type ProducerState, type StreamState } from "./model.js";
@@ -32,7 +32,6 @@ export function decideAppend(
 
   if (command.data.length > 0 && command.contentType !== null && mediaType(command.contentType) !== mediaType(stream.contentType)) {
     throw new ProtocolError(
-      409,
       "CONTENT_TYPE_MISMATCH",
       `content type ${mediaType(command.contentType)} does not match the stream's ${mediaType(stream.contentType)}`,
     );
@@ -49,10 +48,7 @@ export function decideAppend(
     if (!request && command.close && command.data.length === 0) {
       return { kind: "duplicate", stream, echo: null };
     }
-    throw new ProtocolError(409, "STREAM_CLOSED", `stream is closed: ${command.path}`, {
-      [HEADER.streamClosed]: "true",
-      [HEADER.streamNextOffset]: formatOffset(stream.tail),
-    });
+    throw new ProtocolError("STREAM_CLOSED", `stream is closed: ${command.path}`, { closed: true, tail: stream.tail });
   }
 
   let nextProducer: ProducerState | null = null;
@@ -64,7 +60,6 @@ export function decideAppend(
 
   if (command.streamSeq !== null && stream.lastStreamSeq !== null && compareBytewise(command.streamSeq, stream.lastStreamSeq) <= 0) {
     throw new ProtocolError(
-      409,
       "SEQUENCE_CONFLICT",
       `Stream-Seq ${command.streamSeq} is not greater than the last one (${stream.lastStreamSeq})`,
     );

@@ -22,7 +22,7 @@ export function decideCreate(
   // A deleted or expired stream that forks still read through keeps its path:
   // replacing it would hand the forks someone else's bytes.
   if (existing && (existing.softDeleted || (existing.forkCount > 0 && isExpired(existing, now)))) {
-    throw new ProtocolError(409, "STREAM_EXISTS", `a deleted stream still used by forks occupies ${command.path}`);
+    throw new ProtocolError("STREAM_EXISTS", `a deleted stream still used by forks occupies ${command.path}`);
   }
   if (existing && !isExpired(existing, now)) {
     const wanted = desiredConfig(command, source);
@@ -33,7 +33,6 @@ export function decideCreate(
     }
     if (differences.length > 0) {
       throw new ProtocolError(
-        409,
         "STREAM_EXISTS",
         `stream already exists with a different configuration (${differences.join(", ")})`,
       );
@@ -46,17 +45,16 @@ export function decideCreate(
   if (command.fork) {
     const fork = command.fork;
     if (!source || isExpired(source, now)) {
-      throw new ProtocolError(404, "FORK_SOURCE_NOT_FOUND", `fork source not found: ${fork.source}`);
+      throw new ProtocolError("FORK_SOURCE_NOT_FOUND", `fork source not found: ${fork.source}`);
     }
     if (source.softDeleted) {
-      throw new ProtocolError(409, "FORK_SOURCE_GONE", `fork source was deleted: ${fork.source}`);
+      throw new ProtocolError("FORK_SOURCE_GONE", `fork source was deleted: ${fork.source}`);
     }
     if (fork.position > source.tail || fork.position < 0) {
-      throw new ProtocolError(400, "FORK_OFFSET_OUT_OF_RANGE", `fork offset is past the source's tail`);
+      throw new ProtocolError("FORK_OFFSET_OUT_OF_RANGE", `fork offset is past the source's tail`);
     }
     if (command.contentType !== null && mediaType(command.contentType) !== mediaType(source.contentType)) {
       throw new ProtocolError(
-        409,
         "CONTENT_TYPE_MISMATCH",
         `a fork must keep its source's content type (${mediaType(source.contentType)})`,
       );

@@ -1,90 +1,69 @@
-import { formatOffset, HEADER } from "@rill/protocol";
+import { formatOffset, type ErrorCode } from "@rill/protocol";
+
+export type { ErrorCode } from "@rill/protocol";
 
 /**
- * Protocol errors carry everything needed to render them: status, a stable
- * machine code, a human message and any protocol headers. The HTTP layer
- * renders every one of them in a single place.
+ * What a failure knows beyond its code, in the stream's own terms. The HTTP
+ * layer turns these into the status and protocol headers of the answer
+ * (http/error-statuses.ts), so nothing here names a status or a header.
  */
-export type ErrorCode =
-  | "BAD_REQUEST"
-  | "INVALID_OFFSET"
-  | "INVALID_HEADER"
-  | "INVALID_JSON"
-  | "EMPTY_BODY"
-  | "STREAM_NOT_FOUND"
-  | "STREAM_GONE"
-  | "STREAM_EXISTS"
-  | "STREAM_CLOSED"
-  | "CONTENT_TYPE_MISMATCH"
-  | "SEQUENCE_CONFLICT"
-  | "PRODUCER_SEQ_GAP"
-  | "PRODUCER_STALE_EPOCH"
-  | "PRODUCER_BAD_EPOCH_START"
-  | "FORK_SOURCE_NOT_FOUND"
-  | "FORK_SOURCE_GONE"
-  | "FORK_OFFSET_OUT_OF_RANGE"
-  | "OFFSET_RETAINED"
-  | "PAYLOAD_TOO_LARGE"
-  | "METHOD_NOT_ALLOWED"
-  | "NOT_FOUND"
-  | "SHUTTING_DOWN"
-  | "STORE_UNAVAILABLE"
-  // Limits (docs/security.md)
-  | "TOO_MANY_CONNECTIONS"
-  | "TOO_MANY_READERS"
-  | "TOO_MANY_STREAMS"
-  | "COMMIT_QUEUE_FULL"
-  | "REQUEST_TIMEOUT"
-  | "HEADERS_TOO_LARGE"
-  | "NOT_READY"
-  | "INTERNAL"
-  // Access control (RFC 6750 bearer tokens)
-  | "UNAUTHORIZED"
-  | "INVALID_TOKEN"
-  | "INSUFFICIENT_SCOPE"
-  | "KEYS_UNAVAILABLE"
-  // Subscriptions (the reserved __ds control API)
-  | "INVALID_REQUEST"
-  | "SUBSCRIPTION_NOT_FOUND"
-  | "SUBSCRIPTION_ALREADY_EXISTS"
-  | "WEBHOOK_URL_REJECTED"
-  | "TOKEN_INVALID"
-  | "FENCED"
-  | "ALREADY_CLAIMED"
-  | "NO_PENDING_WORK";
+export interface ErrorFacts {
+  /** The stream's tail when the failure was decided (STREAM_CLOSED: where it ended). */
+  tail?: number;
+  /** The stream is closed (STREAM_CLOSED). */
+  closed?: boolean;
+  /** PRODUCER_SEQ_GAP: the seq the stream expected from the producer, and the one it sent. */
+  expectedSeq?: number;
+  receivedSeq?: number;
+  /** PRODUCER_STALE_EPOCH: the producer's current epoch. */
+  currentEpoch?: number;
+  /** OFFSET_RETAINED: the earliest position the stream still holds. */
+  earliestOffset?: number;
+  /** A refusal that passes: seconds the client should wait before trying again. */
+  retryAfterSeconds?: number;
+  /** METHOD_NOT_ALLOWED: the methods the resource does answer, e.g. "GET, HEAD". */
+  allowedMethods?: string;
+  /** UNAUTHORIZED, INVALID_TOKEN, INSUFFICIENT_SCOPE, TOKEN_INVALID: the bearer challenge (RFC 6750) to answer with. */
+  challenge?: string;
+  /** The connection cannot carry another request (a stalled body was cut off mid-way). */
+  closeConnection?: boolean;
+  /** INVALID_OFFSET of an acknowledgement: it conflicts with a subscription's cursor rather than being malformed. */
+  cursorConflict?: boolean;
+}
 
+/**
+ * The one error every layer throws for a failure the client caused or may
+ * retry: a stable machine code (@rill/protocol ERROR_CODES), a message for
+ * people, typed facts, and `details`: extra members of the JSON error object
+ * (e.g. `current_holder`).
+ */
 export class ProtocolError extends Error {
   override name = "ProtocolError";
   constructor(
-    readonly status: number,
     readonly code: ErrorCode,
     message: string,
-    readonly headers: Record<string, string> = {},
-    /** Extra members of the JSON error object, e.g. `current_holder`. */
+    readonly facts: ErrorFacts = {},
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
 }
 
-export const badRequest = (message: string, code: ErrorCode = "BAD_REQUEST") =>
-  new ProtocolError(400, code, message);
+export const badRequest = (message: string, code: ErrorCode = "BAD_REQUEST") => new ProtocolError(code, message);
 
-export const notFound = (path: string) =>
-  new ProtocolError(404, "STREAM_NOT_FOUND", `stream not found: ${path}`);
+export const notFound = (path: string) => new ProtocolError("STREAM_NOT_FOUND", `stream not found: ${path}`);
 
 export const gone = (path: string) =>
-  new ProtocolError(410, "STREAM_GONE", `stream was deleted and is kept only for its forks: ${path}`);
+  new ProtocolError("STREAM_GONE", `stream was deleted and is kept only for its forks: ${path}`);
 
 /**
- * 410 for a position below the earliest retained one: the data there was
- * removed by retention. The response names where the retained data begins.
+ * A position below the earliest retained one: the data there was removed by
+ * retention. The answer names where the retained data begins.
  */
 export const offsetRetained = (earliest: number, what = "the offset") =>
   new ProtocolError(
-    410,
     "OFFSET_RETAINED",
     `${what} is before the earliest retained offset ${formatOffset(earliest)}: that data was removed by the stream's retention policy`,
-    { [HEADER.rillEarliestOffset]: formatOffset(earliest) },
+    { earliestOffset: earliest },
     { earliest_offset: formatOffset(earliest) },
   );

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ProtocolError } from "./errors.js";
 import { decideProducer } from "./producer-rules.js";
+import { errorHeaders, errorStatus } from "../http/error-statuses.js";
 
 function rejection(run: () => unknown): ProtocolError {
   try {
@@ -17,8 +18,8 @@ describe("idempotent producer rules", () => {
     expect(decideProducer(undefined, { id: "p", epoch: 0, seq: 0 })).toEqual({ kind: "accept", next: { epoch: 0, lastSeq: 0 } });
     expect(decideProducer(undefined, { id: "p", epoch: 3, seq: 0 })).toEqual({ kind: "accept", next: { epoch: 3, lastSeq: 0 } });
     const gap = rejection(() => decideProducer(undefined, { id: "p", epoch: 0, seq: 2 }));
-    expect(gap.status).toBe(409);
-    expect(gap.headers).toMatchObject({ "producer-expected-seq": "0", "producer-received-seq": "2" });
+    expect(errorStatus(gap)).toBe(409);
+    expect(errorHeaders(gap)).toMatchObject({ "producer-expected-seq": "0", "producer-received-seq": "2" });
   });
 
   it("accepts the next seq and treats earlier ones as duplicates", () => {
@@ -30,15 +31,15 @@ describe("idempotent producer rules", () => {
 
   it("reports a gap with the expected and received seq", () => {
     const error = rejection(() => decideProducer({ epoch: 0, lastSeq: 0 }, { id: "p", epoch: 0, seq: 2 }));
-    expect(error.status).toBe(409);
+    expect(errorStatus(error)).toBe(409);
     expect(error.code).toBe("PRODUCER_SEQ_GAP");
-    expect(error.headers).toEqual({ "producer-expected-seq": "1", "producer-received-seq": "2" });
+    expect(errorHeaders(error)).toEqual({ "producer-expected-seq": "1", "producer-received-seq": "2" });
   });
 
   it("fences stale epochs and tells the zombie the current epoch", () => {
     const error = rejection(() => decideProducer({ epoch: 2, lastSeq: 9 }, { id: "p", epoch: 1, seq: 10 }));
-    expect(error.status).toBe(403);
-    expect(error.headers).toEqual({ "producer-epoch": "2" });
+    expect(errorStatus(error)).toBe(403);
+    expect(errorHeaders(error)).toEqual({ "producer-epoch": "2" });
   });
 
   it("starts a new epoch only at seq 0", () => {
@@ -46,6 +47,6 @@ describe("idempotent producer rules", () => {
       kind: "accept",
       next: { epoch: 1, lastSeq: 0 },
     });
-    expect(rejection(() => decideProducer({ epoch: 0, lastSeq: 7 }, { id: "p", epoch: 1, seq: 5 })).status).toBe(400);
+    expect(errorStatus(rejection(() => decideProducer({ epoch: 0, lastSeq: 7 }, { id: "p", epoch: 1, seq: 5 })))).toBe(400);
   });
 });

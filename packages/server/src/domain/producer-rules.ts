@@ -1,4 +1,3 @@
-import { HEADER } from "@rill/protocol";
 import { ProtocolError } from "./errors.js";
 import type { ProducerRef, ProducerState } from "./model.js";
 
@@ -25,16 +24,14 @@ export function decideProducer(known: ProducerState | undefined, request: Produc
   }
   if (request.epoch < known.epoch) {
     throw new ProtocolError(
-      403,
       "PRODUCER_STALE_EPOCH",
       `producer epoch ${request.epoch} is stale; the current epoch is ${known.epoch}`,
-      { [HEADER.producerEpoch]: String(known.epoch) },
+      { currentEpoch: known.epoch },
     );
   }
   if (request.epoch > known.epoch) {
     if (request.seq !== 0) {
       throw new ProtocolError(
-        400,
         "PRODUCER_BAD_EPOCH_START",
         `a new producer epoch must start at seq 0, got ${request.seq}`,
       );
@@ -47,8 +44,8 @@ export function decideProducer(known: ProducerState | undefined, request: Produc
 }
 
 function sequenceGap(expected: number, received: number): ProtocolError {
-  return new ProtocolError(409, "PRODUCER_SEQ_GAP", `producer seq gap: expected ${expected}, received ${received}`, {
-    [HEADER.producerExpectedSeq]: String(expected),
-    [HEADER.producerReceivedSeq]: String(received),
+  return new ProtocolError("PRODUCER_SEQ_GAP", `producer seq gap: expected ${expected}, received ${received}`, {
+    expectedSeq: expected,
+    receivedSeq: received,
   });
 }

@@ -1,5 +1,6 @@
 import { ProtocolError } from "./errors.js";
 import type { StreamState } from "./model.js";
+import { errorStatus } from "../http/error-statuses.js";
 
 /** A stream state with sensible defaults, for rule tests. */
 export function streamState(overrides: Partial<StreamState> = {}): StreamState {
@@ -31,7 +32,7 @@ export function statusOf(run: () => unknown): number {
   try {
     run();
   } catch (error) {
-    if (error instanceof ProtocolError) return error.status;
+    if (error instanceof ProtocolError) return errorStatus(error);
     throw error;
   }
   return 0;

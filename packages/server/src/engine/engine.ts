@@ -112,10 +112,10 @@ export class Engine {
       if (command.fork) {
         const source = await this.live(command.fork.source).catch((error: unknown) => {
           if (!(error instanceof ProtocolError)) throw error;
-          if (error.status === 410) {
-            throw new ProtocolError(409, "FORK_SOURCE_GONE", `fork source was deleted: ${command.fork!.source}`);
+          if (error.code === "STREAM_GONE") {
+            throw new ProtocolError("FORK_SOURCE_GONE", `fork source was deleted: ${command.fork!.source}`);
           }
-          throw new ProtocolError(404, "FORK_SOURCE_NOT_FOUND", `fork source not found: ${command.fork!.source}`);
+          throw new ProtocolError("FORK_SOURCE_NOT_FOUND", `fork source not found: ${command.fork!.source}`);
         });
         const explicit = command.fork.position !== null || command.fork.subOffset > 0;
         fork = { source: source.path, position: await this.resolveForkPoint(source, command.fork), explicit };
@@ -204,7 +204,7 @@ export class Engine {
   private async resolveForkPoint(source: StreamState, fork: NonNullable<CreateCommand["fork"]>): Promise<number> {
     const base = fork.position ?? source.tail;
     if (base > source.tail) {
-      throw new ProtocolError(400, "FORK_OFFSET_OUT_OF_RANGE", "fork offset is past the end of the source stream");
+      throw new ProtocolError("FORK_OFFSET_OUT_OF_RANGE", "fork offset is past the end of the source stream");
     }
     if (fork.subOffset === 0) return base;
     const json = isJsonContentType(source.contentType);
@@ -215,7 +215,7 @@ export class Engine {
     // Compacted ranges skip positions: count them in.
     if (extra !== undefined) extra = positionInRead({ data: rest.data, end: rest.next, gaps: rest.gaps }, base, extra) - base;
     if (extra === undefined || base + extra > source.tail) {
-      throw new ProtocolError(400, "FORK_OFFSET_OUT_OF_RANGE", "fork sub-offset is past the end of the source stream");
+      throw new ProtocolError("FORK_OFFSET_OUT_OF_RANGE", "fork sub-offset is past the end of the source stream");
     }
     return base + extra;
   }

@@ -26,12 +26,12 @@ function quoted(text: string): string {
 
 function unauthorized(reason: string | null): ProtocolError {
   if (reason === null) {
-    return new ProtocolError(401, "UNAUTHORIZED", "this request needs an access token (Authorization: Bearer <token>)", {
-      "www-authenticate": REALM,
+    return new ProtocolError("UNAUTHORIZED", "this request needs an access token (Authorization: Bearer <token>)", {
+      challenge: REALM,
     });
   }
-  return new ProtocolError(401, "INVALID_TOKEN", `invalid access token: ${reason}`, {
-    "www-authenticate": `${REALM}, error="invalid_token", error_description=${quoted(reason)}`,
+  return new ProtocolError("INVALID_TOKEN", `invalid access token: ${reason}`, {
+    challenge: `${REALM}, error="invalid_token", error_description=${quoted(reason)}`,
   });
 }
 
@@ -52,8 +52,8 @@ function forbidden(needs: Need[]): ProtocolError {
 
 /** The RFC 6750 403, for routes whose needs are not one stream operation (e.g. the listing). */
 export function insufficientScope(scope: string, message: string): ProtocolError {
-  return new ProtocolError(403, "INSUFFICIENT_SCOPE", message, {
-    "www-authenticate": `${REALM}, error="insufficient_scope", scope=${quoted(scope)}`,
+  return new ProtocolError("INSUFFICIENT_SCOPE", message, {
+    challenge: `${REALM}, error="insufficient_scope", scope=${quoted(scope)}`,
   });
 }
 
@@ -67,7 +67,7 @@ export async function principalOf(ctx: HttpContext, req: IncomingMessage): Promi
     if (error instanceof KeysUnavailableError) {
       // Logged for the operator; the client is told only that it may try again.
       log().error({ event: "jwks_unavailable", err: error.message }, "the JWK Set cannot be fetched; tokens get 503");
-      throw new ProtocolError(503, "KEYS_UNAVAILABLE", "the server cannot check tokens right now; try again", { "retry-after": "5" });
+      throw new ProtocolError("KEYS_UNAVAILABLE", "the server cannot check tokens right now; try again", { retryAfterSeconds: 5 });
     }
     throw error;
   }

@@ -59,10 +59,9 @@ export class BodyWatchdog {
 
   private cutOff(req: IncomingMessage, res: ServerResponse): void {
     const error = new ProtocolError(
-      408,
       "REQUEST_TIMEOUT",
       `the request body stalled: no bytes arrived for ${this.timeoutMs} ms`,
-      { connection: "close" },
+      { closeConnection: true },
     );
     if (res.headersSent) {
       req.socket.destroy();

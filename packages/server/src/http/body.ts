@@ -60,5 +60,5 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Uin
 }
 
 function tooLarge(limit: number): ProtocolError {
-  return new ProtocolError(413, "PAYLOAD_TOO_LARGE", `request body exceeds the limit of ${limit} bytes`);
+  return new ProtocolError("PAYLOAD_TOO_LARGE", `request body exceeds the limit of ${limit} bytes`);
 }

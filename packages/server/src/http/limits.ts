@@ -75,15 +75,14 @@ export const RETRY_AFTER_SECONDS = { connections: 1, readers: 5, streams: 60 } a
 
 export function tooManyReaders(path: string, limit: number): ProtocolError {
   return new ProtocolError(
-    503,
     "TOO_MANY_READERS",
     `stream ${path} already has ${limit} live readers, the most this server allows`,
-    { "retry-after": String(RETRY_AFTER_SECONDS.readers) },
+    { retryAfterSeconds: RETRY_AFTER_SECONDS.readers },
   );
 }
 
 export function tooManyStreams(limit: number): ProtocolError {
-  return new ProtocolError(503, "TOO_MANY_STREAMS", `this server already holds ${limit} streams, the most it allows`, {
-    "retry-after": String(RETRY_AFTER_SECONDS.streams),
+  return new ProtocolError("TOO_MANY_STREAMS", `this server already holds ${limit} streams, the most it allows`, {
+    retryAfterSeconds: RETRY_AFTER_SECONDS.streams,
   });
 }

@@ -21,7 +21,7 @@ export function listRoute(ctx: HttpContext): ControlRoute {
   return async (req: IncomingMessage, res: ServerResponse, subpath: string, url: URL) => {
     if (subpath !== "streams") return false;
     if (req.method !== "GET" && req.method !== "HEAD") {
-      throw new ProtocolError(405, "METHOD_NOT_ALLOWED", "the stream list is read-only", { allow: "GET, HEAD" });
+      throw new ProtocolError("METHOD_NOT_ALLOWED", "the stream list is read-only", { allowedMethods: "GET, HEAD" });
     }
     const prefix = url.searchParams.get("prefix") ?? "";
     const after = url.searchParams.get("after");

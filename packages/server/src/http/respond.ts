@@ -1,6 +1,7 @@
-import { EXPOSED_HEADERS, HEADER } from "@rill/protocol";
+import { EXPOSED_HEADERS, HEADER, type ErrorBody } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ProtocolError } from "../domain/errors.js";
+import { errorHeaders, errorStatus } from "./error-statuses.js";
 import { log } from "../logging/logger.js";
 import { httpErrors } from "../metrics/http-metrics.js";
 import { applyPrivateRule, cacheControl } from "./cache-policy.js";
@@ -114,15 +115,15 @@ export function renderError(res: ServerResponse, error: unknown): void {
     return;
   }
   const protocolError =
-    error instanceof ProtocolError ? error : new ProtocolError(500, "INTERNAL", "internal server error");
+    error instanceof ProtocolError ? error : new ProtocolError("INTERNAL", "internal server error");
   const { code, message, details } = protocolError;
   httpErrors.at(code.toLowerCase()).inc();
-  const body = JSON.stringify({ error: { code, message, ...details } });
+  const body: ErrorBody = { error: { code, message, ...details } };
   send(
     res,
-    protocolError.status,
-    { ...protocolError.headers, "content-type": "application/json", "cache-control": cacheControl("error") },
-    body,
+    errorStatus(protocolError),
+    { ...errorHeaders(protocolError), "content-type": "application/json", "cache-control": cacheControl("error") },
+    JSON.stringify(body),
   );
 }
 
@@ -131,5 +132,5 @@ export function renderError(res: ServerResponse, error: unknown): void {
  * (a stream URL whose stream is missing): its code is the generic NOT_FOUND.
  */
 export function routeNotFound(message: string): ProtocolError {
-  return new ProtocolError(404, "NOT_FOUND", message);
+  return new ProtocolError("NOT_FOUND", message);
 }

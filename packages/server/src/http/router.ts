@@ -97,8 +97,8 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
         await authorize(ctx, req, { operation: "delete", path: key });
         return await handleDelete(ctx, res, key);
       default:
-        throw new ProtocolError(405, "METHOD_NOT_ALLOWED", `method ${req.method} is not supported on streams`, {
-          allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS",
+        throw new ProtocolError("METHOD_NOT_ALLOWED", `method ${req.method} is not supported on streams`, {
+          allowedMethods: "GET, HEAD, POST, PUT, DELETE, OPTIONS",
         });
     }
   } catch (error) {

@@ -25,7 +25,7 @@ export function healthRoute(options: HealthOptions): ExtraRoute {
   return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (url.pathname !== "/healthz" && url.pathname !== "/readyz") return false;
     if (req.method !== "GET" && req.method !== "HEAD") {
-      throw new ProtocolError(405, "METHOD_NOT_ALLOWED", `${url.pathname} answers GET and HEAD only`, { allow: "GET, HEAD" });
+      throw new ProtocolError("METHOD_NOT_ALLOWED", `${url.pathname} answers GET and HEAD only`, { allowedMethods: "GET, HEAD" });
     }
     if (url.pathname === "/healthz") {
       send(res, 200, JSON_HEADERS, req.method === "HEAD" ? undefined : JSON.stringify({ status: "ok" }));
@@ -33,7 +33,7 @@ export function healthRoute(options: HealthOptions): ExtraRoute {
     }
     const reason = await notReadyReason(options);
     if (reason !== null) {
-      sendError(res, new ProtocolError(503, "NOT_READY", reason, { "retry-after": "1" }, { store: options.store.kind }));
+      sendError(res, new ProtocolError("NOT_READY", reason, { retryAfterSeconds: 1 }, { store: options.store.kind }));
       return true;
     }
     send(res, 200, JSON_HEADERS, req.method === "HEAD" ? undefined : JSON.stringify({ status: "ready", store: options.store.kind }));

@@ -21,7 +21,7 @@ export function metricsRoute(options: MetricsRouteOptions = {}): ExtraRoute {
   return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (url.pathname !== "/metrics") return false;
     if (req.method !== "GET" && req.method !== "HEAD") {
-      throw new ProtocolError(405, "METHOD_NOT_ALLOWED", "/metrics answers GET and HEAD only", { allow: "GET, HEAD" });
+      throw new ProtocolError("METHOD_NOT_ALLOWED", "/metrics answers GET and HEAD only", { allowedMethods: "GET, HEAD" });
     }
     if (options.guard && !(await options.guard(req, res))) return true;
     const body = await registry.metrics();

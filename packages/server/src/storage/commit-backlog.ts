@@ -65,7 +65,7 @@ export class CommitBacklog {
 }
 
 function full(what: string): ProtocolError {
-  return new ProtocolError(503, "COMMIT_QUEUE_FULL", `the store is behind: ${what} already wait to be committed`, {
-    "retry-after": String(RETRY_AFTER_SECONDS),
+  return new ProtocolError("COMMIT_QUEUE_FULL", `the store is behind: ${what} already wait to be committed`, {
+    retryAfterSeconds: RETRY_AFTER_SECONDS,
   });
 }

@@ -40,5 +40,5 @@ function isUnavailable(error: unknown): boolean {
 export function storeFailure(error: unknown): unknown {
   if (error instanceof ProtocolError || !isUnavailable(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new ProtocolError(503, "STORE_UNAVAILABLE", `the database is unavailable, try again: ${reason}`, { "retry-after": "1" });
+  return new ProtocolError("STORE_UNAVAILABLE", `the database is unavailable, try again: ${reason}`, { retryAfterSeconds: 1 });
 }

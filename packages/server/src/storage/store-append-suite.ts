@@ -2,6 +2,7 @@ import { formatOffset, HEADER } from "@rill/protocol";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { StoreSuite } from "./store-suite.js";
 import { appendCommand, createCommand, fork, producer, refused, SECOND, T0 } from "./test-support.js";
+import { errorHeaders } from "../http/error-statuses.js";
 
 /** Appending: tails, refusals, closing, idempotent producers and Stream-Seq. */
 export function appendTests(suite: StoreSuite): void {
@@ -46,8 +47,8 @@ export function appendTests(suite: StoreSuite): void {
       expect(closing.kind).toBe("appended");
       expect(closing.stream).toMatchObject({ closed: true, tail: 6 });
       const error = await refused(suite.store.append(appendCommand("a", "more"), T0), 409, "STREAM_CLOSED");
-      expect(error.headers[HEADER.streamClosed]).toBe("true");
-      expect(error.headers[HEADER.streamNextOffset]).toBe(formatOffset(6));
+      expect(errorHeaders(error)[HEADER.streamClosed]).toBe("true");
+      expect(errorHeaders(error)[HEADER.streamNextOffset]).toBe(formatOffset(6));
       expect(await contents("a")).toBe("abcend");
     });
 
@@ -72,12 +73,12 @@ export function appendTests(suite: StoreSuite): void {
       expect(await send("m1", 0, 1)).toMatchObject({ kind: "appended", start: 2, producer: { epoch: 0, seq: 1 } });
 
       const gap = await refused(send("m3", 0, 3), 409, "PRODUCER_SEQ_GAP");
-      expect(gap.headers[HEADER.producerExpectedSeq]).toBe("2");
-      expect(gap.headers[HEADER.producerReceivedSeq]).toBe("3");
+      expect(errorHeaders(gap)[HEADER.producerExpectedSeq]).toBe("2");
+      expect(errorHeaders(gap)[HEADER.producerReceivedSeq]).toBe("3");
 
       expect(await send("n0", 1, 0)).toMatchObject({ kind: "appended", producer: { epoch: 1, seq: 0 } });
       const stale = await refused(send("old", 0, 2), 403, "PRODUCER_STALE_EPOCH");
-      expect(stale.headers[HEADER.producerEpoch]).toBe("1");
+      expect(errorHeaders(stale)[HEADER.producerEpoch]).toBe("1");
       await refused(send("bad", 2, 1), 400, "PRODUCER_BAD_EPOCH_START");
 
       // Producers are independent of each other.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StoreSuite } from "./store-suite.js";
 import { appendCommand, BIG, bytes, createCommand, fork, refused, SECOND, T0, text } from "./test-support.js";
+import { errorHeaders } from "../http/error-statuses.js";
 
 const json = "application/json";
 const AGE_15S = { maxAgeSeconds: 15, maxBytes: null };
@@ -62,7 +63,7 @@ export function retentionTests(suite: StoreSuite): void {
       await threeBatches("s");
       await suite.store.retain("s", AGE_15S, T0 + 30 * SECOND);
       const error = await refused(suite.store.create(createCommand("f", { fork: fork("s", 5) }), T0 + 31 * SECOND), 410, "OFFSET_RETAINED");
-      expect(error.headers["rill-earliest-offset"]).toBe("0000000000000000_0000000000000010");
+      expect(errorHeaders(error)["rill-earliest-offset"]).toBe("0000000000000000_0000000000000010");
       await suite.store.create(createCommand("g", { fork: fork("s", 12) }), T0 + 31 * SECOND);
       expect(await suite.store.getStream("g")).toMatchObject({ earliest: 10, forkOffset: 12 });
     });

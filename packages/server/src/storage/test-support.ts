@@ -5,6 +5,7 @@ import { registry } from "../metrics/registry.js";
 import type { RangeRead } from "./batches.js";
 import type { ResolvedCreateCommand } from "../domain/commands.js";
 import type { Store } from "./store.js";
+import { errorStatus } from "../http/error-statuses.js";
 
 /**
  * Helpers for the storage tests: request builders with every field defaulted,
@@ -67,7 +68,7 @@ export async function refused(promise: Promise<unknown>, status: number, code: s
   }
   expect(caught, `expected a ${status} ${code} refusal`).toBeInstanceOf(ProtocolError);
   const error = caught as ProtocolError;
-  expect({ status: error.status, code: error.code }).toEqual({ status, code });
+  expect({ status: errorStatus(error), code: error.code }).toEqual({ status, code });
   return error;
 }
 

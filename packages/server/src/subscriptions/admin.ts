@@ -18,7 +18,7 @@ import { checkWebhookUrl } from "./url-guard.js";
 const LIST_PAGE = 500;
 
 function subscriptionNotFound(id: string): ProtocolError {
-  return new ProtocolError(404, "SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
+  return new ProtocolError("SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
 }
 
 export function requireEntry(rt: SubscriptionRuntime, id: string): Entry {
@@ -51,7 +51,7 @@ export async function createOrConfirm(
     const existing = rt.entries.get(id);
     if (existing) {
       if (existing.record.configHash !== hash) {
-        throw new ProtocolError(409, "SUBSCRIPTION_ALREADY_EXISTS", `subscription ${JSON.stringify(id)} exists with a different configuration`);
+        throw new ProtocolError("SUBSCRIPTION_ALREADY_EXISTS", `subscription ${JSON.stringify(id)} exists with a different configuration`);
       }
       return { entry: existing, created: false };
     }

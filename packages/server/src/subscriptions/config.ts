@@ -13,7 +13,7 @@ import {
 /** Validation of subscription request bodies; every failure is a 400 INVALID_REQUEST. */
 
 export function invalid(message: string): ProtocolError {
-  return new ProtocolError(400, "INVALID_REQUEST", message);
+  return new ProtocolError("INVALID_REQUEST", message);
 }
 
 const MAX_PATH_LENGTH = 1024;

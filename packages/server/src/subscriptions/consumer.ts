@@ -40,15 +40,15 @@ function requireType(entry: Entry, type: SubscriptionType, action: string): void
 }
 
 function fenced(message: string, generation: number): ProtocolError {
-  return new ProtocolError(409, "FENCED", message, {}, { generation });
+  return new ProtocolError("FENCED", message, {}, { generation });
 }
 
 /** Checks the bearer token and the request against the outstanding wake; returns that wake. */
 function authorize(rt: SubscriptionRuntime, entry: Entry, token: string | null, request: WakeRequest): WakeState {
   const claims = token === null ? null : rt.options.signer.verifyToken(token);
   if (claims === null || claims.subscriptionId !== entry.record.id) {
-    throw new ProtocolError(401, "TOKEN_INVALID", "send the wake's token as Authorization: Bearer <token>", {
-      "www-authenticate": 'Bearer realm="subscriptions"',
+    throw new ProtocolError("TOKEN_INVALID", "send the wake's token as Authorization: Bearer <token>", {
+      challenge: 'Bearer realm="subscriptions"',
     });
   }
   const { record } = entry;
@@ -125,7 +125,7 @@ export async function claim(rt: SubscriptionRuntime, id: string, worker: string)
     let changed = false;
     if (record.wake?.holder != null) {
       if (record.wake.leaseExpiresAt !== null && record.wake.leaseExpiresAt > rt.now()) {
-        throw new ProtocolError(409, "ALREADY_CLAIMED", `worker ${JSON.stringify(record.wake.holder)} holds this subscription's wake`, {}, {
+        throw new ProtocolError("ALREADY_CLAIMED", `worker ${JSON.stringify(record.wake.holder)} holds this subscription's wake`, {}, {
           current_holder: record.wake.holder,
           generation: record.generation,
         });
@@ -140,7 +140,7 @@ export async function claim(rt: SubscriptionRuntime, id: string, worker: string)
         changed = true;
       }
       if (changed) await rt.commit(entry);
-      throw new ProtocolError(409, "NO_PENDING_WORK", "no stream of this subscription has unacknowledged data");
+      throw new ProtocolError("NO_PENDING_WORK", "no stream of this subscription has unacknowledged data");
     }
     const wake = record.wake ?? rt.openWake(entry, pending);
     wake.streams = pending;

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ProtocolError } from "../domain/errors.js";
 import { hasPending, planAcks } from "./cursors.js";
 import type { LinkRecord } from "./model.js";
+import { errorStatus } from "../http/error-statuses.js";
 
 const link = (path: string, ackedOffset: string): LinkRecord => ({ subscriptionId: "s", path, explicit: false, glob: true, ackedOffset });
 
@@ -27,7 +28,7 @@ describe("cursors", () => {
         planAcks([{ path, offset }], links, tails, wake);
         return "ok";
       } catch (error) {
-        return `${(error as ProtocolError).status} ${(error as ProtocolError).code}`;
+        return `${errorStatus((error as ProtocolError))} ${(error as ProtocolError).code}`;
       }
     };
     expect(code(formatOffset(10))).toBe("ok");

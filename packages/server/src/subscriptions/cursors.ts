@@ -72,7 +72,7 @@ export function parseAcks(value: unknown): AckRequest[] {
 }
 
 function invalidOffset(message: string): ProtocolError {
-  return new ProtocolError(409, "INVALID_OFFSET", message);
+  return new ProtocolError("INVALID_OFFSET", message, { cursorConflict: true });
 }
 
 /**

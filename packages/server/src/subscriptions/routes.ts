@@ -47,7 +47,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 function methodNotAllowed(method: string | undefined, allow: string): ProtocolError {
-  return new ProtocolError(405, "METHOD_NOT_ALLOWED", `${method ?? "this method"} is not allowed here`, { allow });
+  return new ProtocolError("METHOD_NOT_ALLOWED", `${method ?? "this method"} is not allowed here`, { allowedMethods: allow });
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -101,7 +101,7 @@ export function subscriptionRoute(manager: SubscriptionManager, options: Control
 
   async function serve(req: IncomingMessage, res: ServerResponse, segments: string[]): Promise<void> {
     const method = req.method;
-    if (manager.closing) throw new ProtocolError(503, "SHUTTING_DOWN", "the server is shutting down", { "retry-after": "1" });
+    if (manager.closing) throw new ProtocolError("SHUTTING_DOWN", "the server is shutting down", { retryAfterSeconds: 1 });
 
     if (segments.length === 1 && segments[0] === "jwks.json") {
       if (method !== "GET" && method !== "HEAD") throw methodNotAllowed(method, "GET, HEAD");
@@ -111,7 +111,7 @@ export function subscriptionRoute(manager: SubscriptionManager, options: Control
       return;
     }
     if (segments[0] !== "subscriptions" || segments.length < 2) {
-      throw new ProtocolError(404, "NOT_FOUND", `no control endpoint at __ds/${segments.join("/")}`);
+      throw new ProtocolError("NOT_FOUND", `no control endpoint at __ds/${segments.join("/")}`);
     }
     const id = parseSubscriptionId(segments[1]!);
     const action = segments.slice(2);
@@ -161,7 +161,7 @@ export function subscriptionRoute(manager: SubscriptionManager, options: Control
     }
 
     if (action.length !== 1 || !["callback", "claim", "ack", "release"].includes(action[0]!)) {
-      throw new ProtocolError(404, "NOT_FOUND", `no control endpoint at __ds/${segments.join("/")}`);
+      throw new ProtocolError("NOT_FOUND", `no control endpoint at __ds/${segments.join("/")}`);
     }
     if (method !== "POST") throw methodNotAllowed(method, "POST");
     const body = await readJson(req);

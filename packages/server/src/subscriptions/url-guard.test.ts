@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ProtocolError } from "../domain/errors.js";
 import { checkWebhookUrl, isForbiddenAddress, resolveWebhookTarget, type Resolver } from "./url-guard.js";
+import { errorStatus } from "../http/error-statuses.js";
 
 const dev = { allowLocalhostHttp: true };
 const strict = { allowLocalhostHttp: false };
@@ -12,7 +13,7 @@ function rejects(url: string, policy = dev): boolean {
   } catch (error) {
     expect(error).toBeInstanceOf(ProtocolError);
     expect((error as ProtocolError).code).toBe("WEBHOOK_URL_REJECTED");
-    expect((error as ProtocolError).status).toBe(400);
+    expect(errorStatus((error as ProtocolError))).toBe(400);
     return true;
   }
 }

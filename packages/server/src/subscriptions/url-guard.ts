@@ -66,7 +66,7 @@ for (const [network, prefix] of [
 const METADATA_HOSTS = new Set(["metadata", "metadata.google.internal", "metadata.goog", "instance-data"]);
 
 function rejected(message: string): ProtocolError {
-  return new ProtocolError(400, "WEBHOOK_URL_REJECTED", message);
+  return new ProtocolError("WEBHOOK_URL_REJECTED", message);
 }
 
 /** The embedded IPv4 address of an IPv4-mapped IPv6 address (::ffff:a.b.c.d), if any. */
