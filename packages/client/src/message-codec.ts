@@ -17,33 +17,44 @@ export const JSON_MESSAGE_OVERHEAD = 1;
 /** What a JSON request adds once: the opening bracket. */
 export const JSON_REQUEST_OVERHEAD = 1;
 
-const OPEN = utf8("[");
-const COMMA = utf8(",");
-const CLOSE = utf8("]");
-
 /**
- * One message's bytes. `json` is whether the stream is a JSON stream, or
- * undefined while its content type is not known: a string or bytes then go
- * as they are, and any other value as JSON (only a JSON stream can take it).
+ * A message as it waits in a batch: JSON text stays a string (the batch is
+ * encoded once, when it is sent), anything else is bytes. `json` is whether
+ * the stream is a JSON stream, or undefined while its content type is not
+ * known: a string or bytes then go as they are, and any other value as JSON
+ * (only a JSON stream can take it).
  */
-export function encodeMessage(value: unknown, json: boolean | undefined): Uint8Array {
-  if (json === true) return utf8(jsonMessageText(value));
-  if (typeof value === "string") return utf8(value);
+export type MessagePart = string | Uint8Array;
+
+export function messagePart(value: unknown, json: boolean | undefined): MessagePart {
+  if (json === true) return jsonMessageText(value);
+  if (typeof value === "string") return value;
   if (isBinary(value)) return toBytes(value);
   if (json === false) throw new DurableStreamError("A message for a non-JSON stream must be a string or bytes", "BAD_REQUEST");
-  return utf8(serialize(value));
+  return serialize(value);
 }
 
-/** One request body holding these messages: a JSON array, or the bytes end to end. */
-export function frameMessages(messages: readonly Uint8Array[], json: boolean): Uint8Array {
-  if (!json) return concatBytes(messages);
-  const parts: Uint8Array[] = [OPEN];
-  messages.forEach((message, index) => {
-    if (index > 0) parts.push(COMMA);
-    parts.push(message);
-  });
-  parts.push(CLOSE);
-  return concatBytes(parts);
+/** One message's bytes. */
+export function encodeMessage(value: unknown, json: boolean | undefined): Uint8Array {
+  const part = messagePart(value, json);
+  return typeof part === "string" ? utf8(part) : part;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** How many bytes a part weighs in a request body (its UTF-8 length), without encoding ASCII text. */
+export function partBytes(part: MessagePart): number {
+  if (typeof part !== "string") return part.length;
+  return NON_ASCII.test(part) ? utf8(part).length : part.length;
+}
+
+/** One request body holding these messages: a JSON array (encoded in one go), or the bytes end to end. */
+export function frameMessages(parts: readonly MessagePart[], json: boolean): Uint8Array {
+  if (json) {
+    const texts = parts.map((part) => (typeof part === "string" ? part : fromUtf8(part)));
+    return utf8(`[${texts.join(",")}]`);
+  }
+  return concatBytes(parts.map((part) => (typeof part === "string" ? utf8(part) : part)));
 }
 
 /** A value the caller handed over, settled: promises awaited, Blobs read into bytes. */

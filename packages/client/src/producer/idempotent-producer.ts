@@ -12,7 +12,15 @@ import { BackoffDefaults, resolveBackoff } from "../fetch/backoff.js";
 import { globalFetch } from "../fetch/wrappers.js";
 import { handleAccess, type HandleAccess } from "../internal.js";
 import type { CloseResult, IdempotentProducerOptions } from "../types.js";
-import { JSON_MESSAGE_OVERHEAD, JSON_REQUEST_OVERHEAD, encodeMessage, frameMessages } from "../message-codec.js";
+import {
+  JSON_MESSAGE_OVERHEAD,
+  JSON_REQUEST_OVERHEAD,
+  encodeMessage,
+  frameMessages,
+  messagePart,
+  partBytes,
+  type MessagePart,
+} from "../message-codec.js";
 import { Pipeline } from "./pipeline.js";
 import { sendProducerRequest, type RequestContext } from "./request.js";
 
@@ -26,7 +34,7 @@ export class IdempotentProducer {
   readonly #context: RequestContext;
   readonly #pipeline: Pipeline;
 
-  #pending: Uint8Array[] = [];
+  #pending: MessagePart[] = [];
   #pendingBytes = 0;
   #linger: ReturnType<typeof setTimeout> | undefined;
   #contentType: string | undefined;
@@ -118,12 +126,12 @@ export class IdempotentProducer {
     if (this.#state !== "open") throw new DurableStreamError("Producer is closed", "ALREADY_CLOSED");
     const failure = this.#pipeline.failure;
     if (failure) throw failure;
-    const bytes = encodeMessage(body, this.#json);
+    const part = messagePart(body, this.#json);
     // Count what the request body will really weigh, framing included.
     const framing = this.#json ? JSON_REQUEST_OVERHEAD : 0;
-    const weight = bytes.length + (this.#json ? JSON_MESSAGE_OVERHEAD : 0);
+    const weight = partBytes(part) + (this.#json ? JSON_MESSAGE_OVERHEAD : 0);
     if (this.#pending.length > 0 && framing + this.#pendingBytes + weight > this.#maxBatchBytes) this.#seal();
-    this.#pending.push(bytes);
+    this.#pending.push(part);
     this.#pendingBytes += weight;
     if (framing + this.#pendingBytes >= this.#maxBatchBytes) this.#seal();
     else this.#linger ??= setTimeout(() => this.#seal(), this.#lingerMs);
@@ -198,7 +206,7 @@ export class IdempotentProducer {
       });
   }
 
-  #enqueue(messages: Uint8Array[]): void {
+  #enqueue(messages: MessagePart[]): void {
     const body = frameMessages(messages, this.#json!);
     try {
       this.#pipeline.enqueue(body, messages.length);
