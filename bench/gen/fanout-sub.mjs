@@ -12,6 +12,7 @@ import { StringDecoder } from "node:string_decoder";
 import { Client } from "undici";
 import { streamUrl, wallNow, sleep } from "../lib/common.mjs";
 import { Histogram } from "../lib/histogram.mjs";
+import { closeRawReaders, rawSseReader } from "./raw-sse.mjs";
 import { args, command, run, send } from "./worker.mjs";
 
 const STAMP = /"i":(\d+),"t":([0-9.]+)/g;
@@ -120,6 +121,31 @@ async function sseSubscriber(url, name, offset, onConnected, shared) {
   if (!shared) await client.destroy().catch(() => undefined);
 }
 
+/** SSE subscriber over a raw socket (plain HTTP/1.1): the cheap reader of raw-sse.mjs. */
+function rawSseSubscriber(url, name, offset, onConnected) {
+  const { hostname, port } = new URL(url);
+  const path = new URL(streamUrl(url, name)).pathname;
+  const seen = { bits: new Uint8Array(64) };
+  return rawSseReader({
+    host: hostname,
+    port: Number(port),
+    pathFor: () => `${path}?offset=${encodeURIComponent(offset)}&live=sse`,
+    onConnected,
+    onText(text) {
+      recordMessages(text, seen);
+      const at = text.lastIndexOf('"streamNextOffset":"');
+      if (at !== -1) {
+        const match = NEXT_OFFSET.exec(text.slice(at));
+        if (match) offset = match[1];
+      }
+      if (text.includes('"streamClosed":true')) stopped = true;
+    },
+    onError: noteError,
+    onReconnect: () => reconnects++,
+    isStopped: () => stopped,
+  });
+}
+
 /** Long-poll subscriber: GET ?offset=&live=long-poll in a loop, following Stream-Next-Offset. */
 async function longPollSubscriber(url, name, offset, onConnected) {
   const client = new Client(url, { headersTimeout: 0, bodyTimeout: 0 });
@@ -153,7 +179,9 @@ async function longPollSubscriber(url, name, offset, onConnected) {
 
 run(async () => {
   const { url, stream, subscribers, mode = "sse", offset, rampBatch = 100, h2 = false, streamsPerConnection = 100 } = args;
-  const subscribe = mode === "sse" ? sseSubscriber : longPollSubscriber;
+  // Plain HTTP/1.1 SSE readers use raw sockets (cheap); TLS and HTTP/2 readers go through undici.
+  const plain = url.startsWith("http:") && !h2;
+  const subscribe = mode === "sse" ? (plain ? rawSseSubscriber : sseSubscriber) : longPollSubscriber;
   const running = [];
   const connections = [];
   const connectionFor = (i) => {
@@ -193,6 +221,7 @@ run(async () => {
   send("ready", { connected: subscribers, errors });
   await command("report");
   stopped = true;
+  closeRawReaders();
   for (const client of connections) await client.destroy().catch(() => undefined);
   return { subscribers, delivered, duplicates, reconnects, errors, firstError, latency: latency.toJSON() };
 });
