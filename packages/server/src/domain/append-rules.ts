@@ -1,6 +1,6 @@
 import { mediaType } from "@rill/protocol";
 import type { AppendCommand } from "./commands.js";
-import { gone, notFound, ProtocolError } from "./errors.js";
+import { gone, ProtocolError, streamNotFound } from "./errors.js";
 import { isExpired, type ProducerState, type StreamState } from "./model.js";
 import { decideProducer } from "./producer-rules.js";
 
@@ -27,7 +27,7 @@ export function decideAppend(
   command: AppendCommand,
   now: number,
 ): AppendDecision {
-  if (!stream || isExpired(stream, now)) throw notFound(command.path);
+  if (!stream || isExpired(stream, now)) throw streamNotFound(command.path);
   if (stream.softDeleted) throw gone(command.path);
 
   if (command.data.length > 0 && command.contentType !== null && mediaType(command.contentType) !== mediaType(stream.contentType)) {

@@ -51,7 +51,7 @@ export class ProtocolError extends Error {
 
 export const badRequest = (message: string, code: ErrorCode = "BAD_REQUEST") => new ProtocolError(code, message);
 
-export const notFound = (path: string) => new ProtocolError("STREAM_NOT_FOUND", `stream not found: ${path}`);
+export const streamNotFound = (path: string) => new ProtocolError("STREAM_NOT_FOUND", `stream not found: ${path}`);
 
 export const gone = (path: string) =>
   new ProtocolError("STREAM_GONE", `stream was deleted and is kept only for its forks: ${path}`);

@@ -4,7 +4,7 @@ import { streamsCreated, streamsDeleted, streamsExpired } from "../metrics/store
 import { positionInRead } from "../storage/batches.js";
 import type { RemoteCommit, Store } from "../storage/store.js";
 import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "../domain/commands.js";
-import { gone, notFound, ProtocolError } from "../domain/errors.js";
+import { gone, ProtocolError, streamNotFound } from "../domain/errors.js";
 import { LiveHub } from "./live-hub.js";
 import { Maintainer, type MaintenanceOptions } from "./maintenance.js";
 import { expiryTime, isExpired, type StreamState } from "../domain/model.js";
@@ -175,7 +175,7 @@ export class Engine {
    */
   async live(path: string): Promise<StreamState> {
     const stream = await this.store.getStream(path);
-    if (!stream || isExpired(stream, this.now())) throw notFound(path);
+    if (!stream || isExpired(stream, this.now())) throw streamNotFound(path);
     if (stream.softDeleted) throw gone(path);
     return stream;
   }

@@ -128,8 +128,8 @@ export function renderError(res: ServerResponse, error: unknown): void {
 }
 
 /**
- * 404 for a URL that no route serves. It is not the engine's stream-not-found
- * (a stream URL whose stream is missing): its code is the generic NOT_FOUND.
+ * 404 for a URL that no route serves. It is not streamNotFound (domain/errors.ts:
+ * a stream URL whose stream is missing): its code is the generic NOT_FOUND.
  */
 export function routeNotFound(message: string): ProtocolError {
   return new ProtocolError("NOT_FOUND", message);
