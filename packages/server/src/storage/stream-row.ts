@@ -34,30 +34,22 @@ export interface StreamRow<Flag extends boolean | number = boolean | number> {
   removed_bytes: number;
 }
 
-/** A state's column values, keyed as named parameters; `Flag` is how the dialect binds booleans. */
-export interface StateParams<Flag> {
-  path: string;
-  contentType: string;
-  ttlSeconds: number | null;
-  expiresAt: number | null;
-  createdAt: number;
-  lastAccessAt: number;
-  tail: number;
+/**
+ * A state's column values, keyed as named parameters: StreamState's own
+ * scalar fields, with its flags bound the dialect's way (`Flag`) and its
+ * nested values flattened into the columns that hold them.
+ */
+export type StateParams<Flag> = Omit<StreamState, "closed" | "softDeleted" | "closedBy" | "retention" | "compaction"> & {
   closed: Flag;
-  lastStreamSeq: string | null;
-  forkedFrom: string | null;
-  forkOffset: number;
-  forkCount: number;
   softDeleted: Flag;
   closedById: string | null;
   closedByEpoch: number | null;
   closedBySeq: number | null;
   retentionAge: number | null;
   retentionBytes: number | null;
+  /** The CompactionPolicy as JSON, or null. */
   compaction: string | null;
-  earliest: number;
-  removedBytes: number;
-}
+};
 
 /**
  * The columns a new stream's INSERT fills (all but the generated id and
