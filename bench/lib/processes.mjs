@@ -209,12 +209,23 @@ export async function startServerProcess(name, options = {}) {
     cpu: () => cpuSecondsOf(child.pid),
     runQueue: () => runQueueSecondsOf(child.pid),
     stderrLines: () => stderrLines,
-    /** RSS after two full GCs in the server process (plus a short settle). */
-    async memory() {
+    /**
+     * RSS after two full GCs in the server process (plus a short settle). With `settleMs`, first waits
+     * (up to that long) for V8 to shrink its young generation back after a burst of work.
+     */
+    async memory({ settleMs = 0 } = {}) {
       const id = ++memSeq;
-      child.send({ cmd: "mem", id });
-      const answer = await waitForMessage(child, (m) => m?.type === "mem" && m.id === id, `server ${name} memory`, 30_000);
-      return { rss: answer.rss, heapUsed: answer.heapUsed, external: answer.external };
+      child.send({ cmd: "mem", id, settleMs });
+      const answer = await waitForMessage(child, (m) => m?.type === "mem" && m.id === id, `server ${name} memory`, 30_000 + settleMs);
+      const { type: _type, id: _id, ...memory } = answer;
+      return memory;
+    },
+    /** Writes a V8 heap snapshot of the server process (after a GC) to `file`; resolves to its path. */
+    async heapSnapshot(file) {
+      const id = ++memSeq;
+      child.send({ cmd: "heap-snapshot", id, file });
+      const answer = await waitForMessage(child, (m) => m?.type === "heap-snapshot" && m.id === id, `server ${name} heap snapshot`, 120_000);
+      return answer.file;
     },
     /** Graceful stop (SIGTERM → server close), SIGKILL after a grace period. */
     async stop({ keepData = false } = {}) {

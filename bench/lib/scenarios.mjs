@@ -271,54 +271,86 @@ export async function fanOut(servers, { points, durationSec, rate, drainMs, grac
 
 // ─── Scenario 5: footprint ───────────────────────────────────────────────────
 
+/** Bytes V8's young generation holds in a memory reading. */
+const youngBytes = (mem) => (mem.spaces?.new_space ?? 0) + (mem.spaces?.new_large_object_space ?? 0);
+
+/**
+ * The marginal cost of one unit (stream, reader) between two readings taken
+ * after `units` more were added: the slope, not the total over a fresh
+ * baseline. A fresh server's first burst of work pays one-off costs that do
+ * not grow with N (V8 grows its young generation to tens of MB and a forced
+ * GC does not give it back; code gets compiled, pools fill), and divided by N
+ * they read as a per-unit cost. The first half of the units absorbs those;
+ * the second half is measured. Any young-generation change still left between
+ * the two readings is taken out of the RSS slope, and reported.
+ */
+function marginal(before, after, units) {
+  const youngChange = youngBytes(after) - youngBytes(before);
+  return {
+    rss: (after.rss - before.rss - youngChange) / units,
+    heap: (after.heapUsed - before.heapUsed) / units,
+    youngChange,
+  };
+}
+
 export async function footprint(servers, { idleStreams, idleSubscribers, perProcess, cpuProf }) {
   const rows = [];
   const initialBody = jsonMessage(0, 256);
+  const firstStreams = Math.floor(idleStreams / 2);
+  const firstSubscribers = Math.floor(idleSubscribers / 2);
   for (const name of servers) {
     const row = { server: name };
     const failed = [];
     await attempt(failed, { server: name }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
       await sleep(300);
       const base = await server.memory();
-      const created = await runGenerator("create-streams", {
-        url: server.url,
-        count: idleStreams,
-        prefix: "idle",
-        concurrency: 32,
-      });
+      const create = (count, prefix) => runGenerator("create-streams", { url: server.url, count, prefix, concurrency: 32 });
+      const first = await create(firstStreams, "idle-a");
+      await sleep(500);
+      const half = await server.memory();
+      const second = await create(idleStreams - firstStreams, "idle-b");
       await sleep(500);
       const after = await server.memory();
+      const slope = marginal(half, after, idleStreams - firstStreams);
       Object.assign(row, {
         idleStreams,
         baseRss: base.rss,
         streamsRss: after.rss,
-        perStreamBytes: (after.rss - base.rss) / idleStreams,
-        perStreamHeapBytes: (after.heapUsed - base.heapUsed) / idleStreams,
-        createPerSec: created.perSec,
+        perStreamBytes: slope.rss,
+        perStreamHeapBytes: slope.heap,
+        streamsYoungChange: slope.youngChange,
+        perStreamFromBaseBytes: (after.rss - base.rss) / idleStreams,
+        createPerSec: idleStreams / (first.seconds + second.seconds),
       });
     }));
     await attempt(failed, { server: name }, () => withServer(name, { cpuProf: cpuProf?.(name) }, async (server) => {
       await createStream(server.url, "idle-subs", { body: initialBody });
       await sleep(300);
       const base = await server.memory();
-      const generators = await startSubscribers(server.url, "idle-subs", idleSubscribers, "sse", perProcess);
+      const generators = await startSubscribers(server.url, "idle-subs", firstSubscribers, "sse", perProcess);
+      await sleep(1000);
+      const half = await server.memory();
+      generators.push(...(await startSubscribers(server.url, "idle-subs", idleSubscribers - firstSubscribers, "sse", perProcess)));
       await sleep(1000);
       const after = await server.memory();
       await collectSubscribers(generators);
+      const slope = marginal(half, after, idleSubscribers - firstSubscribers);
       Object.assign(row, {
         idleSubscribers,
         subsBaseRss: base.rss,
         subsRss: after.rss,
-        perSubscriberBytes: (after.rss - base.rss) / idleSubscribers,
-        perSubscriberHeapBytes: (after.heapUsed - base.heapUsed) / idleSubscribers,
+        perSubscriberBytes: slope.rss,
+        perSubscriberHeapBytes: slope.heap,
+        subsYoungChange: slope.youngChange,
+        perSubscriberFromBaseBytes: (after.rss - base.rss) / idleSubscribers,
       });
     }));
     if (failed.length) row.error = failed.map((f) => f.error).join("; ");
     rows.push(row);
     log(
       `${name.padEnd(12)} base ${fmt(row.baseRss / 1e6, 1)} MB; ${fmt(idleStreams)} streams → +${fmt((row.streamsRss - row.baseRss) / 1e6, 1)} MB ` +
-        `(${fmt(row.perStreamBytes)} B/stream, created at ${fmt(row.createPerSec)}/s); ${fmt(idleSubscribers)} SSE subs → ` +
-        `+${fmt((row.subsRss - row.subsBaseRss) / 1e6, 1)} MB (${fmt(row.perSubscriberBytes)} B/subscriber)`,
+        `(marginal ${fmt(row.perStreamBytes)} B/stream, ${fmt(row.perStreamHeapBytes)} B heap; created at ${fmt(row.createPerSec)}/s); ${fmt(idleSubscribers)} SSE subs → ` +
+        `+${fmt((row.subsRss - row.subsBaseRss) / 1e6, 1)} MB (marginal ${fmt(row.perSubscriberBytes)} B/subscriber, ${fmt(row.perSubscriberHeapBytes)} B heap)`,
     );
   }
   return rows;

@@ -4,13 +4,28 @@
 //
 //   spec: { impl: "rill" | "ref" | "ceiling", store: "sqlite" | "memory" | "file" | "postgres", dataDir?, databaseUrl?, longPollTimeoutMs, metrics, tls?, compression? }
 import { readFileSync } from "node:fs";
+import v8 from "node:v8";
 
 const spec = JSON.parse(process.argv[2]);
 
+function statusField(status, field) {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
+  return match ? Number(match[1]) * 1024 : null;
+}
+
+/** VmRSS, and its split into anonymous memory (heap, malloc) and file pages (the node binary's code). */
 function rssBytes() {
   const status = readFileSync(`/proc/${process.pid}/status`, "utf8");
-  const match = /VmRSS:\s+(\d+) kB/.exec(status);
-  return match ? Number(match[1]) * 1024 : process.memoryUsage().rss;
+  return {
+    rss: statusField(status, "VmRSS") ?? process.memoryUsage().rss,
+    rssAnon: statusField(status, "RssAnon"),
+    rssFile: statusField(status, "RssFile"),
+  };
+}
+
+/** Committed size of each V8 heap space (what the heap holds in RSS, used or not). */
+function heapSpaces() {
+  return Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, space.physical_space_size]));
 }
 
 let close = async () => undefined;
@@ -34,17 +49,57 @@ process.on("SIGINT", () => void stop(0));
 // The orchestrator died or let go of us: do not linger.
 process.on("disconnect", () => void stop(0));
 
+/** Bytes the young generation holds (V8 grows it under allocation bursts; it is not part of any stream's cost). */
+function youngBytes() {
+  const spaces = heapSpaces();
+  return (spaces.new_space ?? 0) + (spaces.new_large_object_space ?? 0);
+}
+
+/**
+ * A burst of work (creating 10,000 streams, accepting 5,000 connections) makes
+ * V8 grow its young generation to tens of MB, and a forced gc() does not give
+ * that back: only V8's memory reducer does, once the process has been idle for
+ * some seconds. Reading RSS before then counts a one-off, N-independent cost
+ * as if it were per stream. With `settleMs`, the reading waits (up to that
+ * long, without forcing GCs that would reset the reducer) until the young
+ * generation is back to `YOUNG_SETTLED_BYTES`; the answer says whether it got there.
+ */
+const YOUNG_SETTLED_BYTES = 4 * 1024 * 1024;
+
+async function settle(maxMs) {
+  const until = Date.now() + maxMs;
+  while (youngBytes() > YOUNG_SETTLED_BYTES && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 250));
+  return youngBytes() <= YOUNG_SETTLED_BYTES;
+}
+
+async function memoryReading(settleMs) {
+  const settled = settleMs > 0 ? await settle(settleMs) : null;
+  if (globalThis.gc) {
+    globalThis.gc();
+    globalThis.gc();
+  }
+  // Let freed pages settle before reading RSS.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const usage = process.memoryUsage();
+  return {
+    ...rssBytes(),
+    heapUsed: usage.heapUsed,
+    heapTotal: usage.heapTotal,
+    external: usage.external,
+    arrayBuffers: usage.arrayBuffers,
+    spaces: heapSpaces(),
+    settled,
+  };
+}
+
 process.on("message", (message) => {
   if (message?.cmd === "mem") {
-    if (globalThis.gc) {
-      globalThis.gc();
-      globalThis.gc();
-    }
-    // Let freed pages settle before reading RSS.
-    setTimeout(() => {
-      const usage = process.memoryUsage();
-      process.send?.({ type: "mem", id: message.id, rss: rssBytes(), heapUsed: usage.heapUsed, external: usage.external });
-    }, 200);
+    void memoryReading(message.settleMs ?? 0).then((reading) => process.send?.({ type: "mem", id: message.id, ...reading }));
+  } else if (message?.cmd === "heap-snapshot") {
+    // For bench/tools/footprint-probe.mjs: where the retained bytes are.
+    globalThis.gc?.();
+    const file = v8.writeHeapSnapshot(message.file);
+    process.send?.({ type: "heap-snapshot", id: message.id, file });
   } else if (message?.cmd === "stop") {
     void stop(0);
   }
