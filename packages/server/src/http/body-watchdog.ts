@@ -30,7 +30,7 @@ export class BodyWatchdog {
   }
 
   track(req: IncomingMessage, res: ServerResponse): void {
-    if (this.timer === null || req.complete) return;
+    if (this.timer === null || req.complete || hasNoBody(req)) return;
     this.watched.set(req, { res, bytesRead: req.socket.bytesRead, since: Date.now() });
     const forget = () => this.watched.delete(req);
     req.once("end", forget);
@@ -70,4 +70,18 @@ export class BodyWatchdog {
     res.once("finish", () => req.socket.destroy());
     sendError(res, error);
   }
+}
+
+/**
+ * An HTTP/1.x request with neither Content-Length nor Transfer-Encoding has
+ * no body (RFC 9112 §6.3), nor does one with Content-Length: 0. Node emits
+ * 'request' before it has seen the end of even an empty message, so without
+ * this every GET (SSE and long-poll readers included, for as long as they
+ * stay connected) would carry the watchdog's listeners. HTTP/2 frames bodies
+ * itself, so its requests are always watched until they end.
+ */
+function hasNoBody(req: IncomingMessage): boolean {
+  if (req.httpVersionMajor !== 1) return false;
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
 }

@@ -74,7 +74,8 @@ export class ConnectionGuard {
     if (maxPerAddress > 0 && fromAddress >= maxPerAddress) return this.refuse(socket, this.perAddressAnswer, "per_address");
     this.total++;
     this.perAddress.set(address, fromAddress + 1);
-    socket.once("close", () => {
+    // 'close' comes once per socket: a plain listener, without once()'s wrapper objects per connection.
+    socket.on("close", () => {
       this.total--;
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.perAddress.set(address, left);

@@ -67,7 +67,8 @@ export function observeRequest(basePath: string, req: IncomingMessage, res: Serv
   const startedAt = performance.now();
   const socket = req.socket;
   const bytesBefore = socket.bytesWritten;
-  res.once("close", () => {
+  // 'close' comes once per response: a plain listener, without once()'s wrapper objects per request.
+  res.on("close", () => {
     const seconds = (performance.now() - startedAt) / 1000;
     const route = routeKind(basePath, req.method, req.url);
     const answered = res.headersSent;

@@ -62,9 +62,10 @@ export class SseSession implements LiveSession {
   start(): void {
     startStream(this.res, 200, sseHeaders(this.stream));
     this.unsubscribe = this.ctx.engine.hub.subscribe(this.stream.path, (event, more) => this.onLiveEvent(event, more));
-    this.req.on("close", () => this.end());
-    // The connection failed under the response (a reset): nothing can be sent any more.
-    this.res.on("error", () => this.end());
+    // The client went away, or the connection failed under the response (a reset): nothing can be sent any more.
+    const end = () => this.end();
+    this.req.on("close", end);
+    this.res.on("error", end);
     // Last: during shutdown, add() ends the session at once.
     this.ctx.live.add(this);
     void this.pump(true);

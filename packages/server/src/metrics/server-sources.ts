@@ -33,9 +33,11 @@ export interface ServerParts {
 export function watchServer(parts: ServerParts): () => void {
   const { http, store, sessions, subscriptions } = parts;
   let open = 0;
+  // One handler shared by every socket ('close' comes once per socket): no closure or once() wrapper per connection.
+  const onClose = () => open--;
   const onConnection = (socket: import("node:net").Socket) => {
     open++;
-    socket.once("close", () => open--);
+    socket.on("close", onClose);
   };
   http.on("connection", onConnection);
 

@@ -19,6 +19,13 @@ interface Batches {
 }
 
 /**
+ * What a stream never appended to reads as: it gets a batch record of its own
+ * only with its first batch, so an idle stream costs its state alone. Never
+ * written to (every write goes through ownBatches).
+ */
+const NO_BATCHES: Readonly<Batches> = Object.freeze({ starts: [], chunks: [], times: [] });
+
+/**
  * Keeps everything in process memory: for tests and `--memory`. Nothing
  * survives a restart. Operations run synchronously inside an async method,
  * which makes each one atomic with respect to the others.
@@ -42,7 +49,6 @@ export class MemoryStore implements Store {
     if (existing) this.applyPlan(planDelete(existing.path, (p) => this.streams.get(p)));
     const stream = decision.stream;
     this.streams.set(stream.path, stream);
-    this.batches.set(stream.path, { starts: [], chunks: [], times: [] });
     if (command.data.length > 0) this.pushBatch(stream.path, stream.forkOffset, command.data, now);
     const current = command.fork ? this.streams.get(command.fork.source) : undefined;
     if (current) this.streams.set(current.path, { ...current, forkCount: current.forkCount + 1 });
@@ -68,13 +74,13 @@ export class MemoryStore implements Store {
   }
 
   async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<RangeRead> {
-    const batches = this.batches.get(path);
+    const batches = this.batchesOf(path);
     if (!batches) return EMPTY_READ(from);
     return sliceBatches(batches.starts, batches.chunks, from, to, maxBytes, splitBatches);
   }
 
   async batchAt(path: string, position: number): Promise<StoredBatch | undefined> {
-    const batches = this.batches.get(path);
+    const batches = this.batchesOf(path);
     return batches ? batchHolding(batches.starts, batches.chunks, position) : undefined;
   }
 
@@ -91,7 +97,7 @@ export class MemoryStore implements Store {
 
   async retain(path: string, policy: RetentionPolicy, now: number): Promise<TrimOutcome | null> {
     const stream = this.streams.get(path);
-    const batches = this.batches.get(path);
+    const batches = this.batchesOf(path);
     if (!stream || !batches) return null;
     const head = batches.starts.slice(0, HEAD_BATCHES).map((start, i) => ({
       start,
@@ -103,9 +109,12 @@ export class MemoryStore implements Store {
     if (!plan) return null;
     let count = 0;
     while (count < batches.starts.length && batches.starts[count]! < plan.removeBelow) count++;
-    batches.starts.splice(0, count);
-    batches.chunks.splice(0, count);
-    batches.times.splice(0, count);
+    if (count > 0) {
+      const own = this.ownBatches(path);
+      own.starts.splice(0, count);
+      own.chunks.splice(0, count);
+      own.times.splice(0, count);
+    }
     const next = { ...stream, earliest: plan.earliest, removedBytes: stream.removedBytes + plan.removedBytes };
     this.streams.set(path, next);
     return { stream: next, removedBytes: plan.removedBytes, removedCount: plan.removedBatches };
@@ -113,12 +122,13 @@ export class MemoryStore implements Store {
 
   async compact(path: string, rewrites: readonly BatchRewrite[]): Promise<TrimOutcome | null> {
     const stream = this.streams.get(path);
-    const batches = this.batches.get(path);
+    const batches = this.batchesOf(path);
     if (!stream || !batches || stream.forkCount > 0) return null;
     const applied: BatchRewrite[] = [];
     for (const rewrite of rewrites) {
       const index = batches.starts.indexOf(rewrite.start);
       if (index < 0 || !matchesPlan(rewrite, batches.chunks[index]!.length)) continue;
+      // Only a stream with batches gets here (NO_BATCHES has none to match).
       batches.starts.splice(index, 1, ...rewrite.pieces.map((piece) => piece.start));
       batches.chunks.splice(index, 1, ...rewrite.pieces.map((piece) => piece.bytes));
       batches.times.splice(index, 1, ...rewrite.pieces.map(() => rewrite.appendedAt));
@@ -173,10 +183,22 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {}
 
   private pushBatch(path: string, start: number, data: Uint8Array, now: number): void {
-    const batches = this.batches.get(path)!;
+    const batches = this.ownBatches(path);
     batches.starts.push(start);
     batches.chunks.push(data);
     batches.times.push(now);
+  }
+
+  /** The stream's batches (NO_BATCHES while it has none), or undefined when there is no such stream. */
+  private batchesOf(path: string): Readonly<Batches> | undefined {
+    return this.batches.get(path) ?? (this.streams.has(path) ? NO_BATCHES : undefined);
+  }
+
+  /** The stream's own, writable batch record, made on its first batch. */
+  private ownBatches(path: string): Batches {
+    let batches = this.batches.get(path);
+    if (!batches) this.batches.set(path, (batches = { starts: [], chunks: [], times: [] }));
+    return batches;
   }
 
   /** The lowest earliest position among the stream's forks: below it they no longer read. */

@@ -2,6 +2,9 @@ import type { ProducerState, StreamState } from "../domain/model.js";
 import type { SqliteStatements } from "./sqlite-schema.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 
+/** Stands for "this stream has no producer states" (see StreamCache.producers). */
+const NO_PRODUCERS = Symbol("no producers");
+
 /** A stream as cached: its row id (batches and producers hang off it) and its state. */
 export interface Entry {
   id: number;
@@ -17,8 +20,13 @@ export interface Entry {
 export class StreamCache {
   /** path → entry, or null when known to be absent. Iteration order is least recently used first. */
   private readonly streams = new Map<string, Entry | null>();
-  /** stream id → producer id → state, or null when known to be absent. */
-  private readonly producers = new Map<number, Map<string, ProducerState | null>>();
+  /**
+   * stream id → producer id → state, or null when known to be absent.
+   * NO_PRODUCERS marks a stream known to have none (just created): a map of
+   * its own is made only once a producer writes, so an idle stream costs no
+   * empty Map.
+   */
+  private readonly producers = new Map<number, Map<string, ProducerState | null> | typeof NO_PRODUCERS>();
 
   constructor(
     private readonly sql: SqliteStatements,
@@ -48,6 +56,7 @@ export class StreamCache {
 
   /** The producer's state, from the cache or (then cached) from the database. */
   producer(streamId: number, producerId: string): ProducerState | undefined {
+    if (this.producers.get(streamId) === NO_PRODUCERS) return undefined;
     const byId = this.producersOf(streamId);
     const cached = byId.get(producerId);
     if (cached !== undefined) return cached ?? undefined;
@@ -63,7 +72,7 @@ export class StreamCache {
 
   /** A stream just created has no producer states: none need loading. */
   rememberNoProducers(streamId: number): void {
-    this.producers.set(streamId, new Map());
+    this.producers.set(streamId, NO_PRODUCERS);
   }
 
   forgetProducers(streamId: number): void {
@@ -91,8 +100,10 @@ export class StreamCache {
   }
 
   private producersOf(streamId: number): Map<string, ProducerState | null> {
-    let byId = this.producers.get(streamId);
-    if (!byId) this.producers.set(streamId, (byId = new Map()));
-    return byId;
+    const byId = this.producers.get(streamId);
+    if (byId !== undefined && byId !== NO_PRODUCERS) return byId;
+    const created = new Map<string, ProducerState | null>();
+    this.producers.set(streamId, created);
+    return created;
   }
 }
