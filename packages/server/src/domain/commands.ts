@@ -20,8 +20,15 @@ export interface CreateCommand {
 
 /** A create command whose fork point the engine has resolved to a byte position in the source. */
 export interface ResolvedCreateCommand extends Omit<CreateCommand, "fork"> {
-  /** `explicit`: the request named a fork offset or sub-offset (so it must match on re-create). */
-  fork: { source: string; position: number; explicit: boolean } | null;
+  fork: ResolvedFork | null;
+}
+
+/** A fork point as a byte position in the source (Engine.resolveFork). */
+export interface ResolvedFork {
+  source: string;
+  position: number;
+  /** The request named a fork offset or sub-offset, so a re-create must name the same point. */
+  explicit: boolean;
 }
 
 export interface ForkRequest {

@@ -1,6 +1,7 @@
 import { DEFAULT_CONTENT_TYPE, mediaType } from "@rill/protocol";
 import type { ResolvedCreateCommand } from "./commands.js";
-import { offsetRetained, ProtocolError } from "./errors.js";
+import { ProtocolError } from "./errors.js";
+import { checkForkPoint, checkForkSource } from "./fork-rules.js";
 import { isExpired, type CompactionPolicy, type RetentionPolicy, type StreamState } from "./model.js";
 
 export type CreateDecision =
@@ -44,22 +45,14 @@ export function decideCreate(
   let forkedFrom: string | null = null;
   if (command.fork) {
     const fork = command.fork;
-    if (!source || isExpired(source, now)) {
-      throw new ProtocolError("FORK_SOURCE_NOT_FOUND", `fork source not found: ${fork.source}`);
-    }
-    if (source.softDeleted) {
-      throw new ProtocolError("FORK_SOURCE_GONE", `fork source was deleted: ${fork.source}`);
-    }
-    if (fork.position > source.tail || fork.position < 0) {
-      throw new ProtocolError("FORK_OFFSET_OUT_OF_RANGE", `fork offset is past the source's tail`);
-    }
-    if (command.contentType !== null && mediaType(command.contentType) !== mediaType(source.contentType)) {
+    const from = checkForkSource(source, fork.source, now);
+    checkForkPoint(from, fork.position);
+    if (command.contentType !== null && mediaType(command.contentType) !== mediaType(from.contentType)) {
       throw new ProtocolError(
         "CONTENT_TYPE_MISMATCH",
-        `a fork must keep its source's content type (${mediaType(source.contentType)})`,
+        `a fork must keep its source's content type (${mediaType(from.contentType)})`,
       );
     }
-    if (fork.position < source.earliest) throw offsetRetained(source.earliest, "the fork offset");
     forkOffset = fork.position;
     forkedFrom = fork.source;
   }

@@ -3,8 +3,17 @@ import { log } from "../logging/logger.js";
 import { streamsCreated, streamsDeleted, streamsExpired } from "../metrics/store-metrics.js";
 import { positionInRead } from "../storage/batches.js";
 import type { RemoteCommit, Store } from "../storage/store.js";
-import type { AppendCommand, AppendOutcome, CreateCommand, CreateOutcome, DeleteOutcome } from "../domain/commands.js";
-import { gone, ProtocolError, streamNotFound } from "../domain/errors.js";
+import type {
+  AppendCommand,
+  AppendOutcome,
+  CreateOutcome,
+  DeleteOutcome,
+  ForkRequest,
+  ResolvedCreateCommand,
+  ResolvedFork,
+} from "../domain/commands.js";
+import { gone, streamNotFound } from "../domain/errors.js";
+import { checkForkPoint, checkForkSource, forkSubOffsetPastTail } from "../domain/fork-rules.js";
 import { LiveHub } from "./live-hub.js";
 import { Maintainer, type MaintenanceOptions } from "./maintenance.js";
 import { expiryTime, isExpired, type StreamState } from "../domain/model.js";
@@ -106,25 +115,32 @@ export class Engine {
     await this.store.close();
   }
 
-  async create(command: CreateCommand): Promise<CreateOutcome> {
+  /**
+   * Creates a stream whose fork, if any, resolveFork resolved. The store
+   * checks the source again inside its transaction (domain/fork-rules.ts).
+   */
+  async create(command: ResolvedCreateCommand): Promise<CreateOutcome> {
     return this.track(async () => {
-      let fork: { source: string; position: number; explicit: boolean } | null = null;
-      if (command.fork) {
-        const source = await this.live(command.fork.source).catch((error: unknown) => {
-          if (!(error instanceof ProtocolError)) throw error;
-          if (error.code === "STREAM_GONE") {
-            throw new ProtocolError("FORK_SOURCE_GONE", `fork source was deleted: ${command.fork!.source}`);
-          }
-          throw new ProtocolError("FORK_SOURCE_NOT_FOUND", `fork source not found: ${command.fork!.source}`);
-        });
-        const explicit = command.fork.position !== null || command.fork.subOffset > 0;
-        fork = { source: source.path, position: await this.resolveForkPoint(source, command.fork), explicit };
-      }
-      const outcome = await this.store.create({ ...command, fork }, this.now());
+      const outcome = await this.store.create(command, this.now());
       if (outcome.created) streamsCreated.inc();
       if (outcome.created) await this.notify({ type: "created", stream: outcome.stream, dataBytes: command.data.length });
       return outcome;
     });
+  }
+
+  /**
+   * Reads a fork's source once and turns the request's offset and sub-offset
+   * into a byte position in it, or throws the fork's typed refusal. The source
+   * state comes back too: a fork that names no content type is framed by its
+   * source's.
+   */
+  async resolveFork(request: ForkRequest): Promise<{ fork: ResolvedFork; source: StreamState }> {
+    const source = checkForkSource(await this.store.getStream(request.source), request.source, this.now());
+    const base = request.position ?? source.tail;
+    checkForkPoint(source, base);
+    const position = request.subOffset === 0 ? base : await this.positionAfter(source, base, request.subOffset);
+    const explicit = request.position !== null || request.subOffset > 0;
+    return { fork: { source: source.path, position, explicit }, source };
   }
 
   async append(command: AppendCommand): Promise<AppendOutcome> {
@@ -200,23 +216,15 @@ export class Engine {
     return this.reads.read(stream, from);
   }
 
-  /** Turns a fork request's offset and sub-offset into a byte position in the source. */
-  private async resolveForkPoint(source: StreamState, fork: NonNullable<CreateCommand["fork"]>): Promise<number> {
-    const base = fork.position ?? source.tail;
-    if (base > source.tail) {
-      throw new ProtocolError("FORK_OFFSET_OUT_OF_RANGE", "fork offset is past the end of the source stream");
-    }
-    if (fork.subOffset === 0) return base;
-    const json = isJsonContentType(source.contentType);
+  /** The position `subOffset` units past `base`: messages of a JSON source, bytes otherwise. */
+  private async positionAfter(source: StreamState, base: number, subOffset: number): Promise<number> {
     const rest = await this.read(source, base);
     let extra: number | undefined;
-    if (json) extra = framedMessagePrefixLength(rest.data, fork.subOffset);
-    else if (fork.subOffset <= rest.data.length) extra = fork.subOffset;
+    if (isJsonContentType(source.contentType)) extra = framedMessagePrefixLength(rest.data, subOffset);
+    else if (subOffset <= rest.data.length) extra = subOffset;
     // Compacted ranges skip positions: count them in.
     if (extra !== undefined) extra = positionInRead({ data: rest.data, end: rest.next, gaps: rest.gaps }, base, extra) - base;
-    if (extra === undefined || base + extra > source.tail) {
-      throw new ProtocolError("FORK_OFFSET_OUT_OF_RANGE", "fork sub-offset is past the end of the source stream");
-    }
+    if (extra === undefined || base + extra > source.tail) throw forkSubOffsetPastTail();
     return base + extra;
   }
 

@@ -34,13 +34,13 @@ function frameBody(body: Uint8Array, contentType: string | null, allowEmptyArray
 }
 
 export async function handlePut(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path: string, url: URL) {
-  const fork = parseFork(req.headers, (value) => ctx.resolveStreamRef(value));
+  const forkRequest = parseFork(req.headers, (value) => ctx.resolveStreamRef(value));
   // A fork may omit (or garble) its content type: it inherits the source's.
   let contentType: string | null;
   try {
     contentType = parseContentType(req.headers);
   } catch (error) {
-    if (!fork) throw error;
+    if (!forkRequest) throw error;
     contentType = null;
   }
   const ttlSeconds = parseTtl(req.headers);
@@ -53,15 +53,14 @@ export async function handlePut(ctx: HttpContext, req: IncomingMessage, res: Ser
   const compaction = parseCompaction(req.headers);
   await admitNewStream(ctx, path);
   const body = await readBody(req, ctx.options.maxBodyBytes);
-  let framingType = contentType;
-  if (fork && framingType === null && (body.length > 0 || compaction)) {
-    framingType = (await ctx.engine.live(fork.source)).contentType;
-  }
+  const resolved = forkRequest ? await ctx.engine.resolveFork(forkRequest) : null;
+  const framingType = contentType ?? resolved?.source.contentType ?? null;
   if (compaction && !isJsonContentType(framingType)) {
     throw badRequest("Rill-Compaction: key needs a JSON stream (Content-Type: application/json)", "INVALID_HEADER");
   }
   const data = frameBody(body, framingType, true);
 
+  const fork = resolved?.fork ?? null;
   const command = { path, contentType, ttlSeconds, expiresAt, closed, data, fork, retention, compaction };
   const outcome = await ctx.engine.create(command);
   const headers: Headers = metadataHeaders(outcome.stream);
