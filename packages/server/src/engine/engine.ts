@@ -18,8 +18,10 @@ import { LiveHub } from "./live-hub.js";
 import { Maintainer, type MaintenanceOptions } from "./maintenance.js";
 import { expiryTime, isExpired, type StreamState } from "../domain/model.js";
 import { StreamReads, type ReadResult, type ReadStart } from "./stream-reads.js";
+import { StreamObservers, type StreamChange, type StreamObserver } from "./stream-observers.js";
 
 export type { ReadResult, ReadStart } from "./stream-reads.js";
+export type { StreamChange, StreamObserver } from "./stream-observers.js";
 import { RetentionDefaults } from "../domain/retention-rules.js";
 
 export interface EngineOptions {
@@ -32,21 +34,12 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-/** A committed change, reported to observers (subscriptions, metrics) after it is durable. */
-export type StreamChange =
-  | { type: "created"; stream: StreamState; dataBytes: number }
-  | { type: "appended"; stream: StreamState; start: number }
-  | { type: "deleted"; path: string }
-  /** Retention or compaction removed data (`count`: batches for retention, messages for compaction). */
-  | { type: "trimmed"; stream: StreamState; by: "retention" | "compaction"; bytes: number; count: number };
-
-/** Observers run after the commit and before the client hears back; they must not throw. */
-export type StreamObserver = (change: StreamChange) => void | Promise<void>;
-
 /**
  * The stream engine: the protocol's rules over a Store, plus the live hub.
  * It knows nothing about HTTP. Every committed append is published to the hub
  * after the store has made it durable, so live readers see only committed data.
+ * Observers of committed changes (subscriptions) run after the write has been
+ * acknowledged, in the background (stream-observers.ts).
  */
 export class Engine {
   readonly hub = new LiveHub();
@@ -55,7 +48,7 @@ export class Engine {
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly observers = new Set<StreamObserver>();
+  private readonly observers = new StreamObservers();
   /** Per stream, the remote commit being published: they go out in the order they came. */
   private readonly remoteQueue = new Map<string, Promise<void>>();
   private stopWatching: () => void = () => undefined;
@@ -85,25 +78,23 @@ export class Engine {
     );
   }
 
-  /** Waits for writes in progress; used by graceful shutdown. */
+  /** Waits for writes in progress and for their observers; used by graceful shutdown. */
   async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    // Observers may write (a wake event is an append), and writes notify observers: wait until both are quiet.
+    do {
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      await this.observers.idle();
+    } while (this.inFlight.size > 0);
   }
 
   /** Registers an observer of committed changes; returns a function that removes it. */
   observe(observer: StreamObserver): () => void {
-    this.observers.add(observer);
-    return () => this.observers.delete(observer);
+    return this.observers.add(observer);
   }
 
-  private async notify(change: StreamChange): Promise<void> {
-    for (const observer of this.observers) {
-      try {
-        await observer(change);
-      } catch (error) {
-        log().error({ event: "observer_failed", err: error }, "a stream observer failed");
-      }
-    }
+  /** Hands a committed change to the observers, in the background: the write's answer does not wait for them. */
+  private notify(change: StreamChange): void {
+    this.observers.notify(change);
   }
 
   async close(): Promise<void> {
@@ -123,7 +114,7 @@ export class Engine {
     return this.track(async () => {
       const outcome = await this.store.create(command, this.now());
       if (outcome.created) streamsCreated.inc();
-      if (outcome.created) await this.notify({ type: "created", stream: outcome.stream, dataBytes: command.data.length });
+      if (outcome.created) this.notify({ type: "created", stream: outcome.stream, dataBytes: command.data.length });
       return outcome;
     });
   }
@@ -155,7 +146,7 @@ export class Engine {
           closed: outcome.stream.closed,
           gone: false,
         });
-        await this.notify({ type: "appended", stream: outcome.stream, start: outcome.start });
+        this.notify({ type: "appended", stream: outcome.stream, start: outcome.start });
       }
       return outcome;
     });
@@ -167,7 +158,7 @@ export class Engine {
       const outcome = await this.store.delete(path, this.now());
       streamsDeleted.inc();
       this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
-      await this.notify({ type: "deleted", path });
+      this.notify({ type: "deleted", path });
       return outcome;
     });
   }
@@ -234,7 +225,7 @@ export class Engine {
       streamsExpired.inc(removed.length);
       for (const path of removed) {
         this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
-        await this.notify({ type: "deleted", path });
+        this.notify({ type: "deleted", path });
       }
     } catch (error) {
       log().error({ event: "sweep_failed", err: error }, "the expiry sweep failed");

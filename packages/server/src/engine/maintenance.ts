@@ -48,7 +48,7 @@ export class Maintainer {
     private readonly defaults: RetentionDefaults,
     options: Partial<MaintenanceOptions>,
     private readonly now: () => number,
-    private readonly notify: (change: StreamChange) => Promise<void>,
+    private readonly notify: (change: StreamChange) => void,
   ) {
     this.options = { ...MAINTENANCE_DEFAULTS, retention: [], ...options };
     if (this.options.intervalMs > 0) {
@@ -125,7 +125,7 @@ export class Maintainer {
   private async trimmed(change: Extract<StreamChange, { type: "trimmed" }>): Promise<void> {
     trimmedBytes.at(change.by).inc(change.bytes);
     trimmedMessages.at(change.by).inc(change.count);
-    await this.notify(change);
+    this.notify(change);
   }
 
   private async compact(stream: StreamState): Promise<void> {

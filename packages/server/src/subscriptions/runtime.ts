@@ -1,5 +1,6 @@
 import { formatOffset, frameJsonMessages, isJsonContentType } from "@rill/protocol";
 import type { Engine } from "../engine/engine.js";
+import { ProtocolError } from "../domain/errors.js";
 import { isExpired } from "../domain/model.js";
 import { leaseExpiries, wakesRaised } from "../metrics/subscription-metrics.js";
 import { hasPending } from "./cursors.js";
@@ -72,10 +73,41 @@ export class SubscriptionRuntime {
   async exclusive<T>(id: string, section: (effects: Effect[]) => Promise<T>): Promise<T> {
     return this.track(async () => {
       const effects: Effect[] = [];
-      const result = await this.mutex.run(id, () => this.coordinated(id, () => section(effects)));
+      const result = await this.mutex.run(id, async () => {
+        try {
+          return await this.coordinated(id, () => section(effects));
+        } catch (error) {
+          if (!(error instanceof ProtocolError)) await this.resync(id);
+          throw error;
+        }
+      });
       await this.runEffects(effects);
       return result;
     });
+  }
+
+  /**
+   * After a section failed (its store commit, say), its changes to the
+   * working copy may not be in the store: the working copy is made what the
+   * store holds again, so running the operation again (an observer's retry)
+   * starts from the truth. If the store cannot be read either, the next
+   * section that commits writes the working copy through.
+   */
+  private async resync(id: string): Promise<void> {
+    const { store } = this.options;
+    try {
+      let stored: { record: SubscriptionRecord; links: LinkRecord[] } | null;
+      if (store.shared) stored = await store.shared.loadOne(id);
+      else {
+        const { subscriptions, links } = await store.load();
+        const record = subscriptions.find((candidate) => candidate.id === id);
+        stored = record ? { record, links: links.filter((link) => link.subscriptionId === id) } : null;
+      }
+      const entry = this.adopt(id, stored);
+      if (entry) this.arm(entry);
+    } catch (error) {
+      this.options.warn(`subscription ${id}: re-reading it after a failure failed: ${String(error)}`);
+    }
   }
 
   /** This server's id when the store is shared by several servers, else null. */
