@@ -4,7 +4,7 @@ import type { TimedBatch } from "../domain/model.js";
 import { planCompaction } from "../domain/compaction-rules.js";
 import { storedBytes, type RetentionPolicy, type StreamState } from "../domain/model.js";
 import { effectiveRetention, type RetentionDefaults, type RetentionRule } from "../domain/retention-rules.js";
-import type { StreamChange } from "./engine.js";
+import type { StreamChange } from "./stream-observers.js";
 import { log } from "../logging/logger.js";
 import { trimmedBytes, trimmedMessages } from "../metrics/store-metrics.js";
 
