@@ -72,7 +72,7 @@ const RETRYABLE = new Set(["40P01", "40001", "23505"]);
  *    `SELECT … ORDER BY path FOR UPDATE` (path order, so two servers locking
  *    overlapping sets queue instead of deadlocking), and loads the producer
  *    states of those streams under that lock;
- * 2. decides each request with the engine's pure rules against the state left
+ * 2. decides each request with the pure rules of domain/ against the state left
  *    by the requests before it. A refusal (ProtocolError) is thrown before the
  *    request writes anything, so it fails alone and the round goes on; rows
  *    needed later (a fork chain a delete cascades through, expired streams)
