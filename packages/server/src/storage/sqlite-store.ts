@@ -382,8 +382,7 @@ export class SqliteStore implements Store {
 
     // The rules let a create replace only an expired stream no fork reads
     // through; it goes the way a delete would, so its source loses a fork.
-    if (existing) this.removing = true;
-    if (existing) applyDeletePlan(this.sql, this.cache, planDelete(existing.state.path, (p) => this.cache.entry(p)?.state));
+    if (existing) this.deleteStream(existing.state.path);
 
     const stream = decision.stream;
     const id = Number(this.sql.insertStream.run(streamParams(stream)).lastInsertRowid);
@@ -459,10 +458,15 @@ export class SqliteStore implements Store {
   }
 
   private applyDelete(path: string): DeleteOutcome {
+    return { soft: this.deleteStream(path).soft };
+  }
+
+  /** Deletes a stream (or hides it while forks read it) by the delete rules; the round then syncs on the loop. */
+  private deleteStream(path: string): ReturnType<typeof planDelete> {
     const plan = planDelete(path, (p) => this.cache.entry(p)?.state);
     this.removing = true;
     applyDeletePlan(this.sql, this.cache, plan);
-    return { soft: plan.soft };
+    return plan;
   }
 
   private applySweep(now: number): string[] {
@@ -471,8 +475,7 @@ export class SqliteStore implements Store {
     for (const { path } of candidates) {
       const entry = this.cache.entry(path);
       if (!entry || entry.state.softDeleted || !isExpired(entry.state, now)) continue;
-      this.removing = true;
-      applyDeletePlan(this.sql, this.cache, planDelete(path, (p) => this.cache.entry(p)?.state));
+      this.deleteStream(path);
       removed.push(path);
     }
     return removed;
