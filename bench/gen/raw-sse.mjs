@@ -43,8 +43,9 @@ class ChunkedDecoder {
 }
 
 /**
- * Reads `path` as SSE until `isStopped()`. `onText(text)` gets every complete run of
- * frames; `offsetOf()` gives the offset to reconnect from; `onConnected` is called once.
+ * Reads SSE until `isStopped()`. `pathFor()` gives the request target (asked again on every
+ * reconnection, so it resumes from the newest offset); `onText(text)` gets every complete run of
+ * frames; `onConnected` is called once.
  */
 export function rawSseReader({ host, port, pathFor, onText, onConnected, onError, isStopped, onReconnect }) {
   let connected = false;

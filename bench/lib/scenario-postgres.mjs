@@ -4,6 +4,7 @@
 // server (the same streams through every server, as behind a balancer).
 import { adminQuery } from "./pg-admin.mjs";
 import { runGenerator, startServerProcess } from "./processes.mjs";
+import { fmt } from "./report.mjs";
 
 const ADMIN_URL = process.env.RILL_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const log = (...parts) => console.log("  ", ...parts);
@@ -36,7 +37,6 @@ async function cell(servers, { connections, streams, durationSec, warmupSec, pre
 }
 
 function describe(row) {
-  const fmt = (n, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
   return (
     `${row.store.padEnd(8)} ${row.servers} server(s) ${String(row.streams).padStart(3)} stream(s): ${fmt(row.appendsPerSec)} appends/s  ` +
     `p50 ${fmt(row.latency.p50, 2)} ms  p99 ${fmt(row.latency.p99, 2)} ms  ${fmt(row.cpuMicrosPerAppend)} µs CPU/append` +

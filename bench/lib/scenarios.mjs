@@ -5,14 +5,10 @@ import { execFileSync } from "node:child_process";
 import { request } from "undici";
 import { createStream, jsonMessage, sleep, streamUrl } from "./common.mjs";
 import { Histogram } from "./histogram.mjs";
+import { fmt } from "./report.mjs";
 import { cpuSecondsOf, makeTempDir, removeTempDir, runGenerator, startGenerator, startServerProcess } from "./processes.mjs";
 
 const log = (...parts) => console.log("  ", ...parts);
-
-function fmt(n, digits = 0) {
-  if (n === null || n === undefined || Number.isNaN(n)) return "–";
-  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
 
 /** Runs one cell of a scenario; a failure is logged and recorded as a row instead of ending the run. */
 async function attempt(rows, base, body) {
