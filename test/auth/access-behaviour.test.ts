@@ -1,5 +1,6 @@
 import { createStaticToken, startServer, type RunningServer, type ServerOptions } from "@rill/server";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -20,6 +21,18 @@ const ROOT = "read:** write:** delete:** admin";
 async function start(options: ServerOptions = {}): Promise<string> {
   server = await startServer({ port: 0, memory: true, ...options, access: { jwtSecret: SECRET, ...options.access } });
   return server.streamsUrl;
+}
+
+/** A request exactly as given: node:http adds no Origin header of its own (fetch implementations may). */
+function rawRequest(url: string, method: string, headers: Record<string, string>, body?: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 async function put(base: string, path: string, body = "x", contentType = "text/plain"): Promise<void> {
@@ -118,6 +131,38 @@ describe("CORS", () => {
     expect(allowed.headers.get("vary")).toBe("Origin");
     const other = await fetch(`${base}/x`, { headers: { origin: "https://evil.test" } });
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("puts CORS headers on every read, and on a write only when a browser's Origin asks for them", async () => {
+    // A browser sends Origin with every POST, PUT and DELETE; a write without one is a server-side client,
+    // and no cache keeps a write's answer. Reads keep them always: a cache may hand a read's answer to a browser.
+    const base = await start();
+    const token = await hs256({ scope: ROOT });
+    await put(base, "cors");
+    const table: Array<[method: string, path: string, origin: boolean, cors: boolean]> = [
+      ["GET", "cors?offset=-1", false, true],
+      ["GET", "cors?offset=-1", true, true],
+      ["HEAD", "cors", false, true],
+      ["GET", "absent?offset=-1", false, true],
+      ["POST", "cors", false, false],
+      ["POST", "cors", true, true],
+      ["PUT", "cors-2", false, false],
+      ["PUT", "cors-3", true, true],
+      ["DELETE", "cors-2", false, false],
+      ["DELETE", "cors-3", true, true],
+      ["POST", "absent", false, false],
+    ];
+    const seen: typeof table = [];
+    for (const [method, path, origin] of table) {
+      const headers: Record<string, string> = { authorization: `Bearer ${token}`, "content-type": "text/plain" };
+      if (origin) headers.origin = "https://app.test";
+      const res = await rawRequest(`${base}/${path}`, method, headers, method === "POST" ? "more" : undefined);
+      const exposed = res.headers["access-control-expose-headers"];
+      seen.push([method, path, origin, res.headers["access-control-allow-origin"] === "*" && typeof exposed === "string" && exposed.includes("stream-next-offset")]);
+      // Whatever the request, browsers are told not to sniff.
+      expect(res.headers["x-content-type-options"], `${method} ${path}`).toBe("nosniff");
+    }
+    expect(seen).toEqual(table);
   });
 
   it("refuses a malformed origin list at start", async () => {

@@ -8,94 +8,90 @@
  * with no parsing or re-serialization on the way out. Byte positions that
  * follow a comma are exactly the message boundaries.
  */
+import { JsonScanError, scanJson } from "./json-scan.js";
+
 export class JsonModeError extends Error {
   override name = "JsonModeError";
 }
 
 const COMMA = 0x2c;
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 function isJsonSpace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
+/** A UTF-8 byte order mark: allowed before a JSON text (RFC 8259 §8.1) and not part of it. */
+function bomLength(body: Uint8Array): number {
+  return body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+}
+
 /**
  * Validates an append body and frames it for storage in one step, keeping
- * each message's bytes exactly as sent (only the whitespace around messages
- * is dropped). Native JSON.parse does the validation; a byte scan finds the
- * top-level array elements, so nothing is re-serialized. Throws JsonModeError.
- * When `options.counts` is given, its `messages` is set to the number of
- * messages framed (the parse already knows it; metrics want it).
+ * each message's bytes exactly as sent (only the whitespace around messages,
+ * and a leading byte order mark, are dropped). One byte scan (json-scan.ts)
+ * checks the UTF-8 and the JSON and finds the top-level array elements, so
+ * nothing is decoded, parsed into objects or re-serialized.
+ * Throws JsonModeError. When `options.counts` is given, its `messages` is set
+ * to the number of messages framed (metrics want it).
  */
 export function frameJsonBody(
   body: Uint8Array,
   options: { allowEmptyArray?: boolean; counts?: { messages: number } } = {},
 ): Uint8Array {
-  let text: string;
+  const start = bomLength(body);
+  // Elements written as JSON.stringify writes them ("[a,b,c]": one comma between each) are already framed
+  // in place: the run from the first to the last is copied once. Only after other whitespace between two
+  // of them is each element copied on its own, followed by a comma.
+  let runStart = -1;
+  let runEnd = -1;
+  let out: Uint8Array | null = null;
+  let written = 0;
+  let elements = 0;
   try {
-    text = utf8.decode(body);
-  } catch {
-    throw new JsonModeError("body is not valid UTF-8");
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
+    scanJson(body, start, body.length, (from, to) => {
+      elements++;
+      if (out === null) {
+        if (runStart === -1) runStart = from;
+        else if (from !== runEnd + 1) {
+          out = new Uint8Array(body.length);
+          out.set(body.subarray(runStart, runEnd));
+          written = runEnd - runStart;
+          out[written++] = COMMA;
+        }
+        runEnd = to;
+        if (out === null) return;
+      }
+      out.set(body.subarray(from, to), written);
+      written += to - from;
+      out[written++] = COMMA;
+    });
   } catch (error) {
-    throw new JsonModeError(`body is not valid JSON: ${(error as Error).message}`);
+    if (error instanceof JsonScanError) {
+      throw new JsonModeError(error.kind === "utf8" ? `body is not valid UTF-8: ${error.message}` : `body is not valid JSON: ${error.message}`);
+    }
+    throw error;
   }
-  let start = 0;
+  let first = start;
   let end = body.length;
-  while (start < end && isJsonSpace(body[start]!)) start++;
-  while (end > start && isJsonSpace(body[end - 1]!)) end--;
-
-  if (options.counts) options.counts.messages = Array.isArray(value) ? value.length : 1;
-  if (!Array.isArray(value)) {
-    const out = new Uint8Array(end - start + 1);
-    out.set(body.subarray(start, end));
-    out[out.length - 1] = COMMA;
-    return out;
+  while (first < end && isJsonSpace(body[first]!)) first++;
+  while (end > first && isJsonSpace(body[end - 1]!)) end--;
+  const isArray = body[first] === 0x5b;
+  if (options.counts) options.counts.messages = isArray ? elements : 1;
+  if (!isArray) {
+    const single = new Uint8Array(end - first + 1);
+    single.set(body.subarray(first, end));
+    single[single.length - 1] = COMMA;
+    return single;
   }
-  if (value.length === 0) {
+  if (elements === 0) {
     if (!options.allowEmptyArray) throw new JsonModeError("an empty JSON array appends no messages");
     return new Uint8Array(0);
   }
-  // Inside the outer brackets: copy each element, trimmed, followed by a comma.
-  const out = new Uint8Array(end - start);
-  let written = 0;
-  let elementStart = -1;
-  let elementEnd = -1;
-  let depth = 0;
-  let inString = false;
-  let escaped = false;
-  const flush = () => {
-    out.set(body.subarray(elementStart, elementEnd), written);
-    written += elementEnd - elementStart;
-    out[written++] = COMMA;
-    elementStart = -1;
-  };
-  for (let i = start + 1; i < end - 1; i++) {
-    const byte = body[i]!;
-    if (inString) {
-      if (escaped) escaped = false;
-      else if (byte === 0x5c) escaped = true;
-      else if (byte === 0x22) inString = false;
-      elementEnd = i + 1;
-      continue;
-    }
-    if (isJsonSpace(byte)) continue;
-    if (byte === COMMA && depth === 0) {
-      flush();
-      continue;
-    }
-    if (elementStart === -1) elementStart = i;
-    if (byte === 0x22) inString = true;
-    else if (byte === 0x5b || byte === 0x7b) depth++;
-    else if (byte === 0x5d || byte === 0x7d) depth--;
-    elementEnd = i + 1;
-  }
-  flush();
-  return out.subarray(0, written);
+  if (out !== null) return (out as Uint8Array).subarray(0, written);
+  const run = new Uint8Array(runEnd - runStart + 1);
+  run.set(body.subarray(runStart, runEnd));
+  run[run.length - 1] = COMMA;
+  return run;
 }
 
 /** Frames message texts for storage: `m1,m2,`. */

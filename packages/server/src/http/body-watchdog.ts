@@ -32,9 +32,9 @@ export class BodyWatchdog {
   track(req: IncomingMessage, res: ServerResponse): void {
     if (this.timer === null || req.complete || hasNoBody(req)) return;
     this.watched.set(req, { res, bytesRead: req.socket.bytesRead, since: Date.now() });
-    const forget = () => this.watched.delete(req);
-    req.once("end", forget);
-    req.once("close", forget);
+    // A body that ended is dropped by the next check; the entry goes for good when the exchange is over
+    // ('close' comes once: a plain listener, without once()'s wrapper).
+    res.on("close", () => this.watched.delete(req));
   }
 
   close(): void {

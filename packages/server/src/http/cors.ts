@@ -26,8 +26,23 @@ export function parseCorsOrigins(value: string | undefined): CorsOrigins {
   });
 }
 
+/**
+ * Whether this request's answer needs CORS headers. A browser sends Origin
+ * with every cross-origin request and with every POST, PUT and DELETE, so an
+ * answer to a write without one can only reach a non-browser client, and no
+ * cache stores it: it goes without them (an append's head is then a fifth of
+ * the size). Reads keep them whatever the request says: a shared cache may
+ * hand the answer to a browser later.
+ */
+export function needsCors(req: IncomingMessage): boolean {
+  if (req.headers.origin !== undefined) return true;
+  const method = req.method;
+  return method !== "POST" && method !== "PUT" && method !== "DELETE";
+}
+
 /** Sets Access-Control-Allow-Origin for this request, before any handler writes the head. */
 export function applyCors(origins: CorsOrigins, req: IncomingMessage, res: ServerResponse): void {
+  if (!needsCors(req)) return;
   if (origins === "*") {
     res.setHeader("access-control-allow-origin", "*");
     return;

@@ -5,6 +5,7 @@ import { errorHeaders, errorStatus } from "./error-statuses.js";
 import { log } from "../logging/logger.js";
 import { httpErrors } from "../metrics/http-metrics.js";
 import { applyPrivateRule, cacheControl } from "./cache-policy.js";
+import { needsCors } from "./cors.js";
 
 export type Headers = Record<string, string | number>;
 
@@ -32,16 +33,11 @@ const ALLOWED_REQUEST_HEADERS = [
 ].join(", ");
 
 /**
- * Headers on every response: browsers may read Rill's headers (CORS; which
- * origins may call is decided per request, see cors.ts), must not sniff
- * content types, and may embed responses cross-origin.
+ * Browsers may read Rill's headers (CORS; which origins may call is decided
+ * per request, see cors.ts). WWW-Authenticate says why a 401/403 happened:
+ * scripts need to see it to refresh a token.
  */
-const COMMON_HEADERS: Headers = Object.freeze({
-  // WWW-Authenticate says why a 401/403 happened; scripts need to see it to refresh a token.
-  "access-control-expose-headers": [...EXPOSED_HEADERS, "www-authenticate", "x-request-id"].join(", "),
-  "x-content-type-options": "nosniff",
-  "cross-origin-resource-policy": "cross-origin",
-});
+const EXPOSE_HEADERS = [...EXPOSED_HEADERS, "www-authenticate", "x-request-id"].join(", ");
 
 export const PREFLIGHT_HEADERS: Headers = Object.freeze({
   "access-control-allow-methods": "GET, HEAD, POST, PUT, DELETE, OPTIONS",
@@ -49,16 +45,26 @@ export const PREFLIGHT_HEADERS: Headers = Object.freeze({
   "access-control-max-age": "86400",
 });
 
-function withCommonHeaders(res: ServerResponse, headers: Headers): Headers {
-  const all: Headers = { ...COMMON_HEADERS, ...headers };
+/**
+ * The caller's headers plus the ones every answer carries: browsers must not
+ * sniff content types (the protocol asks for it on every response); the CORS
+ * exposure list when the answer needs CORS (cors.ts); for an answer with a
+ * body, that it may be embedded cross-origin (meaningless without one). Then
+ * the private rule of token-authorized answers (cache-policy.ts).
+ */
+function withCommonHeaders(res: ServerResponse, headers: Headers, hasBody: boolean): Headers {
+  const all: Headers = { ...headers, "x-content-type-options": "nosniff" };
+  if (needsCors(res.req)) all["access-control-expose-headers"] = EXPOSE_HEADERS;
+  if (hasBody) all["cross-origin-resource-policy"] = "cross-origin";
   applyPrivateRule(res.req, all);
   return all;
 }
 
 export function send(res: ServerResponse, status: number, headers: Headers, body?: Uint8Array | string): void {
   if (res.headersSent || res.destroyed) return;
-  const all = withCommonHeaders(res, headers);
-  if (body !== undefined && status !== 204 && status !== 304) {
+  const hasBody = body !== undefined && status !== 204 && status !== 304;
+  const all = withCommonHeaders(res, headers, hasBody);
+  if (hasBody) {
     all["content-length"] = typeof body === "string" ? Buffer.byteLength(body) : body.length;
     res.writeHead(status, all);
     res.end(body);
@@ -74,7 +80,7 @@ export function send(res: ServerResponse, status: number, headers: Headers, body
 
 /** Starts a response of `length` bytes that the caller writes, and ends, itself (streamed catch-up reads). */
 export function startBody(res: ServerResponse, status: number, headers: Headers, length: number | null): void {
-  const all = withCommonHeaders(res, headers);
+  const all = withCommonHeaders(res, headers, true);
   // Without a length (a compacted range, whose size is known only once read) Node sends it chunked.
   res.writeHead(status, length === null ? all : { ...all, "content-length": length });
 }
@@ -98,7 +104,7 @@ export function startStream(res: ServerResponse, status: number, headers: Header
     res.useChunkedEncodingByDefault = false;
     res.shouldKeepAlive = false;
   }
-  res.writeHead(status, withCommonHeaders(res, headers));
+  res.writeHead(status, withCommonHeaders(res, headers, true));
   res.flushHeaders();
 }
 
