@@ -8,7 +8,7 @@
  *   flattens back into messages.
  * - other streams: strings (UTF-8) and bytes, concatenated as they are.
  */
-import { concatBytes } from "@rill/protocol";
+import { concatBytes, JsonScanError, scanJson } from "@rill/protocol";
 import { fromUtf8, isBinary, toBytes, utf8 } from "./body.js";
 import { DurableStreamError } from "./errors.js";
 
@@ -27,11 +27,26 @@ export const JSON_REQUEST_OVERHEAD = 1;
 export type MessagePart = string | Uint8Array;
 
 export function messagePart(value: unknown, json: boolean | undefined): MessagePart {
+  return sizedPart(value, json).part;
+}
+
+/** A message part and its UTF-8 size in a request body. */
+export interface SizedPart {
+  part: MessagePart;
+  bytes: number;
+}
+
+/** messagePart, with the part's size: checking JSON text measures it anyway. */
+export function sizedPart(value: unknown, json: boolean | undefined): SizedPart {
   if (json === true) return jsonMessageText(value);
-  if (typeof value === "string") return value;
-  if (isBinary(value)) return toBytes(value);
+  if (typeof value === "string") return { part: value, bytes: partBytes(value) };
+  if (isBinary(value)) {
+    const bytes = toBytes(value);
+    return { part: bytes, bytes: bytes.length };
+  }
   if (json === false) throw new DurableStreamError("A message for a non-JSON stream must be a string or bytes", "BAD_REQUEST");
-  return serialize(value);
+  const text = serialize(value);
+  return { part: text, bytes: partBytes(text) };
 }
 
 /** One message's bytes. */
@@ -48,13 +63,34 @@ export function partBytes(part: MessagePart): number {
   return NON_ASCII.test(part) ? utf8(part).length : part.length;
 }
 
-/** One request body holding these messages: a JSON array (encoded in one go), or the bytes end to end. */
-export function frameMessages(parts: readonly MessagePart[], json: boolean): Uint8Array {
-  if (json) {
+const encoder = new TextEncoder();
+
+/**
+ * One request body holding these messages: a JSON array, or the bytes end to
+ * end. `bytes`, when the caller knows it, is the parts' total UTF-8 size: the
+ * body is then written straight into one buffer of its final size (no joined
+ * string, no second copy).
+ */
+export function frameMessages(parts: readonly MessagePart[], json: boolean, bytes?: number): Uint8Array {
+  if (!json) return concatBytes(parts.map((part) => (typeof part === "string" ? utf8(part) : part)));
+  if (bytes === undefined) {
     const texts = parts.map((part) => (typeof part === "string" ? part : fromUtf8(part)));
     return utf8(`[${texts.join(",")}]`);
   }
-  return concatBytes(parts.map((part) => (typeof part === "string" ? utf8(part) : part)));
+  const body = new Uint8Array(bytes + parts.length + (parts.length === 0 ? 2 : 1));
+  body[0] = 0x5b; // [
+  let at = 1;
+  for (const part of parts) {
+    if (typeof part === "string") at += encoder.encodeInto(part, body.subarray(at)).written;
+    else {
+      body.set(part, at);
+      at += part.length;
+    }
+    body[at++] = 0x2c; // ,
+  }
+  // The last comma becomes the closing bracket.
+  body[parts.length === 0 ? at++ : at - 1] = 0x5d; // ]
+  return body.subarray(0, at);
 }
 
 /** A value the caller handed over, settled: promises awaited, Blobs read into bytes. */
@@ -64,20 +100,49 @@ export async function settledMessage(value: unknown): Promise<unknown> {
   return settled;
 }
 
+/** Where JSON text is encoded to be checked; grown on demand, kept while small. */
+let scratch = new Uint8Array(64 * 1024);
+const SCRATCH_KEPT = 1024 * 1024;
+
 /**
- * The JSON text of one message. Strings and bytes must be JSON text already;
- * text that is not is refused here rather than failing a whole batch at the
- * server.
+ * The JSON text of one message, and its UTF-8 size. Strings and bytes must be
+ * JSON text already; text that is not is refused here rather than failing a
+ * whole batch at the server. The check is the server's own byte scan
+ * (@rill/protocol json-scan.ts) over the text encoded into a reused buffer:
+ * no parsed value for the collector, and the size comes with it.
  */
-function jsonMessageText(value: unknown): string {
-  if (typeof value !== "string" && !isBinary(value)) return serialize(value);
-  const text = typeof value === "string" ? value : fromUtf8(toBytes(value));
-  try {
-    JSON.parse(text);
-  } catch {
-    throw new DurableStreamError(`Not valid JSON text: ${text.slice(0, 80)}`, "BAD_REQUEST");
+function jsonMessageText(value: unknown): SizedPart {
+  if (typeof value !== "string" && !isBinary(value)) {
+    const text = serialize(value);
+    return { part: text, bytes: partBytes(text) };
   }
-  return text;
+  let text: string;
+  let size: number;
+  let checked: Uint8Array;
+  if (typeof value === "string") {
+    text = value;
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const needed = value.length * 3;
+    if (needed > scratch.length) {
+      const grown = new Uint8Array(needed);
+      if (needed <= SCRATCH_KEPT) scratch = grown;
+      checked = grown;
+    } else {
+      checked = scratch;
+    }
+    size = encoder.encodeInto(value, checked).written;
+  } else {
+    checked = toBytes(value);
+    size = checked.length;
+    text = fromUtf8(checked);
+  }
+  try {
+    scanJson(checked, 0, size);
+  } catch (error) {
+    if (!(error instanceof JsonScanError)) throw error;
+    throw new DurableStreamError(`Not valid JSON text (${error.message}): ${text.slice(0, 80)}`, "BAD_REQUEST");
+  }
+  return { part: text, bytes: typeof value === "string" ? size : partBytes(text) };
 }
 
 function serialize(value: unknown): string {

@@ -3,6 +3,7 @@ export * from "./offset.js";
 export * from "./content-type.js";
 export * from "./cursor.js";
 export * from "./json-mode.js";
+export { JsonScanError, scanJson } from "./json-scan.js";
 export * from "./sse.js";
 export * from "./bytes.js";
 export * from "./format.js";

@@ -17,8 +17,7 @@ import {
   JSON_REQUEST_OVERHEAD,
   encodeMessage,
   frameMessages,
-  messagePart,
-  partBytes,
+  sizedPart,
   type MessagePart,
 } from "../message-codec.js";
 import { Pipeline } from "./pipeline.js";
@@ -35,7 +34,10 @@ export class IdempotentProducer {
   readonly #pipeline: Pipeline;
 
   #pending: MessagePart[] = [];
+  /** What the pending messages will weigh in the request body, framing included. */
   #pendingBytes = 0;
+  /** Their own UTF-8 bytes, without framing: the size of the body's buffer, less its brackets and commas. */
+  #pendingPartBytes = 0;
   #linger: ReturnType<typeof setTimeout> | undefined;
   #contentType: string | undefined;
   #json: boolean | undefined;
@@ -126,13 +128,14 @@ export class IdempotentProducer {
     if (this.#state !== "open") throw new DurableStreamError("Producer is closed", "ALREADY_CLOSED");
     const failure = this.#pipeline.failure;
     if (failure) throw failure;
-    const part = messagePart(body, this.#json);
+    const { part, bytes } = sizedPart(body, this.#json);
     // Count what the request body will really weigh, framing included.
     const framing = this.#json ? JSON_REQUEST_OVERHEAD : 0;
-    const weight = partBytes(part) + (this.#json ? JSON_MESSAGE_OVERHEAD : 0);
+    const weight = bytes + (this.#json ? JSON_MESSAGE_OVERHEAD : 0);
     if (this.#pending.length > 0 && framing + this.#pendingBytes + weight > this.#maxBatchBytes) this.#seal();
     this.#pending.push(part);
     this.#pendingBytes += weight;
+    this.#pendingPartBytes += bytes;
     if (framing + this.#pendingBytes >= this.#maxBatchBytes) this.#seal();
     else this.#linger ??= setTimeout(() => this.#seal(), this.#lingerMs);
   }
@@ -190,24 +193,26 @@ export class IdempotentProducer {
     }
     if (this.#pending.length === 0) return;
     const messages = this.#pending;
+    const bytes = this.#pendingPartBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#pendingPartBytes = 0;
     if (this.#json !== undefined && this.#deferred === 0) {
-      this.#enqueue(messages);
+      this.#enqueue(messages, bytes);
       return;
     }
     this.#deferred++;
     this.#chain = this.#chain
       .then(async () => {
-        if (await this.#resolveContentType()) this.#enqueue(messages);
+        if (await this.#resolveContentType()) this.#enqueue(messages, bytes);
       })
       .finally(() => {
         this.#deferred--;
       });
   }
 
-  #enqueue(messages: MessagePart[]): void {
-    const body = frameMessages(messages, this.#json!);
+  #enqueue(messages: MessagePart[], bytes: number): void {
+    const body = frameMessages(messages, this.#json!, bytes);
     try {
       this.#pipeline.enqueue(body, messages.length);
     } catch {
@@ -220,6 +225,7 @@ export class IdempotentProducer {
     this.#linger = undefined;
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#pendingPartBytes = 0;
   }
 
   #learnContentType(contentType: string): void {
