@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeMessage, frameMessages, settledMessage } from "../src/message-codec.js";
+import { encodeMessage, frameMessages, settledMessage, sizedPart } from "../src/message-codec.js";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const utf8 = (value: string) => new TextEncoder().encode(value);
@@ -29,6 +29,22 @@ describe("message codec", () => {
     expect(text(frameMessages(messages, true))).toBe('[1,{"b":2},"c"]');
     expect(text(frameMessages([utf8("x")], true))).toBe("[x]");
     expect(text(frameMessages(messages, false))).toBe('1{"b":2}"c"');
+  });
+
+  it("measures each part as it checks it, and frames a sized batch straight into one buffer", () => {
+    const values = ['{"a":"héllo"}', "[1, 2]", '"😀 漢"', { b: "ü" }, utf8('{"c":"é"}'), "null"];
+    const parts = values.map((value) => sizedPart(value, true));
+    for (const { part, bytes } of parts) expect(bytes).toBe(typeof part === "string" ? utf8(part).length : part.length);
+    const total = parts.reduce((sum, { bytes }) => sum + bytes, 0);
+    const sized = frameMessages(parts.map(({ part }) => part), true, total);
+    // The same bytes as the joined-string framing, and JSON that reads back as the messages.
+    expect(text(sized)).toBe(text(frameMessages(parts.map(({ part }) => part), true)));
+    expect(JSON.parse(text(sized))).toEqual([{ a: "héllo" }, [1, 2], "😀 漢", { b: "ü" }, { c: "é" }, null]);
+    expect(text(frameMessages([], true, 0))).toBe("[]");
+    // A message longer than the reused check buffer is checked and measured all the same.
+    const long = JSON.stringify({ text: "é".repeat(100_000) });
+    expect(sizedPart(long, true).bytes).toBe(utf8(long).length);
+    expect(() => sizedPart(`${long.slice(0, -1)},}`, true)).toThrow(expect.objectContaining({ code: "BAD_REQUEST" }));
   });
 
   it("settles promises and reads Blobs into bytes, so a Blob is JSON text like any bytes", async () => {
