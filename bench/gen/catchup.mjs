@@ -1,12 +1,14 @@
 // Scenario 3 load: `readers` concurrent readers, each on its own keep-alive connection,
 // replaying `stream` from offset -1 until Stream-Up-To-Date (following Stream-Next-Offset).
 //   args: { url, stream, readers, acceptEncoding }
-// With acceptEncoding (e.g. "br" or "gzip") the responses may come compressed:
-// wireBytes counts what crossed the connection, bytes what the reader decoded.
+// With acceptEncoding (e.g. "br" or "gzip") the responses may come compressed and are
+// read with undici and zlib: wireBytes counts what crossed the connection, bytes what
+// the reader decoded. Without it each reader is a raw socket that counts (raw-http.mjs).
 import { createBrotliDecompress, createGunzip } from "node:zlib";
 import { Client } from "undici";
 import { streamUrl } from "../lib/common.mjs";
 import { Histogram } from "../lib/histogram.mjs";
+import { RawHttpConnection } from "./raw-http.mjs";
 import { args, run } from "./worker.mjs";
 
 /** The decoded body as it streams in (the response itself when it is not encoded). */
@@ -17,7 +19,34 @@ function decoded(res) {
   return res.body;
 }
 
+/** Plain (uncompressed) replay over a raw socket: the generator only counts the bytes. */
+async function replayRaw(url, name, ttfb) {
+  const { hostname, port } = new URL(url);
+  const connection = new RawHttpConnection(hostname, Number(port));
+  const path = new URL(streamUrl(url, name)).pathname;
+  const started = performance.now();
+  let offset = "-1";
+  let bytes = 0;
+  let requests = 0;
+  try {
+    for (;;) {
+      const res = await connection.get(`${path}?offset=${encodeURIComponent(offset)}`);
+      requests++;
+      if (res.status !== 200) throw new Error(`GET ${name} at ${offset}: HTTP ${res.status}`);
+      if (requests === 1 && res.firstByteAt !== null) ttfb.record(res.firstByteAt - started);
+      bytes += res.bytes;
+      const next = res.headers["stream-next-offset"];
+      if (res.headers["stream-up-to-date"] === "true" || next === offset) break;
+      offset = next;
+    }
+  } finally {
+    connection.close();
+  }
+  return { bytes, wireBytes: bytes, requests, seconds: (performance.now() - started) / 1000 };
+}
+
 async function replay(url, name, ttfb, acceptEncoding) {
+  if (!acceptEncoding) return replayRaw(url, name, ttfb);
   const client = new Client(url);
   const path = new URL(streamUrl(url, name)).pathname;
   const started = performance.now();

@@ -39,6 +39,8 @@ const NINE = 0x39;
 const IN_ARRAY = 0;
 const IN_OBJECT = 1;
 
+let sharedStack = new Uint8Array(64);
+
 /** Receives each element of a top-level array as [start, end) byte positions. */
 export type ElementSink = (start: number, end: number) => void;
 
@@ -171,10 +173,13 @@ function skipSpace(bytes: Uint8Array, i: number, end: number): number {
  * Checks that bytes[start, end) is one JSON text (whitespace around it
  * allowed). When the text is an array and `onElement` is given, it is called
  * with each element's position, in order, whitespace excluded. Throws
- * JsonScanError naming the first offending position.
+ * JsonScanError naming the first offending position. `onElement` must not
+ * start another scan (the scans share one stack).
  */
 export function scanJson(bytes: Uint8Array, start: number, end: number, onElement?: ElementSink): void {
-  let stack = new Uint8Array(32);
+  // A scan runs start to end without yielding, so one stack serves every scan (a single append's body
+  // would otherwise pay for a typed array of its own).
+  let stack = sharedStack;
   let depth = 0;
   let i = skipSpace(bytes, start, end);
   // Elements are reported only for an array at the top.
@@ -190,6 +195,8 @@ export function scanJson(bytes: Uint8Array, start: number, end: number, onElemen
         const grown = new Uint8Array(stack.length * 2);
         grown.set(stack);
         stack = grown;
+        // Kept for the next scans while moderate; a freak depth's stack goes with its scan.
+        if (grown.length <= 64 * 1024) sharedStack = grown;
       }
       stack[depth++] = first === OPEN_ARRAY ? IN_ARRAY : IN_OBJECT;
       i = skipSpace(bytes, i + 1, end);

@@ -30,7 +30,13 @@ export function decideAppend(
   if (!stream || isExpired(stream, now)) throw streamNotFound(command.path);
   if (stream.softDeleted) throw gone(command.path);
 
-  if (command.data.length > 0 && command.contentType !== null && mediaType(command.contentType) !== mediaType(stream.contentType)) {
+  if (
+    command.data.length > 0 &&
+    command.contentType !== null &&
+    // The same text as the stream's (every append of a well-behaved client) needs no parsing to match.
+    command.contentType !== stream.contentType &&
+    mediaType(command.contentType) !== mediaType(stream.contentType)
+  ) {
     throw new ProtocolError(
       "CONTENT_TYPE_MISMATCH",
       `content type ${mediaType(command.contentType)} does not match the stream's ${mediaType(stream.contentType)}`,

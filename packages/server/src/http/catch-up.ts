@@ -113,9 +113,19 @@ async function* bodyPieces(
       yield json ? piece.data.subarray(0, piece.data.length - 1) : piece.data;
       wrote = true;
     }
-    piece = at < end ? await ctx.engine.reads.piece(stream, at, end, pieceBytes(++index)) : null;
+    if (at >= end) break;
+    // Reading a piece (SQLite is synchronous) and writing it to a socket that takes it at once involve no
+    // I/O wait: without this a reader on a fast connection would loop through its whole range in
+    // microtasks while every other reader, and every new request, waited for the event loop.
+    await nextTurn();
+    piece = await ctx.engine.reads.piece(stream, at, end, pieceBytes(++index));
   }
   if (json) yield CLOSE_BRACKET;
+}
+
+/** Resolves on a later turn of the event loop, after pending I/O (new requests, other readers' drains). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Writes and waits while the socket's buffer is full; false once the reader has gone. */

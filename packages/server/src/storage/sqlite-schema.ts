@@ -110,6 +110,9 @@ export interface Statement extends Database.Statement {}
 
 export type SqliteStatements = ReturnType<typeof prepareStatements>;
 
+/** Batches below this size come back with their query; larger ones through the batch cache. */
+export const INLINE_BATCH_BYTES = 16 * 1024;
+
 export function prepareStatements(db: Database.Database) {
   const prepare = (source: string): Statement => db.prepare(source);
   /** Returns rows as arrays, which skips building an object per row. */
@@ -155,6 +158,17 @@ export function prepareStatements(db: Database.Database) {
       "SELECT start, bytes FROM batches WHERE stream_id = ? AND start <= ? ORDER BY start DESC LIMIT 1",
     ),
     batchesAfter: prepareRaw("SELECT start, bytes FROM batches WHERE stream_id = ? AND start > ? AND start < ? ORDER BY start"),
+    // For reads through the batch cache: start and length of each batch, and its bytes only when it is small
+    // (length() of a blob reads the record header, not the blob's overflow pages).
+    batchSpanAtOrBefore: prepareRaw(
+      `SELECT start, length(bytes), CASE WHEN length(bytes) < ${INLINE_BATCH_BYTES} THEN bytes END FROM batches
+       WHERE stream_id = ? AND start <= ? ORDER BY start DESC LIMIT 1`,
+    ),
+    batchSpansAfter: prepareRaw(
+      `SELECT start, length(bytes), CASE WHEN length(bytes) < ${INLINE_BATCH_BYTES} THEN bytes END FROM batches
+       WHERE stream_id = ? AND start > ? AND start < ? ORDER BY start`,
+    ),
+    batchBytes: prepare("SELECT bytes FROM batches WHERE stream_id = ? AND start = ?").pluck(true) as Statement,
     deleteBatches: prepare("DELETE FROM batches WHERE stream_id = ?"),
     scanBatches: prepareRaw(
       "SELECT start, bytes, appended_at FROM batches WHERE stream_id = ? AND start >= ? AND start < ? ORDER BY start LIMIT ?",

@@ -10,6 +10,7 @@ import { isExpired, type RetentionPolicy, type StreamState } from "../domain/mod
 import { batchHolding, EMPTY_READ, MERGE_LIMIT, mayMergeBatches, sliceBatches, type RangeRead } from "./batches.js";
 import { recordCommit } from "../metrics/store-metrics.js";
 import { StreamCache, type Entry } from "./sqlite-cache.js";
+import { SqliteBatchCache } from "./sqlite-batch-cache.js";
 import { checkWritable, sqliteUsage } from "./sqlite-health.js";
 import { enableIncrementalVacuum, migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
 import type { Store, StoreUsage, TrimOutcome } from "./store.js";
@@ -41,6 +42,8 @@ export interface SqliteStoreOptions {
 
 /** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
 type BatchRow = [number, Uint8Array];
+/** start, length, and the bytes when the batch is small enough to come with the query (else null). */
+type BatchSpan = [number, number, Uint8Array | null];
 
 /**
  * The durable store: one SQLite database in WAL mode, where a commit is on
@@ -74,6 +77,15 @@ type BatchRow = [number, Uint8Array];
  * The store assumes it is the only writer of its database: run one Rill
  * process per data directory.
  */
+/**
+ * Reads of the database file go through memory-mapped pages rather than a
+ * read() per 4 KiB page: a catch-up of a large batch walks hundreds of
+ * overflow pages. Writes still go through the WAL.
+ */
+const MMAP_BYTES = 1024 * 1024 * 1024;
+/** What the shared batch cache may hold. */
+const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
+
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
 
@@ -108,6 +120,8 @@ export class SqliteStore implements Store {
 
   private readonly sql: SqliteStatements;
   private readonly cache: StreamCache;
+  /** Large batches recently read, shared by every reader of them (sqlite-batch-cache.ts). */
+  private readonly batches = new SqliteBatchCache(BATCH_CACHE_BYTES);
 
   constructor(options: SqliteStoreOptions) {
     this.sweepLimit = options.sweepLimit ?? 1000;
@@ -132,6 +146,7 @@ export class SqliteStore implements Store {
       this.walSync = WalSync.open(join(options.dataDir, "rill.db"));
       // With the log synced after each COMMIT, COMMIT itself need not sync it.
       if (this.walSync) this.db.pragma("synchronous = NORMAL");
+      this.db.pragma(`mmap_size = ${MMAP_BYTES}`);
       this.sql = prepareStatements(this.db);
       this.cache = new StreamCache(this.sql, options.maxCachedStreams ?? 10_000);
     } catch (error) {
@@ -166,21 +181,32 @@ export class SqliteStore implements Store {
     const starts: number[] = [];
     const chunks: Uint8Array[] = [];
     let size = 0;
-    const first = this.sql.batchAtOrBefore.get(entry.id, from) as BatchRow | undefined;
-    if (first && first[0] + first[1].length > from) {
+    const first = this.sql.batchSpanAtOrBefore.get(entry.id, from) as BatchSpan | undefined;
+    if (first && first[0] + first[1] > from) {
       starts.push(first[0]);
-      chunks.push(first[1]);
-      size += Math.min(first[0] + first[1].length, to) - from;
+      chunks.push(this.batchBytes(entry.id, first));
+      size += Math.min(first[0] + first[1], to) - from;
     }
     if (size < maxBytes) {
-      for (const [start, bytes] of this.sql.batchesAfter.iterate(entry.id, from, to) as IterableIterator<BatchRow>) {
-        starts.push(start);
-        chunks.push(bytes);
-        size += bytes.length;
+      for (const span of this.sql.batchSpansAfter.iterate(entry.id, from, to) as IterableIterator<BatchSpan>) {
+        starts.push(span[0]);
+        chunks.push(this.batchBytes(entry.id, span));
+        size += span[1];
         if (size >= maxBytes) break;
       }
     }
     return sliceBatches(starts, chunks, from, to, maxBytes, splitBatches);
+  }
+
+  /** A batch's bytes: inline when small, else shared from the batch cache (read from SQLite once). */
+  private batchBytes(streamId: number, [start, length, inline]: BatchSpan): Uint8Array {
+    if (inline !== null) return inline;
+    let bytes = this.batches.get(streamId, start, length);
+    if (bytes === undefined) {
+      bytes = this.sql.batchBytes.get(streamId, start) as Uint8Array;
+      this.batches.put(streamId, start, bytes);
+    }
+    return bytes;
   }
 
   async batchAt(path: string, position: number): Promise<StoredBatch | undefined> {
