@@ -13,13 +13,21 @@
  * key; stream ids are never reused (AUTOINCREMENT), so a stream made anew under
  * a deleted one's name has other keys. A deleted stream's batches just age out.
  *
- * Two generations approximate LRU in O(1): hits are promoted into the current
- * one; when it holds half the budget, the older one is dropped.
+ * Only a batch read a second time is kept (a single reader going through a
+ * long stream never reads a batch twice, and would only push out what others
+ * share); the keys read once are remembered in a bounded set. Two generations
+ * approximate LRU in O(1): hits are promoted into the current one; when it
+ * holds half the budget, the older one is dropped.
  */
+/** How many read-once keys are remembered before the set starts over. */
+const READ_ONCE_KEYS = 16_384;
+
 export class SqliteBatchCache {
   private current = new Map<string, Uint8Array>();
   private previous = new Map<string, Uint8Array>();
   private currentBytes = 0;
+  /** Keys read once and not kept (yet). */
+  private readOnce = new Set<string>();
 
   constructor(private readonly maxBytes: number) {}
 
@@ -35,7 +43,18 @@ export class SqliteBatchCache {
     return older;
   }
 
-  put(streamId: number, start: number, bytes: Uint8Array): void {
+  /** A batch just read from SQLite: kept if it was read before (by this or another reader). */
+  offer(streamId: number, start: number, bytes: Uint8Array): void {
+    const key = this.key(streamId, start, bytes.length);
+    if (this.readOnce.delete(key)) {
+      this.put(streamId, start, bytes);
+      return;
+    }
+    if (this.readOnce.size >= READ_ONCE_KEYS) this.readOnce.clear();
+    this.readOnce.add(key);
+  }
+
+  private put(streamId: number, start: number, bytes: Uint8Array): void {
     if (this.maxBytes <= 0 || bytes.length > this.maxBytes / 2) return;
     if (this.currentBytes + bytes.length > this.maxBytes / 2) {
       this.previous = this.current;

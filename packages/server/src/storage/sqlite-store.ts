@@ -77,12 +77,6 @@ type BatchSpan = [number, number, Uint8Array | null];
  * The store assumes it is the only writer of its database: run one Rill
  * process per data directory.
  */
-/**
- * Reads of the database file go through memory-mapped pages rather than a
- * read() per 4 KiB page: a catch-up of a large batch walks hundreds of
- * overflow pages. Writes still go through the WAL.
- */
-const MMAP_BYTES = 1024 * 1024 * 1024;
 /** What the shared batch cache may hold. */
 const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -120,7 +114,7 @@ export class SqliteStore implements Store {
 
   private readonly sql: SqliteStatements;
   private readonly cache: StreamCache;
-  /** Large batches recently read, shared by every reader of them (sqlite-batch-cache.ts). */
+  /** Large batches read more than once lately, shared by every reader of them (sqlite-batch-cache.ts). */
   private readonly batches = new SqliteBatchCache(BATCH_CACHE_BYTES);
 
   constructor(options: SqliteStoreOptions) {
@@ -146,7 +140,6 @@ export class SqliteStore implements Store {
       this.walSync = WalSync.open(join(options.dataDir, "rill.db"));
       // With the log synced after each COMMIT, COMMIT itself need not sync it.
       if (this.walSync) this.db.pragma("synchronous = NORMAL");
-      this.db.pragma(`mmap_size = ${MMAP_BYTES}`);
       this.sql = prepareStatements(this.db);
       this.cache = new StreamCache(this.sql, options.maxCachedStreams ?? 10_000);
     } catch (error) {
@@ -204,7 +197,7 @@ export class SqliteStore implements Store {
     let bytes = this.batches.get(streamId, start, length);
     if (bytes === undefined) {
       bytes = this.sql.batchBytes.get(streamId, start) as Uint8Array;
-      this.batches.put(streamId, start, bytes);
+      this.batches.offer(streamId, start, bytes);
     }
     return bytes;
   }
