@@ -6,7 +6,8 @@ import type { HttpContext } from "./context.js";
 import { failLiveRead, type LiveSession } from "./live-sessions.js";
 import { sseControlEvent, sseDataEvent, sseHeaders } from "./read-encoding.js";
 import { sseBytes, sseFrames, sseReadersDropped, sseReadersPaused } from "../metrics/http-metrics.js";
-import { startStream } from "./respond.js";
+import type { Writable } from "node:stream";
+import { isHttp2, startStream } from "./respond.js";
 
 /**
  * One SSE reader.
@@ -41,6 +42,14 @@ export class SseSession implements LiveSession {
   private lastWriteAt = this.startedAt;
   /** Set while the pump waits for a backlogged socket to drain; resumes it. */
   private resume: (() => void) | null = null;
+  /**
+   * Where frames are written. Over HTTP/1.1 the body is the connection itself
+   * (no chunked framing: startStream), so once the head is out, frames go to the
+   * socket directly: the response's own write path corks the socket and defers
+   * every write to a tick of its own, which is most of a delivery's JavaScript
+   * cost in a fan-out. Over HTTP/2 the response is the stream's one writer.
+   */
+  private out: Writable;
 
   constructor(
     private readonly ctx: HttpContext,
@@ -53,6 +62,7 @@ export class SseSession implements LiveSession {
   ) {
     this.stream = stream;
     this.position = position;
+    this.out = res;
   }
 
   get path(): string {
@@ -61,6 +71,7 @@ export class SseSession implements LiveSession {
 
   start(): void {
     startStream(this.res, 200, sseHeaders(this.stream));
+    if (!isHttp2(this.res) && this.res.socket) this.out = this.res.socket;
     this.unsubscribe = this.ctx.engine.hub.subscribe(this.stream.path, (event, more) => this.onLiveEvent(event, more));
     // The client went away, or the connection failed under the response (a reset): nothing can be sent any more.
     const end = () => this.end();
@@ -105,14 +116,14 @@ export class SseSession implements LiveSession {
   private onLiveEvent(event: LiveEvent, more: number): void {
     if (more > 0 && !this.corked) {
       this.corked = true;
-      this.res.cork();
+      this.out.cork();
     }
     try {
       this.onEvent(event);
     } finally {
       if (more === 0 && this.corked) {
         this.corked = false;
-        this.res.uncork();
+        this.out.uncork();
       }
     }
   }
@@ -188,7 +199,7 @@ export class SseSession implements LiveSession {
 
   /** More output waits on this connection than a reader may have pending. */
   private backlogged(): boolean {
-    return this.res.writableLength > this.ctx.options.maxPendingOutputBytes;
+    return this.out.writableLength > this.ctx.options.maxPendingOutputBytes;
   }
 
   /** Resolves once the connection is below its output bound again (or the session ended). */
@@ -197,12 +208,12 @@ export class SseSession implements LiveSession {
     sseReadersPaused.inc();
     return new Promise<void>((resolve) => {
       const wake = () => {
-        this.res.off("drain", wake);
+        this.out.off("drain", wake);
         this.resume = null;
         resolve();
       };
       this.resume = wake;
-      this.res.on("drain", wake);
+      this.out.on("drain", wake);
     });
   }
 
@@ -211,9 +222,9 @@ export class SseSession implements LiveSession {
   }
 
   private write(text: string | Buffer): void {
-    if (this.ended || this.res.writableEnded) return;
+    if (this.ended || this.res.writableEnded || this.out.destroyed) return;
     this.lastWriteAt = Date.now();
-    this.res.write(text);
+    this.out.write(text);
     sseFrames.inc();
     sseBytes.inc(typeof text === "string" ? Buffer.byteLength(text) : text.length);
   }
