@@ -71,13 +71,27 @@ export function decideAppend(
     );
   }
 
+  // Every field by name (the type makes sure none is missed): this runs for every append, and V8 builds
+  // a literal of known shape many times faster than a spread with overrides (~1 µs).
   const next: StreamState = {
-    ...stream,
-    tail: stream.tail + command.data.length,
+    path: stream.path,
+    contentType: stream.contentType,
+    ttlSeconds: stream.ttlSeconds,
+    expiresAt: stream.expiresAt,
+    createdAt: stream.createdAt,
     lastAccessAt: now,
-    lastStreamSeq: command.streamSeq ?? stream.lastStreamSeq,
+    tail: stream.tail + command.data.length,
     closed: command.close,
+    lastStreamSeq: command.streamSeq ?? stream.lastStreamSeq,
+    forkedFrom: stream.forkedFrom,
+    forkOffset: stream.forkOffset,
+    forkCount: stream.forkCount,
+    softDeleted: stream.softDeleted,
     closedBy: command.close && request ? { ...request } : null,
+    retention: stream.retention,
+    compaction: stream.compaction,
+    earliest: stream.earliest,
+    removedBytes: stream.removedBytes,
   };
   return {
     kind: "append",
