@@ -25,15 +25,15 @@ export async function handleGet(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
-  url: URL,
+  query: URLSearchParams,
   accessExpiresAt: number | null = null,
 ) {
-  const { offset, given } = parseOffsetParam(url.searchParams);
-  const live = parseLive(url.searchParams);
+  const { offset, given } = parseOffsetParam(query);
+  const live = parseLive(query);
   if (live !== "none" && !given) throw badRequest(`live=${live} needs an offset`, "INVALID_OFFSET");
 
   const { stream, position } = await ctx.engine.openRead(path, offset);
-  const cursor = url.searchParams.get(QUERY.cursor);
+  const cursor = query.get(QUERY.cursor);
 
   if (live === "sse") {
     ctx.live.admit(path);

@@ -28,6 +28,8 @@ export function streamKey(basePath: string, pathname: string): string | null {
 /** A request target made only of these characters, with no dot segment, is its own WHATWG pathname. */
 const PLAIN_PATH = /^\/[A-Za-z0-9_~\-/.]*$/;
 const DOT_SEGMENT = /\/\.\.?(\/|$)/;
+/** Printable ASCII without "#". */
+const PLAIN_QUERY = /^[\x21\x22\x24-\x7e]*$/;
 
 /**
  * The pathname of a request target that needs no parsing (every append's is
@@ -38,12 +40,28 @@ export function plainPathname(raw: string): string | null {
   return PLAIN_PATH.test(raw) && raw[1] !== "/" && !DOT_SEGMENT.test(raw) ? raw : null;
 }
 
-/** The request's pathname, building a URL only when the target needs one or a handler asks for it. */
-function targetOf(req: IncomingMessage): { pathname: string; url: () => URL } {
+/**
+ * The query of a target whose path is plain, parsed by URLSearchParams alone
+ * (every read's), exactly as a URL's searchParams would parse it; null when a
+ * URL must decide (a path that is not plain, a "#", which a URL cuts off, or
+ * anything outside printable ASCII, where Node's URLSearchParams and URL
+ * decode mixed raw and escaped bytes differently).
+ */
+export function plainQuery(raw: string): URLSearchParams | null {
+  const queryAt = raw.indexOf("?");
+  if (plainPathname(queryAt === -1 ? raw : raw.slice(0, queryAt)) === null || !PLAIN_QUERY.test(raw)) return null;
+  // With its "?": the constructor drops exactly one leading "?", so a query that itself starts with one keeps it.
+  return new URLSearchParams(queryAt === -1 ? "" : raw.slice(queryAt));
+}
+
+/** The request's pathname and query, building a URL only when the target needs one or a handler asks for it. */
+function targetOf(req: IncomingMessage): { pathname: string; query: () => URLSearchParams; url: () => URL } {
   const raw = req.url ?? "/";
   let parsed: URL | null = null;
   const url = () => (parsed ??= new URL(raw, requestOrigin(req)));
-  return { pathname: plainPathname(raw) ?? url().pathname, url };
+  const queryAt = raw.indexOf("?");
+  const pathname = plainPathname(queryAt === -1 ? raw : raw.slice(0, queryAt)) ?? url().pathname;
+  return { pathname, query: () => plainQuery(raw) ?? url().searchParams, url };
 }
 
 export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -77,7 +95,7 @@ export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerR
     switch (req.method) {
       case "GET": {
         const principal = ctx.access === null ? null : await authorize(ctx, req, { operation: "read", path: key });
-        return await handleGet(ctx, req, res, key, target.url(), principal?.expiresAt ?? null);
+        return await handleGet(ctx, req, res, key, target.query(), principal?.expiresAt ?? null);
       }
       case "HEAD":
         if (ctx.access !== null) await authorize(ctx, req, { operation: "read", path: key });
