@@ -11,6 +11,7 @@
 import { StringDecoder } from "node:string_decoder";
 import { Client } from "undici";
 import { streamUrl, wallNow, sleep } from "../lib/common.mjs";
+import { RawHttpConnection } from "./raw-http.mjs";
 import { Histogram } from "../lib/histogram.mjs";
 import { closeRawReaders, rawSseReader } from "./raw-sse.mjs";
 import { args, command, run, send } from "./worker.mjs";
@@ -150,21 +151,55 @@ function rawSseSubscriber(url, name, offset, onConnected) {
 async function longPollSubscriber(url, name, offset, onConnected) {
   const client = new Client(url, { headersTimeout: 0, bodyTimeout: 0 });
   const path = new URL(streamUrl(url, name)).pathname;
+  const poll = async (query) => {
+    const res = await client.request({ path: `${path}?${query}`, method: "GET" });
+    return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+  };
+  try {
+    await longPollLoop(poll, offset, onConnected);
+  } finally {
+    await client.destroy().catch(() => undefined);
+  }
+}
+
+/** The same over one raw keep-alive socket (plain HTTP/1.1): the generator parses only what it measures. */
+async function rawLongPollSubscriber(url, name, offset, onConnected) {
+  const { hostname, port } = new URL(url);
+  const path = new URL(streamUrl(url, name)).pathname;
+  let connection = new RawHttpConnection(hostname, Number(port));
+  const poll = async (query) => {
+    try {
+      const res = await connection.get(`${path}?${query}`, {}, { keepBody: true });
+      return { status: res.status, headers: res.headers, text: res.body.toString("utf8") };
+    } catch (error) {
+      // A broken connection is replaced before the retry.
+      connection.close();
+      connection = new RawHttpConnection(hostname, Number(port));
+      throw error;
+    }
+  };
+  try {
+    await longPollLoop(poll, offset, onConnected);
+  } finally {
+    connection.close();
+  }
+}
+
+async function longPollLoop(poll, offset, onConnected) {
   let cursor = null;
   let first = true;
   const seen = { bits: new Uint8Array(64) };
   while (!stopped) {
     try {
       const query = `offset=${encodeURIComponent(offset)}&live=long-poll${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
-      const pending = client.request({ path: `${path}?${query}`, method: "GET" });
+      const pending = poll(query);
       if (first) {
         first = false;
         onConnected();
       }
       const res = await pending;
-      const text = await res.body.text();
-      if (res.statusCode === 200) recordMessages(text, seen);
-      else if (res.statusCode !== 204) throw new Error(`long-poll HTTP ${res.statusCode}`);
+      if (res.status === 200) recordMessages(res.text, seen);
+      else if (res.status !== 204) throw new Error(`long-poll HTTP ${res.status}`);
       offset = res.headers["stream-next-offset"] ?? offset;
       cursor = res.headers["stream-cursor"] ?? cursor;
       if (res.headers["stream-closed"] === "true") break;
@@ -174,14 +209,13 @@ async function longPollSubscriber(url, name, offset, onConnected) {
       await sleep(100);
     }
   }
-  await client.destroy().catch(() => undefined);
 }
 
 run(async () => {
   const { url, stream, subscribers, mode = "sse", offset, rampBatch = 100, h2 = false, streamsPerConnection = 100 } = args;
-  // Plain HTTP/1.1 SSE readers use raw sockets (cheap); TLS and HTTP/2 readers go through undici.
+  // Plain HTTP/1.1 readers use raw sockets (cheap); TLS and HTTP/2 readers go through undici.
   const plain = url.startsWith("http:") && !h2;
-  const subscribe = mode === "sse" ? (plain ? rawSseSubscriber : sseSubscriber) : longPollSubscriber;
+  const subscribe = mode === "sse" ? (plain ? rawSseSubscriber : sseSubscriber) : plain ? rawLongPollSubscriber : longPollSubscriber;
   const running = [];
   const connections = [];
   const connectionFor = (i) => {

@@ -16,13 +16,17 @@ class ChunkedCounter {
   line = Buffer.alloc(0);
   done = false;
 
-  /** Content bytes in `chunk`; sets `done` after the last chunk's terminating blank line. */
-  count(chunk) {
+  /**
+   * Content bytes in `chunk` (each run of them handed to `onContent` when given); sets `done` after
+   * the last chunk.
+   */
+  count(chunk, onContent) {
     let content = 0;
     let at = 0;
     while (at < chunk.length && !this.done) {
       if (this.remaining > 0) {
         const take = Math.min(this.remaining, chunk.length - at);
+        onContent?.(chunk.subarray(at, at + take));
         content += take;
         this.remaining -= take;
         at += take;
@@ -76,23 +80,38 @@ export class RawHttpConnection {
   constructor(host, port) {
     this.host = host;
     this.port = port;
-    this.#socket = connect({ host, port });
-    this.#socket.setNoDelay(true);
-    this.#ready = new Promise((resolve, reject) => {
-      this.#socket.once("connect", resolve);
-      this.#socket.once("error", reject);
-    });
-    this.#socket.on("data", (chunk) => this.#onData(chunk));
-    this.#socket.on("error", (error) => this.#fail(error));
-    this.#socket.on("close", () => this.#fail(new Error("the connection closed before the response ended")));
+    this.#connect();
   }
 
-  /** GET `path`: resolves with { status, headers, bytes, firstByteAt } once the whole body has arrived. */
-  async get(path, headers = {}) {
+  #connect() {
+    const socket = connect({ host: this.host, port: this.port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    this.#ready = new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    // Unhandled otherwise when nobody waits on the connection.
+    this.#ready.catch(() => undefined);
+    this.#buffered = Buffer.alloc(0);
+    // A replaced socket's late events concern nobody.
+    const current = () => socket === this.#socket;
+    socket.on("data", (chunk) => current() && this.#onData(chunk));
+    socket.on("error", (error) => current() && this.#fail(error));
+    socket.on("close", () => current() && this.#fail(new Error("the connection closed before the response ended")));
+  }
+
+  /**
+   * GET `path`: resolves with { status, headers, bytes, firstByteAt, body } once the whole body has
+   * arrived; `body` (a Buffer) only with `keepBody`, else null.
+   */
+  async get(path, headers = {}, { keepBody = false } = {}) {
+    // The server may close a keep-alive connection between responses (Connection: close, idle timeout).
+    if (this.#socket.destroyed || this.#socket.readableEnded) this.#connect();
     await this.#ready;
     const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
     return new Promise((resolve, reject) => {
-      this.#pending = { resolve, reject, head: null, bytes: 0, length: null, chunked: null, firstByteAt: null };
+      this.#pending = { resolve, reject, head: null, bytes: 0, length: null, chunked: null, firstByteAt: null, parts: keepBody ? [] : null };
       this.#socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n${extra}\r\n`);
     });
   }
@@ -116,10 +135,12 @@ export class RawHttpConnection {
       this.#buffered = Buffer.alloc(0);
     }
     if (chunk.length > 0 && request.firstByteAt === null) request.firstByteAt = performance.now();
+    const keep = request.parts === null ? undefined : (content) => request.parts.push(content);
     if (request.chunked) {
-      request.bytes += request.chunked.count(chunk);
+      request.bytes += request.chunked.count(chunk, keep);
       if (request.chunked.done) this.#finish();
     } else {
+      if (chunk.length > 0) keep?.(chunk);
       request.bytes += chunk.length;
       if (request.bytes >= request.length) this.#finish();
     }
@@ -128,7 +149,8 @@ export class RawHttpConnection {
   #finish() {
     const request = this.#pending;
     this.#pending = null;
-    request.resolve({ status: request.head.status, headers: request.head.headers, bytes: request.bytes, firstByteAt: request.firstByteAt });
+    const body = request.parts === null ? null : Buffer.concat(request.parts);
+    request.resolve({ status: request.head.status, headers: request.head.headers, bytes: request.bytes, firstByteAt: request.firstByteAt, body });
   }
 
   #fail(error) {
