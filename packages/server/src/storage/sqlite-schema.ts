@@ -153,7 +153,6 @@ export function prepareStatements(db: Database.Database) {
     ),
 
     insertBatch: prepare("INSERT INTO batches (stream_id, start, bytes, appended_at) VALUES (?, ?, ?, ?)"),
-    replaceBatch: prepare("UPDATE batches SET bytes = ? WHERE stream_id = ? AND start = ?"),
     batchAtOrBefore: prepareRaw(
       "SELECT start, bytes FROM batches WHERE stream_id = ? AND start <= ? ORDER BY start DESC LIMIT 1",
     ),
@@ -178,6 +177,8 @@ export function prepareStatements(db: Database.Database) {
     batchSize: prepare("SELECT length(bytes) FROM batches WHERE stream_id = ? AND start = ?").pluck(),
     deleteBatch: prepare("DELETE FROM batches WHERE stream_id = ? AND start = ?"),
     deleteHead: prepare("DELETE FROM batches WHERE stream_id = ? AND start < ?"),
+    countBatchesIn: prepare("SELECT count(*) FROM batches WHERE stream_id = ? AND start >= ? AND start < ?").pluck(true) as Statement,
+    deleteBatchesIn: prepare("DELETE FROM batches WHERE stream_id = ? AND start >= ? AND start < ?"),
     forkLimit: prepare("SELECT min(earliest) FROM streams WHERE forked_from = ?").pluck(),
 
     selectProducer: prepare("SELECT epoch, last_seq FROM producers WHERE stream_id = ? AND producer_id = ?"),

@@ -185,6 +185,41 @@ describe("SqliteStore specifics", () => {
     expect(await contents(s, "m")).toBe("1,22,333,4444,5,");
   });
 
+  it("merges only what the round left in place: a stream deleted and made anew in the same round keeps its own rows", async () => {
+    const s = open();
+    const json = { contentType: "application/json" };
+    await s.create(createCommand("d", json), T0);
+    // One round: two appends (a run), the stream deleted, made anew, and appended to again.
+    const round = [
+      s.append(appendCommand("d", "1,", json), T0),
+      s.append(appendCommand("d", "22,", json), T0),
+      s.delete("d"),
+      s.create(createCommand("d", json), T0),
+      s.append(appendCommand("d", "333,", json), T0),
+      s.append(appendCommand("d", "4444,", json), T0),
+    ];
+    await Promise.all(round);
+    expect(await contents(s, "d")).toBe("333,4444,");
+    // The deleted stream's run was not written back; the new stream's two appends became one row.
+    expect(batchRows()).toBe(1);
+  });
+
+  it("merges around an append SQLite refused: the others are stored, merged, and readable at their offsets", async () => {
+    const s = open();
+    const json = { contentType: "application/json" };
+    await s.create(createCommand("f", json), T0);
+    const db = raw();
+    const restore = failBatchesContaining(db, "BAD", "ABORT", "refused by the test");
+    const outcomes = await Promise.allSettled(["1,", '"BAD",', "22,", "333,"].map((part) => s.append(appendCommand("f", part, json), T0)));
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    expect(outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.start] : []))).toEqual([0, 2, 5]);
+    expect(await contents(s, "f")).toBe("1,22,333,");
+    expect(text(await s.readRange("f", 2, 1e9, 1e9, true))).toBe("22,333,");
+    expect(batchRows()).toBe(1);
+    restore();
+    db.close();
+  });
+
   it("keeps one row per append to a byte stream, which is where each append's boundaries are kept", async () => {
     const s = open();
     await s.create(createCommand("b"), T0);

@@ -42,6 +42,15 @@ export interface SqliteStoreOptions {
 
 /** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
 type BatchRow = [number, Uint8Array];
+/** A stream's contiguous appends in one round, each in its own row until the round merges them. */
+interface MergeRun {
+  streamId: number;
+  start: number;
+  length: number;
+  parts: Uint8Array[];
+  /** The first append's time: the merged row's. */
+  appendedAt: number;
+}
 /** start, length, and the bytes when the batch is small enough to come with the query (else null). */
 type BatchSpan = [number, number, Uint8Array | null];
 
@@ -88,13 +97,19 @@ export class SqliteStore implements Store {
   private readonly sweepLimit: number;
   private readonly commits: CommitQueue;
   /**
-   * The last batch row each stream got in the current round. Appends that
-   * continue it are merged into that row (up to MERGE_LIMIT bytes), so a busy
-   * stream stores a few large rows per round instead of one row per append,
-   * and catch-up reads touch far fewer rows. Only JSON streams merge: their
-   * framing keeps every message boundary; elsewhere a row is one append.
+   * Runs of contiguous appends each stream got in the current round. Every
+   * append writes its own row (inside its savepoint, so a failing one fails
+   * alone); before COMMIT each run of two or more rows is replaced by one row
+   * (up to MERGE_LIMIT bytes), so a busy stream stores a few large rows per
+   * round instead of one per append, and catch-up reads touch far fewer rows.
+   * Merging once at the end is linear in the round's bytes (merging into the
+   * row at every append rewrote the growing blob each time). Only JSON streams
+   * merge: their framing keeps every message boundary; elsewhere a row is one
+   * append.
    */
-  private roundRows = new Map<number, { start: number; bytes: Uint8Array }>();
+  private roundRuns: MergeRun[] = [];
+  /** The run each stream's next append may extend. */
+  private openRuns = new Map<number, MergeRun>();
   private closed = false;
   /** The current round removed batches: its end runs an incremental vacuum. */
   private freedPages = false;
@@ -292,7 +307,8 @@ export class SqliteStore implements Store {
   private runRound(ops: Op[], touches: Touches): Settled[] | Promise<Settled[]> {
     if (this.broken !== null) throw this.broken;
     const results: Settled[] = [];
-    this.roundRows.clear();
+    this.roundRuns = [];
+    this.openRuns.clear();
     this.freedPages = false;
     this.removing = false;
     this.before = new Map();
@@ -301,6 +317,7 @@ export class SqliteStore implements Store {
       this.sql.begin.run();
       this.persistTouches(touches);
       for (const op of ops) results.push(this.applyIsolated(op));
+      this.mergeRuns();
       committingAt = performance.now();
       // Pages that retention or compaction freed go back to the file system.
       // (exec, not a prepared statement: each step of that statement frees just one page.)
@@ -429,28 +446,55 @@ export class SqliteStore implements Store {
     }
     this.remember(command.path);
     const { id } = entry!;
-    const row = command.data.length > 0 ? this.writeBatch(id, decision.start, command.data, now) : null;
+    if (command.data.length > 0) this.sql.insertBatch.run(id, decision.start, command.data, now);
     this.sql.updateStream.run({ ...streamParams(decision.next), id });
     if (producerId !== undefined && decision.producer) {
       this.sql.upsertProducer.run(id, producerId, decision.producer.epoch, decision.producer.lastSeq);
     }
 
     this.cache.remember(command.path, { id, state: decision.next });
-    if (row && mayMergeBatches(decision.next.contentType)) this.roundRows.set(id, row);
+    if (command.data.length > 0 && mayMergeBatches(decision.next.contentType)) this.extendRun(id, decision.start, command.data, now);
     if (producerId !== undefined && decision.producer) this.cache.rememberProducer(id, producerId, decision.producer);
     return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
   }
 
-  /** Stores appended bytes: merged into the stream's row from this round when they continue it, else a new row. */
-  private writeBatch(streamId: number, start: number, data: Uint8Array, now: number): { start: number; bytes: Uint8Array } {
-    const previous = this.roundRows.get(streamId);
-    if (previous && previous.start + previous.bytes.length === start && previous.bytes.length + data.length <= MERGE_LIMIT) {
-      const merged = Buffer.concat([previous.bytes, data]);
-      this.sql.replaceBatch.run(merged, streamId, previous.start);
-      return { start: previous.start, bytes: merged };
+  /** Records a committed append's row in its stream's run (a new run when it does not continue the open one). */
+  private extendRun(streamId: number, start: number, data: Uint8Array, now: number): void {
+    const run = this.openRuns.get(streamId);
+    if (run && run.start + run.length === start && run.length + data.length <= MERGE_LIMIT) {
+      run.parts.push(data);
+      run.length += data.length;
+      return;
     }
-    this.sql.insertBatch.run(streamId, start, data, now);
-    return { start, bytes: data };
+    const fresh: MergeRun = { streamId, start, length: data.length, parts: [data], appendedAt: now };
+    this.roundRuns.push(fresh);
+    this.openRuns.set(streamId, fresh);
+  }
+
+  /**
+   * Before COMMIT: each run of two or more rows becomes one row. A run whose
+   * rows a later request of the round removed or rewrote (a delete, retention,
+   * compaction) is left as it is, and so is one SQLite refuses to merge: the
+   * rows stay separate, which costs reads a little and loses nothing.
+   */
+  private mergeRuns(): void {
+    for (const run of this.roundRuns) {
+      if (run.parts.length < 2) continue;
+      const end = run.start + run.length;
+      if (Number(this.sql.countBatchesIn.get(run.streamId, run.start, end)) !== run.parts.length) continue;
+      this.sql.savepoint.run();
+      try {
+        this.sql.deleteBatchesIn.run(run.streamId, run.start, end);
+        this.sql.insertBatch.run(run.streamId, run.start, Buffer.concat(run.parts, run.length), run.appendedAt);
+        this.sql.release.run();
+      } catch (error) {
+        if (!this.db.inTransaction) throw error;
+        this.sql.rollbackToSavepoint.run();
+        this.sql.release.run();
+      }
+    }
+    this.roundRuns = [];
+    this.openRuns.clear();
   }
 
   private applyRetain(path: string, policy: RetentionPolicy, now: number): TrimOutcome | null {
@@ -470,7 +514,7 @@ export class SqliteStore implements Store {
 
   /** Mirrors a retention or compaction in the cache; the round then gives the freed pages back. */
   private trimmed(id: number, outcome: TrimOutcome): void {
-    this.roundRows.delete(id); // later appends in this round must not extend a rewritten or removed row
+    this.openRuns.delete(id); // later appends in this round must not extend a rewritten or removed row
     this.removing = true;
     this.cache.remember(outcome.stream.path, { id, state: outcome.stream });
     this.freedPages = true;
