@@ -237,6 +237,24 @@ describe("SqliteStore specifics", () => {
     }
   }
 
+  it("keeps a stream's appends of one round in order when the cache lets go of it between them", async () => {
+    const s = open({ maxCachedStreams: 2 });
+    const paths = Array.from({ length: 6 }, (_, i) => `e${i}`);
+    for (const path of paths) await s.create(createCommand(path), T0);
+    // One round: every stream once, then every stream again — with room for two, each is evicted in between.
+    const outcomes = await Promise.all(
+      ["x", "yy"].flatMap((part) => paths.map((path) => s.append(appendCommand(path, `${path}${part}`), T0))),
+    );
+    expect(outcomes.map((o) => o.start)).toEqual([...paths.map(() => 0), ...paths.map(() => 3)]);
+    for (const path of paths) expect(await contents(s, path)).toBe(`${path}x${path}yy`);
+    await s.close();
+    const reopened = open({ maxCachedStreams: 2 });
+    for (const path of paths) {
+      expect((await reopened.getStream(path))?.tail).toBe(7);
+      expect(await contents(reopened, path)).toBe(`${path}x${path}yy`);
+    }
+  });
+
   it("stays correct when the cache holds fewer streams than are in use", async () => {
     const s = open({ maxCachedStreams: 2 });
     const paths = Array.from({ length: 8 }, (_, i) => `s${i}`);

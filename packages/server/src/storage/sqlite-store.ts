@@ -110,6 +110,13 @@ export class SqliteStore implements Store {
   private roundRuns: MergeRun[] = [];
   /** The run each stream's next append may extend. */
   private openRuns = new Map<number, MergeRun>();
+  /**
+   * Streams appended to in the current round, with their state after the
+   * last such append. Their rows are written once — before any other kind of
+   * request of the round (which reads and writes rows itself) and before
+   * COMMIT — so a busy stream's row is not rewritten for each append.
+   */
+  private dirtyStreams = new Map<string, Entry>();
   private closed = false;
   /** The current round removed batches: its end runs an incremental vacuum. */
   private freedPages = false;
@@ -309,6 +316,7 @@ export class SqliteStore implements Store {
     const results: Settled[] = [];
     this.roundRuns = [];
     this.openRuns.clear();
+    this.dirtyStreams.clear();
     this.freedPages = false;
     this.removing = false;
     this.before = new Map();
@@ -317,6 +325,7 @@ export class SqliteStore implements Store {
       this.sql.begin.run();
       this.persistTouches(touches);
       for (const op of ops) results.push(this.applyIsolated(op));
+      this.flushStreamRows();
       this.mergeRuns();
       committingAt = performance.now();
       // Pages that retention or compaction freed go back to the file system.
@@ -392,6 +401,8 @@ export class SqliteStore implements Store {
   }
 
   private apply(op: Op): unknown {
+    // Other requests read and write stream rows themselves: the rows the round's appends left pending go first.
+    if (op.kind !== "append") this.flushStreamRows();
     switch (op.kind) {
       case "create":
         return this.applyCreate(op.command, op.now);
@@ -437,7 +448,8 @@ export class SqliteStore implements Store {
   }
 
   private applyAppend(command: AppendCommand, now: number): AppendOutcome {
-    const entry = this.cache.entry(command.path);
+    // A stream appended to earlier in the round: its row is not written yet, and the cache may have let go of it.
+    const entry = this.dirtyStreams.get(command.path) ?? this.cache.entry(command.path);
     const producerId = command.producer?.id;
     const known = entry && producerId !== undefined ? this.cache.producer(entry.id, producerId) : undefined;
     const decision = decideAppend(entry?.state, known, command, now);
@@ -447,15 +459,23 @@ export class SqliteStore implements Store {
     this.remember(command.path);
     const { id } = entry!;
     if (command.data.length > 0) this.sql.insertBatch.run(id, decision.start, command.data, now);
-    this.sql.updateStream.run({ ...streamParams(decision.next), id });
     if (producerId !== undefined && decision.producer) {
       this.sql.upsertProducer.run(id, producerId, decision.producer.epoch, decision.producer.lastSeq);
     }
 
+    // Every statement of the append succeeded: its state is the stream's now. The row is written once
+    // per round, from the last such state (flushStreamRows).
+    this.dirtyStreams.set(command.path, { id, state: decision.next });
     this.cache.remember(command.path, { id, state: decision.next });
     if (command.data.length > 0 && mayMergeBatches(decision.next.contentType)) this.extendRun(id, decision.start, command.data, now);
     if (producerId !== undefined && decision.producer) this.cache.rememberProducer(id, producerId, decision.producer);
     return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
+  }
+
+  /** Writes the row of every stream appended to since the last time, from its state after its last append. */
+  private flushStreamRows(): void {
+    for (const { id, state } of this.dirtyStreams.values()) this.sql.updateStream.run({ ...streamParams(state), id });
+    this.dirtyStreams.clear();
   }
 
   /** Records a committed append's row in its stream's run (a new run when it does not continue the open one). */
