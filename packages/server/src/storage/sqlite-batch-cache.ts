@@ -1,3 +1,6 @@
+/** How many read-once keys are remembered before the set starts over. */
+const READ_ONCE_KEYS = 16_384;
+
 /**
  * Recently read large batches of the SQLite store, shared by every reader.
  *
@@ -19,9 +22,6 @@
  * approximate LRU in O(1): hits are promoted into the current one; when it
  * holds half the budget, the older one is dropped.
  */
-/** How many read-once keys are remembered before the set starts over. */
-const READ_ONCE_KEYS = 16_384;
-
 export class SqliteBatchCache {
   private current = new Map<string, Uint8Array>();
   private previous = new Map<string, Uint8Array>();

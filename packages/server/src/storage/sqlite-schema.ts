@@ -156,7 +156,6 @@ export function prepareStatements(db: Database.Database) {
     batchAtOrBefore: prepareRaw(
       "SELECT start, bytes FROM batches WHERE stream_id = ? AND start <= ? ORDER BY start DESC LIMIT 1",
     ),
-    batchesAfter: prepareRaw("SELECT start, bytes FROM batches WHERE stream_id = ? AND start > ? AND start < ? ORDER BY start"),
     // For reads through the batch cache: start and length of each batch, and its bytes only when it is small
     // (length() of a blob reads the record header, not the blob's overflow pages).
     batchSpanAtOrBefore: prepareRaw(

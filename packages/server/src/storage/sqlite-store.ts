@@ -7,10 +7,11 @@ import { decideCreate } from "../domain/create-rules.js";
 import { planDelete } from "../domain/delete-rules.js";
 import { ProtocolError } from "../domain/errors.js";
 import { isExpired, type RetentionPolicy, type StreamState } from "../domain/model.js";
-import { batchHolding, EMPTY_READ, MERGE_LIMIT, mayMergeBatches, sliceBatches, type RangeRead } from "./batches.js";
+import { batchHolding, EMPTY_READ, mayMergeBatches, sliceBatches, type RangeRead } from "./batches.js";
 import { recordCommit } from "../metrics/store-metrics.js";
 import { StreamCache, type Entry } from "./sqlite-cache.js";
-import { SqliteBatchCache } from "./sqlite-batch-cache.js";
+import { SqliteBatchReads } from "./sqlite-batch-reads.js";
+import { RoundWrites } from "./sqlite-round-writes.js";
 import { checkWritable, sqliteUsage } from "./sqlite-health.js";
 import { enableIncrementalVacuum, migrate, prepareStatements, streamParams, type SqliteStatements } from "./sqlite-schema.js";
 import type { Store, StoreUsage, TrimOutcome } from "./store.js";
@@ -42,17 +43,8 @@ export interface SqliteStoreOptions {
 
 /** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
 type BatchRow = [number, Uint8Array];
-/** A stream's contiguous appends in one round, each in its own row until the round merges them. */
-interface MergeRun {
-  streamId: number;
-  start: number;
-  length: number;
-  parts: Uint8Array[];
-  /** The first append's time: the merged row's. */
-  appendedAt: number;
-}
-/** start, length, and the bytes when the batch is small enough to come with the query (else null). */
-type BatchSpan = [number, number, Uint8Array | null];
+/** What the shared batch cache may hold. */
+const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The durable store: one SQLite database in WAL mode, where a commit is on
@@ -86,9 +78,6 @@ type BatchSpan = [number, number, Uint8Array | null];
  * The store assumes it is the only writer of its database: run one Rill
  * process per data directory.
  */
-/** What the shared batch cache may hold. */
-const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
-
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
 
@@ -96,27 +85,8 @@ export class SqliteStore implements Store {
   private readonly dataDir: string;
   private readonly sweepLimit: number;
   private readonly commits: CommitQueue;
-  /**
-   * Runs of contiguous appends each stream got in the current round. Every
-   * append writes its own row (inside its savepoint, so a failing one fails
-   * alone); before COMMIT each run of two or more rows is replaced by one row
-   * (up to MERGE_LIMIT bytes), so a busy stream stores a few large rows per
-   * round instead of one per append, and catch-up reads touch far fewer rows.
-   * Merging once at the end is linear in the round's bytes (merging into the
-   * row at every append rewrote the growing blob each time). Only JSON streams
-   * merge: their framing keeps every message boundary; elsewhere a row is one
-   * append.
-   */
-  private roundRuns: MergeRun[] = [];
-  /** The run each stream's next append may extend. */
-  private openRuns = new Map<number, MergeRun>();
-  /**
-   * Streams appended to in the current round, with their state after the
-   * last such append. Their rows are written once — before any other kind of
-   * request of the round (which reads and writes rows itself) and before
-   * COMMIT — so a busy stream's row is not rewritten for each append.
-   */
-  private dirtyStreams = new Map<string, Entry>();
+  /** Stream rows and merged batches the current round writes once, before COMMIT (sqlite-round-writes.ts). */
+  private readonly writes: RoundWrites;
   private closed = false;
   /** The current round removed batches: its end runs an incremental vacuum. */
   private freedPages = false;
@@ -136,8 +106,8 @@ export class SqliteStore implements Store {
 
   private readonly sql: SqliteStatements;
   private readonly cache: StreamCache;
-  /** Large batches read more than once lately, shared by every reader of them (sqlite-batch-cache.ts). */
-  private readonly batches = new SqliteBatchCache(BATCH_CACHE_BYTES);
+  /** Batch reads, large batches read more than once lately shared by every reader (sqlite-batch-reads.ts). */
+  private readonly batchReads: SqliteBatchReads;
 
   constructor(options: SqliteStoreOptions) {
     this.sweepLimit = options.sweepLimit ?? 1000;
@@ -163,6 +133,8 @@ export class SqliteStore implements Store {
       // With the log synced after each COMMIT, COMMIT itself need not sync it.
       if (this.walSync) this.db.pragma("synchronous = NORMAL");
       this.sql = prepareStatements(this.db);
+      this.batchReads = new SqliteBatchReads(this.sql, BATCH_CACHE_BYTES);
+      this.writes = new RoundWrites(this.sql, (statements) => void this.isolated(statements));
       this.cache = new StreamCache(this.sql, options.maxCachedStreams ?? 10_000);
     } catch (error) {
       this.db.close();
@@ -191,37 +163,8 @@ export class SqliteStore implements Store {
   async readRange(path: string, from: number, to: number, maxBytes: number, splitBatches: boolean): Promise<RangeRead> {
     const entry = this.visible(path);
     if (!entry || from >= to) return EMPTY_READ(from);
-    // Load the window sliceBatches can use: the batch holding `from`, then
-    // following batches until the bytes loaded reach maxBytes or `to`.
-    const starts: number[] = [];
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const first = this.sql.batchSpanAtOrBefore.get(entry.id, from) as BatchSpan | undefined;
-    if (first && first[0] + first[1] > from) {
-      starts.push(first[0]);
-      chunks.push(this.batchBytes(entry.id, first));
-      size += Math.min(first[0] + first[1], to) - from;
-    }
-    if (size < maxBytes) {
-      for (const span of this.sql.batchSpansAfter.iterate(entry.id, from, to) as IterableIterator<BatchSpan>) {
-        starts.push(span[0]);
-        chunks.push(this.batchBytes(entry.id, span));
-        size += span[1];
-        if (size >= maxBytes) break;
-      }
-    }
+    const { starts, chunks } = this.batchReads.window(entry.id, from, to, maxBytes);
     return sliceBatches(starts, chunks, from, to, maxBytes, splitBatches);
-  }
-
-  /** A batch's bytes: inline when small, else shared from the batch cache (read from SQLite once). */
-  private batchBytes(streamId: number, [start, length, inline]: BatchSpan): Uint8Array {
-    if (inline !== null) return inline;
-    let bytes = this.batches.get(streamId, start, length);
-    if (bytes === undefined) {
-      bytes = this.sql.batchBytes.get(streamId, start) as Uint8Array;
-      this.batches.offer(streamId, start, bytes);
-    }
-    return bytes;
   }
 
   async batchAt(path: string, position: number): Promise<StoredBatch | undefined> {
@@ -314,9 +257,7 @@ export class SqliteStore implements Store {
   private runRound(ops: Op[], touches: Touches): Settled[] | Promise<Settled[]> {
     if (this.broken !== null) throw this.broken;
     const results: Settled[] = [];
-    this.roundRuns = [];
-    this.openRuns.clear();
-    this.dirtyStreams.clear();
+    this.writes.reset();
     this.freedPages = false;
     this.removing = false;
     this.before = new Map();
@@ -325,8 +266,7 @@ export class SqliteStore implements Store {
       this.sql.begin.run();
       this.persistTouches(touches);
       for (const op of ops) results.push(this.applyIsolated(op));
-      this.flushStreamRows();
-      this.mergeRuns();
+      this.writes.finish();
       committingAt = performance.now();
       // Pages that retention or compaction freed go back to the file system.
       // (exec, not a prepared statement: each step of that statement frees just one page.)
@@ -383,26 +323,30 @@ export class SqliteStore implements Store {
    * whole transaction, the error is rethrown to fail the round.
    */
   private applyIsolated(op: Op): Settled {
+    const outcome = this.isolated(() => this.apply(op));
+    // The request may have failed between its SQL and its cache update.
+    if (!outcome.ok && !(outcome.error instanceof ProtocolError)) this.cache.clear();
+    return outcome;
+  }
+
+  /** Runs `work` in a savepoint: its failure rolls back its own statements only, unless SQLite abandoned the transaction (rethrown). */
+  private isolated<T>(work: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
     this.sql.savepoint.run();
     try {
-      const value = this.apply(op);
+      const value = work();
       this.sql.release.run();
       return { ok: true, value };
     } catch (error) {
       if (!this.db.inTransaction) throw error;
       this.sql.rollbackToSavepoint.run();
       this.sql.release.run();
-      if (!(error instanceof ProtocolError)) {
-        // The request may have failed between its SQL and its cache update.
-        this.cache.clear();
-      }
       return { ok: false, error };
     }
   }
 
   private apply(op: Op): unknown {
     // Other requests read and write stream rows themselves: the rows the round's appends left pending go first.
-    if (op.kind !== "append") this.flushStreamRows();
+    if (op.kind !== "append") this.writes.flushStreamRows();
     switch (op.kind) {
       case "create":
         return this.applyCreate(op.command, op.now);
@@ -449,7 +393,7 @@ export class SqliteStore implements Store {
 
   private applyAppend(command: AppendCommand, now: number): AppendOutcome {
     // A stream appended to earlier in the round: its row is not written yet, and the cache may have let go of it.
-    const entry = this.dirtyStreams.get(command.path) ?? this.cache.entry(command.path);
+    const entry = this.writes.pending(command.path) ?? this.cache.entry(command.path);
     const producerId = command.producer?.id;
     const known = entry && producerId !== undefined ? this.cache.producer(entry.id, producerId) : undefined;
     const decision = decideAppend(entry?.state, known, command, now);
@@ -463,58 +407,12 @@ export class SqliteStore implements Store {
       this.sql.upsertProducer.run(id, producerId, decision.producer.epoch, decision.producer.lastSeq);
     }
 
-    // Every statement of the append succeeded: its state is the stream's now. The row is written once
-    // per round, from the last such state (flushStreamRows).
-    this.dirtyStreams.set(command.path, { id, state: decision.next });
-    this.cache.remember(command.path, { id, state: decision.next });
-    if (command.data.length > 0 && mayMergeBatches(decision.next.contentType)) this.extendRun(id, decision.start, command.data, now);
+    // Every statement of the append succeeded: its state is the stream's now (its row is written once per round).
+    const next = { id, state: decision.next };
+    this.writes.appended(command.path, next, decision.start, command.data, now, mayMergeBatches(decision.next.contentType));
+    this.cache.remember(command.path, next);
     if (producerId !== undefined && decision.producer) this.cache.rememberProducer(id, producerId, decision.producer);
     return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
-  }
-
-  /** Writes the row of every stream appended to since the last time, from its state after its last append. */
-  private flushStreamRows(): void {
-    for (const { id, state } of this.dirtyStreams.values()) this.sql.updateStream.run({ ...streamParams(state), id });
-    this.dirtyStreams.clear();
-  }
-
-  /** Records a committed append's row in its stream's run (a new run when it does not continue the open one). */
-  private extendRun(streamId: number, start: number, data: Uint8Array, now: number): void {
-    const run = this.openRuns.get(streamId);
-    if (run && run.start + run.length === start && run.length + data.length <= MERGE_LIMIT) {
-      run.parts.push(data);
-      run.length += data.length;
-      return;
-    }
-    const fresh: MergeRun = { streamId, start, length: data.length, parts: [data], appendedAt: now };
-    this.roundRuns.push(fresh);
-    this.openRuns.set(streamId, fresh);
-  }
-
-  /**
-   * Before COMMIT: each run of two or more rows becomes one row. A run whose
-   * rows a later request of the round removed or rewrote (a delete, retention,
-   * compaction) is left as it is, and so is one SQLite refuses to merge: the
-   * rows stay separate, which costs reads a little and loses nothing.
-   */
-  private mergeRuns(): void {
-    for (const run of this.roundRuns) {
-      if (run.parts.length < 2) continue;
-      const end = run.start + run.length;
-      if (Number(this.sql.countBatchesIn.get(run.streamId, run.start, end)) !== run.parts.length) continue;
-      this.sql.savepoint.run();
-      try {
-        this.sql.deleteBatchesIn.run(run.streamId, run.start, end);
-        this.sql.insertBatch.run(run.streamId, run.start, Buffer.concat(run.parts, run.length), run.appendedAt);
-        this.sql.release.run();
-      } catch (error) {
-        if (!this.db.inTransaction) throw error;
-        this.sql.rollbackToSavepoint.run();
-        this.sql.release.run();
-      }
-    }
-    this.roundRuns = [];
-    this.openRuns.clear();
   }
 
   private applyRetain(path: string, policy: RetentionPolicy, now: number): TrimOutcome | null {
@@ -534,7 +432,7 @@ export class SqliteStore implements Store {
 
   /** Mirrors a retention or compaction in the cache; the round then gives the freed pages back. */
   private trimmed(id: number, outcome: TrimOutcome): void {
-    this.openRuns.delete(id); // later appends in this round must not extend a rewritten or removed row
+    this.writes.closeRun(id); // later appends in this round must not extend a rewritten or removed row
     this.removing = true;
     this.cache.remember(outcome.stream.path, { id, state: outcome.stream });
     this.freedPages = true;
