@@ -142,7 +142,8 @@ function jsonMessageText(value: unknown): SizedPart {
     if (!(error instanceof JsonScanError)) throw error;
     throw new DurableStreamError(`Not valid JSON text (${error.message}): ${text.slice(0, 80)}`, "BAD_REQUEST");
   }
-  return { part: text, bytes: typeof value === "string" ? size : partBytes(text) };
+  // Checked UTF-8 decodes losslessly: the text is as long in UTF-8 as the bytes were.
+  return { part: text, bytes: size };
 }
 
 function serialize(value: unknown): string {

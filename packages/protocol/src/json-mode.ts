@@ -8,17 +8,13 @@
  * with no parsing or re-serialization on the way out. Byte positions that
  * follow a comma are exactly the message boundaries.
  */
-import { JsonScanError, scanJson } from "./json-scan.js";
+import { isJsonSpace, JsonScanError, scanJson } from "./json-scan.js";
 
 export class JsonModeError extends Error {
   override name = "JsonModeError";
 }
 
 const COMMA = 0x2c;
-
-function isJsonSpace(byte: number): boolean {
-  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
-}
 
 /** A UTF-8 byte order mark: allowed before a JSON text (RFC 8259 §8.1) and not part of it. */
 function bomLength(body: Uint8Array): number {

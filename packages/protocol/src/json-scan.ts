@@ -44,7 +44,8 @@ let sharedStack = new Uint8Array(64);
 /** Receives each element of a top-level array as [start, end) byte positions. */
 export type ElementSink = (start: number, end: number) => void;
 
-function isSpace(byte: number): boolean {
+/** JSON whitespace (RFC 8259): space, tab, line feed, carriage return. */
+export function isJsonSpace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
@@ -165,7 +166,7 @@ function skipLiteral(bytes: Uint8Array, i: number, end: number, literal: readonl
 }
 
 function skipSpace(bytes: Uint8Array, i: number, end: number): number {
-  while (i < end && isSpace(bytes[i]!)) i++;
+  while (i < end && isJsonSpace(bytes[i]!)) i++;
   return i;
 }
 

@@ -1,5 +1,6 @@
 import { HEADER, isJsonContentType } from "@rill/protocol";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { StreamState } from "../domain/model.js";
 import { readBytes } from "../metrics/http-metrics.js";
 import { cacheControl } from "./cache-policy.js";
@@ -117,15 +118,10 @@ async function* bodyPieces(
     // Reading a piece (SQLite is synchronous) and writing it to a socket that takes it at once involve no
     // I/O wait: without this a reader on a fast connection would loop through its whole range in
     // microtasks while every other reader, and every new request, waited for the event loop.
-    await nextTurn();
+    await nextTurn(); // after pending I/O: new requests, other readers' drains
     piece = await ctx.engine.reads.piece(stream, at, end, pieceBytes(++index));
   }
   if (json) yield CLOSE_BRACKET;
-}
-
-/** Resolves on a later turn of the event loop, after pending I/O (new requests, other readers' drains). */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Writes and waits while the socket's buffer is full; false once the reader has gone. */

@@ -48,8 +48,19 @@ export function plainPathname(raw: string): string | null {
  * decode mixed raw and escaped bytes differently).
  */
 export function plainQuery(raw: string): URLSearchParams | null {
+  const { queryAt, plain } = splitPlain(raw);
+  return plain === null ? null : queryOf(raw, queryAt);
+}
+
+/** Where the query starts (-1: none), and the pathname when the path is plain. */
+function splitPlain(raw: string): { queryAt: number; plain: string | null } {
   const queryAt = raw.indexOf("?");
-  if (plainPathname(queryAt === -1 ? raw : raw.slice(0, queryAt)) === null || !PLAIN_QUERY.test(raw)) return null;
+  return { queryAt, plain: plainPathname(queryAt === -1 ? raw : raw.slice(0, queryAt)) };
+}
+
+/** The query of a plain path, or null when it is not plain printable ASCII. */
+function queryOf(raw: string, queryAt: number): URLSearchParams | null {
+  if (!PLAIN_QUERY.test(raw)) return null;
   // With its "?": the constructor drops exactly one leading "?", so a query that itself starts with one keeps it.
   return new URLSearchParams(queryAt === -1 ? "" : raw.slice(queryAt));
 }
@@ -59,9 +70,9 @@ function targetOf(req: IncomingMessage): { pathname: string; query: () => URLSea
   const raw = req.url ?? "/";
   let parsed: URL | null = null;
   const url = () => (parsed ??= new URL(raw, requestOrigin(req)));
-  const queryAt = raw.indexOf("?");
-  const pathname = plainPathname(queryAt === -1 ? raw : raw.slice(0, queryAt)) ?? url().pathname;
-  return { pathname, query: () => plainQuery(raw) ?? url().searchParams, url };
+  const { queryAt, plain } = splitPlain(raw);
+  const query = () => (plain === null ? null : queryOf(raw, queryAt)) ?? url().searchParams;
+  return { pathname: plain ?? url().pathname, query, url };
 }
 
 export async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
