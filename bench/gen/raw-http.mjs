@@ -10,7 +10,7 @@ const CRLF = Buffer.from("\r\n");
 const HEAD_END = Buffer.from("\r\n\r\n");
 
 /** Counts the content bytes of a chunked body as it streams in (sizes, extensions and CRLFs excluded). */
-class ChunkedCounter {
+export class ChunkedCounter {
   remaining = 0; // data bytes of the current chunk still to come, then its CRLF
   trailing = 0; // CRLF bytes after the data still to skip
   line = Buffer.alloc(0);

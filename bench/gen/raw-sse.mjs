@@ -4,43 +4,9 @@
 // newest `streamNextOffset`. Thousands of these fit in one process, so the generators
 // take less of the CPU the server is measured on.
 import { connect } from "node:net";
+import { ChunkedCounter } from "./raw-http.mjs";
 
-const HEADER_END = "\r\n\r\n";
-
-/** Turns the bytes of a chunked body into its content, across calls. */
-class ChunkedDecoder {
-  remaining = 0; // bytes of the current chunk still to come (+2 for its CRLF once the data is done)
-  line = "";
-  inTrailer = false;
-
-  decode(text) {
-    let out = "";
-    let at = 0;
-    while (at < text.length) {
-      if (this.remaining > 0) {
-        const take = Math.min(this.remaining, text.length - at);
-        // The last two bytes of a chunk's count are its CRLF, not content.
-        const content = Math.max(0, Math.min(take, this.remaining - 2));
-        out += text.slice(at, at + content);
-        this.remaining -= take;
-        at += take;
-        continue;
-      }
-      const newline = text.indexOf("\n", at);
-      if (newline === -1) {
-        this.line += text.slice(at);
-        break;
-      }
-      const sizeLine = (this.line + text.slice(at, newline)).trim();
-      this.line = "";
-      at = newline + 1;
-      const size = parseInt(sizeLine, 16);
-      if (Number.isNaN(size) || size === 0) continue; // the last chunk (or a trailer line)
-      this.remaining = size + 2;
-    }
-    return out;
-  }
-}
+const HEADER_END = Buffer.from("\r\n\r\n");
 
 /**
  * Reads SSE until `isStopped()`. `pathFor()` gives the request target (asked again on every
@@ -54,33 +20,35 @@ export function rawSseReader({ host, port, pathFor, onText, onConnected, onError
       if (isStopped()) return resolve();
       const socket = connect({ host, port });
       socket.setNoDelay(true);
-      socket.setEncoding("latin1");
-      let head = "";
+      let head = Buffer.alloc(0);
       let headDone = false;
       let chunked = null;
       let buffer = "";
       socket.on("connect", () => socket.write(`GET ${pathFor()} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n\r\n`));
-      socket.on("data", (text) => {
+      socket.on("data", (chunk) => {
         if (!headDone) {
-          head += text;
+          head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
           const end = head.indexOf(HEADER_END);
           if (end === -1) return;
           headDone = true;
-          const status = Number(head.slice(9, 12));
+          const headText = head.subarray(0, end).toString("latin1");
+          const status = Number(headText.slice(9, 12));
           if (status !== 200) {
             onError(new Error(`SSE HTTP ${status}`));
             socket.destroy();
             return;
           }
-          if (/\r\ntransfer-encoding:\s*chunked/i.test(head.slice(0, end))) chunked = new ChunkedDecoder();
+          if (/\r\ntransfer-encoding:\s*chunked/i.test(headText)) chunked = new ChunkedCounter();
           if (!connected) {
             connected = true;
             onConnected();
           }
-          text = head.slice(end + HEADER_END.length);
-          head = "";
+          chunk = head.subarray(end + HEADER_END.length);
+          head = Buffer.alloc(0);
         }
-        const content = chunked ? chunked.decode(text) : text;
+        let content = "";
+        if (chunked) chunked.count(chunk, (part) => (content += part.toString("latin1")));
+        else content = chunk.toString("latin1");
         buffer = buffer.length === 0 ? content : buffer + content;
         const cut = buffer.lastIndexOf("\n\n");
         if (cut === -1) return;
