@@ -1,98 +1,106 @@
+import type { ProducerState } from "../domain/model.js";
 import type { Entry } from "./sqlite-cache.js";
 import { streamParams, type SqliteStatements } from "./sqlite-schema.js";
 import { MERGE_LIMIT } from "./batches.js";
 
-/** A stream's contiguous appends in one round, each in its own row until the round merges them. */
-interface MergeRun {
+/** One batch row to be written: a single append's bytes, or a run of contiguous appends to a JSON stream. */
+interface PendingBatch {
   streamId: number;
   start: number;
   length: number;
   parts: Uint8Array[];
-  /** The first append's time: the merged row's. */
+  /** The first append's time: the row's. */
   appendedAt: number;
 }
 
 /**
- * What a SQLite commit round writes once rather than at every append.
+ * What a SQLite commit round's appends leave to be written later, all at
+ * once: an append is decided against the state the round's earlier requests
+ * left and runs no SQL of its own. `flush()` writes what has collected:
  *
- * - Stream rows: an append leaves its stream's new state here; the row is
- *   written once, from the state after the round's last append to it, before
- *   any other kind of request of the round (which reads and writes rows
- *   itself) and before COMMIT. The pending state is also what the round's next
- *   append to the stream starts from: the cache may let go of the stream in
- *   between, and the row is not written yet.
- * - Merged batches: every append writes its own batch row (inside its
- *   savepoint, so a failing one fails alone); before COMMIT each run of two or
- *   more contiguous rows of a JSON stream becomes one row (up to MERGE_LIMIT
- *   bytes), so a busy stream stores a few large rows per round and catch-up
- *   reads touch far fewer. Merging once is linear in the round's bytes
- *   (merging into the row at every append rewrote the growing blob each time).
+ * - batch rows: each run of contiguous appends to a JSON stream becomes one
+ *   row (up to MERGE_LIMIT bytes), so a busy stream stores a few large rows
+ *   per round and catch-up reads touch far fewer; an append to a byte stream
+ *   keeps a row of its own (its boundaries are what a byte stream's reads
+ *   split at);
+ * - producer states: once per producer, its state after its last append;
+ * - stream rows: once per stream, its state after its last append.
+ *
+ * The store flushes before any other kind of request of the round (which
+ * reads and writes rows itself) and before COMMIT. Until then these are also
+ * what the round's next append starts from: the cache may let go of a stream
+ * or its producers in between, and the database does not have them yet.
  */
 export class RoundWrites {
-  private dirty = new Map<string, Entry>();
-  private runs: MergeRun[] = [];
-  /** The run each stream's next append may extend. */
-  private open = new Map<number, MergeRun>();
+  private streams = new Map<string, Entry>();
+  private batches: PendingBatch[] = [];
+  /** The batch each stream's next append may extend. */
+  private open = new Map<number, PendingBatch>();
+  /** stream id → producer id → state. */
+  private producers = new Map<number, Map<string, ProducerState>>();
 
-  constructor(
-    private readonly sql: SqliteStatements,
-    /** Runs the statements in a savepoint; a failure rolls back just them and is swallowed. */
-    private readonly tryIsolated: (statements: () => void) => void,
-  ) {}
+  constructor(private readonly sql: SqliteStatements) {}
 
-  /** A new round. */
+  /** Forgets everything not flushed (the round, or the request, is being rolled back). */
   reset(): void {
-    this.dirty.clear();
-    this.runs = [];
+    this.streams.clear();
+    this.batches = [];
     this.open.clear();
+    this.producers.clear();
   }
 
-  /** The stream's state after this round's last append to it, if it had one. */
+  /** The stream's state after this round's last unflushed append to it, if it had one. */
   pending(path: string): Entry | undefined {
-    return this.dirty.get(path);
+    return this.streams.get(path);
   }
 
-  /** A committed append (its batch row written): its stream's new state, and its row for merging when `mergeable`. */
-  appended(path: string, entry: Entry, start: number, data: Uint8Array, now: number, mergeable: boolean): void {
-    this.dirty.set(path, entry);
-    if (data.length === 0 || !mergeable) return;
-    const run = this.open.get(entry.id);
+  /** The producer's state after this round's last unflushed append by it, if it made one. */
+  pendingProducer(streamId: number, producerId: string): ProducerState | undefined {
+    return this.producers.get(streamId)?.get(producerId);
+  }
+
+  /**
+   * An append the rules accepted: its stream's new state, its bytes (joined to
+   * the stream's open run when `mergeable` and contiguous), and its producer's
+   * new state, if it names one.
+   */
+  appended(
+    path: string,
+    entry: Entry,
+    start: number,
+    data: Uint8Array,
+    now: number,
+    mergeable: boolean,
+    producer: { id: string; state: ProducerState } | undefined,
+  ): void {
+    this.streams.set(path, entry);
+    if (producer) {
+      let byId = this.producers.get(entry.id);
+      if (!byId) this.producers.set(entry.id, (byId = new Map()));
+      byId.set(producer.id, producer.state);
+    }
+    if (data.length === 0) return;
+    const run = mergeable ? this.open.get(entry.id) : undefined;
     if (run && run.start + run.length === start && run.length + data.length <= MERGE_LIMIT) {
       run.parts.push(data);
       run.length += data.length;
       return;
     }
-    const fresh: MergeRun = { streamId: entry.id, start, length: data.length, parts: [data], appendedAt: now };
-    this.runs.push(fresh);
-    this.open.set(entry.id, fresh);
+    const batch: PendingBatch = { streamId: entry.id, start, length: data.length, parts: [data], appendedAt: now };
+    this.batches.push(batch);
+    if (mergeable) this.open.set(entry.id, batch);
   }
 
-  /** The stream's rows were rewritten or removed: later appends of the round must not extend them. */
-  closeRun(streamId: number): void {
-    this.open.delete(streamId);
-  }
-
-  /** Writes the row of every stream appended to since the last time. */
-  flushStreamRows(): void {
-    for (const { id, state } of this.dirty.values()) this.sql.updateStream.run({ ...streamParams(state), id });
-    this.dirty.clear();
-  }
-
-  /** Before COMMIT: the pending stream rows, then the merged batches. */
-  finish(): void {
-    this.flushStreamRows();
-    for (const run of this.runs) {
-      if (run.parts.length < 2) continue;
-      const end = run.start + run.length;
-      // A later request of the round removed or rewrote some of the rows (a delete, retention, compaction):
-      // the run stays as it is. So does one SQLite refuses to merge: separate rows lose nothing.
-      if (Number(this.sql.countBatchesIn.get(run.streamId, run.start, end)) !== run.parts.length) continue;
-      this.tryIsolated(() => {
-        this.sql.deleteBatchesIn.run(run.streamId, run.start, end);
-        this.sql.insertBatch.run(run.streamId, run.start, Buffer.concat(run.parts, run.length), run.appendedAt);
-      });
+  /** Writes everything collected since the last flush: batch rows, then producer states, then stream rows. */
+  flush(): void {
+    for (const batch of this.batches) {
+      const bytes = batch.parts.length === 1 ? batch.parts[0]! : Buffer.concat(batch.parts, batch.length);
+      this.sql.insertBatch.run(batch.streamId, batch.start, bytes, batch.appendedAt);
     }
-    this.runs = [];
-    this.open.clear();
+    for (const [streamId, byId] of this.producers) {
+      for (const [producerId, state] of byId) this.sql.upsertProducer.run(streamId, producerId, state.epoch, state.lastSeq);
+    }
+    for (const { id, state } of this.streams.values()) this.sql.updateStream.run({ ...streamParams(state), id });
+    this.reset();
   }
 }

@@ -204,7 +204,7 @@ describe("SqliteStore specifics", () => {
     expect(batchRows()).toBe(1);
   });
 
-  it("merges around an append SQLite refused: the others are stored, merged, and readable at their offsets", async () => {
+  it("stores the others of a round where SQLite refused one append, each at its offset, and merges again after", async () => {
     const s = open();
     const json = { contentType: "application/json" };
     await s.create(createCommand("f", json), T0);
@@ -215,7 +215,11 @@ describe("SqliteStore specifics", () => {
     expect(outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.start] : []))).toEqual([0, 2, 5]);
     expect(await contents(s, "f")).toBe("1,22,333,");
     expect(text(await s.readRange("f", 2, 1e9, 1e9, true))).toBe("22,333,");
-    expect(batchRows()).toBe(1);
+    // That round was run again with a savepoint per request, which writes a row per append; the next one merges.
+    expect(batchRows()).toBe(3);
+    await Promise.all(["4,", "5,"].map((part) => s.append(appendCommand("f", part, json), T0)));
+    expect(batchRows()).toBe(4);
+    expect(await contents(s, "f")).toBe("1,22,333,4,5,");
     restore();
     db.close();
   });
@@ -252,6 +256,26 @@ describe("SqliteStore specifics", () => {
     for (const path of paths) {
       expect((await reopened.getStream(path))?.tail).toBe(7);
       expect(await contents(reopened, path)).toBe(`${path}x${path}yy`);
+    }
+  });
+
+  it("deduplicates a producer's retry within one round when the cache lets go of its stream in between", async () => {
+    const s = open({ maxCachedStreams: 2 });
+    const paths = Array.from({ length: 4 }, (_, i) => `p${i}`);
+    for (const path of paths) await s.create(createCommand(path), T0);
+    const producer = (seq: number) => ({ producer: { id: "writer", epoch: 0, seq } });
+    // One round: seq 0 to every stream, then seq 0 again (a retry) and seq 1; each stream is evicted in between.
+    const outcomes = await Promise.all([
+      ...paths.map((path) => s.append(appendCommand(path, "a", producer(0)), T0)),
+      ...paths.map((path) => s.append(appendCommand(path, "a", producer(0)), T0)),
+      ...paths.map((path) => s.append(appendCommand(path, "b", producer(1)), T0)),
+    ]);
+    expect(outcomes.map((o) => o.kind)).toEqual([...paths.map(() => "appended"), ...paths.map(() => "duplicate"), ...paths.map(() => "appended")]);
+    await s.close();
+    const reopened = open({ maxCachedStreams: 2 });
+    for (const path of paths) {
+      expect(await contents(reopened, path)).toBe("ab");
+      expect(await reopened.append(appendCommand(path, "b", producer(1)), T0)).toMatchObject({ kind: "duplicate" });
     }
   });
 

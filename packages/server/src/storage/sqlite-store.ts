@@ -99,6 +99,8 @@ export class SqliteStore implements Store {
    */
   private hidden = new Map<string, Entry | null>();
   private before = new Map<string, Entry | null>();
+  /** The current round's transaction began (its failure came from a statement inside it). */
+  private began = false;
   /** The current round removed rows: it is synced before it returns. */
   private removing = false;
   /** A sync of the log failed: what was committed may not be on disk, so nothing more is accepted. */
@@ -134,7 +136,7 @@ export class SqliteStore implements Store {
       if (this.walSync) this.db.pragma("synchronous = NORMAL");
       this.sql = prepareStatements(this.db);
       this.batchReads = new SqliteBatchReads(this.sql, BATCH_CACHE_BYTES);
-      this.writes = new RoundWrites(this.sql, (statements) => void this.isolated(statements));
+      this.writes = new RoundWrites(this.sql);
       this.cache = new StreamCache(this.sql, options.maxCachedStreams ?? 10_000);
     } catch (error) {
       this.db.close();
@@ -256,33 +258,17 @@ export class SqliteStore implements Store {
    */
   private runRound(ops: Op[], touches: Touches): Settled[] | Promise<Settled[]> {
     if (this.broken !== null) throw this.broken;
-    const results: Settled[] = [];
-    this.writes.reset();
-    this.freedPages = false;
-    this.removing = false;
-    this.before = new Map();
-    let committingAt: number;
+    let committed: { results: Settled[]; committingAt: number };
     try {
-      this.sql.begin.run();
-      this.persistTouches(touches);
-      for (const op of ops) results.push(this.applyIsolated(op));
-      this.writes.finish();
-      committingAt = performance.now();
-      // Pages that retention or compaction freed go back to the file system.
-      // (exec, not a prepared statement: each step of that statement frees just one page.)
-      if (this.freedPages) this.db.exec("PRAGMA incremental_vacuum");
-      this.freedPages = false;
-      this.sql.commit.run();
+      committed = this.commitRound(ops, touches, false);
     } catch (error) {
-      try {
-        if (this.db.inTransaction) this.sql.rollback.run();
-      } catch {
-        // The round's own error is the one to report; SQLite rolls back anyway
-        // when the next transaction begins or the connection closes.
-      }
-      this.cache.clear();
-      throw error;
+      // A statement failed (the fast pass has no savepoint per append to tell whose): run the round again,
+      // each request in a savepoint of its own, so the failing one fails alone; a failure of the whole
+      // transaction fails the round this time. A transaction that could not even begin is not retried.
+      if (!this.began) throw error;
+      committed = this.commitRound(ops, touches, true);
     }
+    const { results, committingAt } = committed;
     this.cache.trim();
     if (this.walSync === null || this.removing) {
       this.walSync?.flushNow();
@@ -305,6 +291,47 @@ export class SqliteStore implements Store {
     );
   }
 
+  /**
+   * One transaction from BEGIN to COMMIT, synchronous, so no other code sees
+   * the cache or the database mid-round. The fast pass (`isolate` false) runs
+   * appends without savepoints and leaves their writes to RoundWrites (a
+   * refusal by the rules happens before anything is written); `isolate` puts
+   * every request in a savepoint with its writes. A failure rolls the whole
+   * transaction back, drops the cache (to be reloaded) and is rethrown.
+   */
+  private commitRound(ops: Op[], touches: Touches, isolate: boolean): { results: Settled[]; committingAt: number } {
+    const results: Settled[] = [];
+    this.writes.reset();
+    this.freedPages = false;
+    this.removing = false;
+    this.before = new Map();
+    this.began = false;
+    try {
+      this.sql.begin.run();
+      this.began = true;
+      this.persistTouches(touches);
+      for (const op of ops) results.push(isolate || op.kind !== "append" ? this.applyIsolated(op) : this.applyUnisolated(op));
+      this.writes.flush();
+      const committingAt = performance.now();
+      // Pages that retention or compaction freed go back to the file system.
+      // (exec, not a prepared statement: each step of that statement frees just one page.)
+      if (this.freedPages) this.db.exec("PRAGMA incremental_vacuum");
+      this.freedPages = false;
+      this.sql.commit.run();
+      return { results, committingAt };
+    } catch (error) {
+      try {
+        if (this.db.inTransaction) this.sql.rollback.run();
+      } catch {
+        // The round's own error is the one to report; SQLite rolls back anyway
+        // when the next transaction begins or the connection closes.
+      }
+      this.writes.reset();
+      this.cache.clear();
+      throw error;
+    }
+  }
+
   /** What reads see of a stream: as it was before the round being synced, if that round changed it. */
   private visible(path: string): Entry | undefined {
     if (this.hidden.size > 0 && this.hidden.has(path)) return this.hidden.get(path) ?? undefined;
@@ -317,36 +344,43 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs one request inside a savepoint. A refusal (ProtocolError, thrown by
-   * the rules before anything is written) or an unexpected failure of this
-   * request alone rolls back only its own statements. If SQLite abandoned the
-   * whole transaction, the error is rethrown to fail the round.
+   * Runs one request inside a savepoint, its deferred writes included. A
+   * refusal (ProtocolError, thrown by the rules before anything is written)
+   * or an unexpected failure of this request alone rolls back only its own
+   * statements. If SQLite abandoned the whole transaction, the error is
+   * rethrown to fail the round.
    */
   private applyIsolated(op: Op): Settled {
-    const outcome = this.isolated(() => this.apply(op));
-    // The request may have failed between its SQL and its cache update.
-    if (!outcome.ok && !(outcome.error instanceof ProtocolError)) this.cache.clear();
-    return outcome;
-  }
-
-  /** Runs `work` in a savepoint: its failure rolls back its own statements only, unless SQLite abandoned the transaction (rethrown). */
-  private isolated<T>(work: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
+    // What earlier requests left to write goes first: this request reads and writes rows itself.
+    this.writes.flush();
     this.sql.savepoint.run();
     try {
-      const value = work();
+      const value = this.apply(op);
+      this.writes.flush();
       this.sql.release.run();
       return { ok: true, value };
     } catch (error) {
       if (!this.db.inTransaction) throw error;
       this.sql.rollbackToSavepoint.run();
       this.sql.release.run();
+      this.writes.reset();
+      // The request may have failed between its SQL and its cache update.
+      if (!(error instanceof ProtocolError)) this.cache.clear();
       return { ok: false, error };
     }
   }
 
+  /** An append of the fast pass: a refusal by the rules fails it alone; any other failure fails the pass. */
+  private applyUnisolated(op: Op): Settled {
+    try {
+      return { ok: true, value: this.apply(op) };
+    } catch (error) {
+      if (error instanceof ProtocolError) return { ok: false, error };
+      throw error;
+    }
+  }
+
   private apply(op: Op): unknown {
-    // Other requests read and write stream rows themselves: the rows the round's appends left pending go first.
-    if (op.kind !== "append") this.writes.flushStreamRows();
     switch (op.kind) {
       case "create":
         return this.applyCreate(op.command, op.now);
@@ -392,26 +426,23 @@ export class SqliteStore implements Store {
   }
 
   private applyAppend(command: AppendCommand, now: number): AppendOutcome {
-    // A stream appended to earlier in the round: its row is not written yet, and the cache may have let go of it.
+    // A stream appended to earlier in the round: its rows are not written yet, and the cache may have let go of it.
     const entry = this.writes.pending(command.path) ?? this.cache.entry(command.path);
     const producerId = command.producer?.id;
-    const known = entry && producerId !== undefined ? this.cache.producer(entry.id, producerId) : undefined;
+    const known =
+      entry && producerId !== undefined
+        ? (this.writes.pendingProducer(entry.id, producerId) ?? this.cache.producer(entry.id, producerId))
+        : undefined;
     const decision = decideAppend(entry?.state, known, command, now);
     if (decision.kind === "duplicate") {
       return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
     }
     this.remember(command.path);
-    const { id } = entry!;
-    if (command.data.length > 0) this.sql.insertBatch.run(id, decision.start, command.data, now);
-    if (producerId !== undefined && decision.producer) {
-      this.sql.upsertProducer.run(id, producerId, decision.producer.epoch, decision.producer.lastSeq);
-    }
-
-    // Every statement of the append succeeded: its state is the stream's now (its row is written once per round).
-    const next = { id, state: decision.next };
-    this.writes.appended(command.path, next, decision.start, command.data, now, mayMergeBatches(decision.next.contentType));
+    const next = { id: entry!.id, state: decision.next };
+    const producer = producerId !== undefined && decision.producer ? { id: producerId, state: decision.producer } : undefined;
+    this.writes.appended(command.path, next, decision.start, command.data, now, mayMergeBatches(decision.next.contentType), producer);
     this.cache.remember(command.path, next);
-    if (producerId !== undefined && decision.producer) this.cache.rememberProducer(id, producerId, decision.producer);
+    if (producer) this.cache.rememberProducer(next.id, producer.id, producer.state);
     return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };
   }
 
@@ -432,7 +463,6 @@ export class SqliteStore implements Store {
 
   /** Mirrors a retention or compaction in the cache; the round then gives the freed pages back. */
   private trimmed(id: number, outcome: TrimOutcome): void {
-    this.writes.closeRun(id); // later appends in this round must not extend a rewritten or removed row
     this.removing = true;
     this.cache.remember(outcome.stream.path, { id, state: outcome.stream });
     this.freedPages = true;
