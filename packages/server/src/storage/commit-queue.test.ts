@@ -11,11 +11,16 @@ const append = (path: string, data: string): Op => ({
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A queue whose rounds are recorded and answered by `answer` (each request's value: its `now`). */
-function queueWith(policy: RoundPolicy, answer?: (ops: Op[], touches: Touches) => Settled[] | Promise<Settled[]>) {
+function queueWith(
+  policy: RoundPolicy,
+  answer?: (ops: Op[], touches: Touches) => Settled[] | Promise<Settled[]>,
+  maxRoundsInFlight = 1,
+) {
   const rounds: { ops: Op[]; touches: Map<string, number> }[] = [];
   const queue = new CommitQueue({
     store: "sqlite",
     policy,
+    maxRoundsInFlight,
     touchFlushMs: 20,
     limits: { maxAppends: 2, maxBytes: 0 },
     runRound: (ops, touches) => {
@@ -59,6 +64,42 @@ describe("CommitQueue", () => {
       finish();
       expect(await Promise.all(later)).toEqual([2, 2]);
     }
+  });
+
+  it("starts rounds while earlier ones await their answer, up to maxRoundsInFlight, and settles them in the order they started", async () => {
+    const finishers: Array<() => void> = [];
+    const { queue, rounds } = queueWith(
+      "linger",
+      (ops) => {
+        const results: Settled[] = ops.map(() => ({ ok: true, value: rounds.length }));
+        // The third round answers at once; the others when the test lets them.
+        if (rounds.length === 3) return results;
+        return new Promise((resolve) => finishers.push(() => resolve(results)));
+      },
+      3,
+    );
+    const order: number[] = [];
+    const settle = (n: number) => queue.enqueue<number>(sweep(n)).then((round) => order.push(round));
+    const first = settle(1);
+    await turn();
+    const second = settle(2);
+    await turn();
+    const third = settle(3);
+    await turn();
+    const fourth = settle(4);
+    await turn();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(rounds).toHaveLength(3); // the fourth waits: three rounds are in flight
+    finishers[1]!(); // the second round answers first
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(order).toEqual([]);
+    finishers[0]!();
+    await Promise.all([first, second, third]);
+    expect(order).toEqual([1, 2, 3]);
+    await vi.waitFor(() => expect(rounds).toHaveLength(4));
+    finishers[2]!();
+    await fourth;
+    expect(order).toEqual([1, 2, 3, 4]);
   });
 
   it("fails every request of a round that fails whole, and puts its touches back for the timer", async () => {

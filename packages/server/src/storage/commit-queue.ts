@@ -12,8 +12,9 @@ export type Touches = ReadonlyMap<string, number>;
  * alone). Throws, or rejects, when the round failed as a whole: every request
  * in it then fails with that error and the touches are queued again. It may
  * answer with a promise (a round whose durability is awaited off the event
- * loop): the queue settles the round when it resolves and starts no other
- * round meanwhile.
+ * loop): the queue settles the round when it resolves, and meanwhile starts
+ * further rounds only up to `maxRoundsInFlight`. Rounds settle in the order
+ * they started, whatever order their promises resolve in.
  */
 export type RunRound = (ops: Op[], touches: Touches) => Settled[] | Promise<Settled[]>;
 
@@ -45,11 +46,17 @@ export interface CommitQueueOptions {
   touchFlushMs: number;
   /** Bound on appends waiting to be committed (count and bytes; absent or 0: none). */
   limits?: CommitBacklogLimits;
+  /**
+   * Rounds that may have answered with a promise and not settled yet when the
+   * next one starts (default 1: none starts before the previous one settled).
+   * A store whose round has committed by the time it answers, and only awaits
+   * the disk, lets the next commit overlap that wait.
+   */
+  maxRoundsInFlight?: number;
   runRound: RunRound;
 }
 
 const STORE_NAMES = { sqlite: "SQLite", postgres: "PostgreSQL" } as const;
-const NO_TOUCHES: Touches = new Map();
 
 /**
  * The commit queue of a SQL store: everything the SQLite and PostgreSQL stores
@@ -65,17 +72,18 @@ const NO_TOUCHES: Touches = new Map();
  * touch's deadline (`touchFlushMs` unless the store asks for sooner). A round
  * that fails puts its touches back, to be retried when the timer fires again.
  *
- * `close()` refuses new requests, waits for the running round, then commits
+ * `close()` refuses new requests, waits for the rounds in flight, then commits
  * whatever is still queued (touches included) before the store goes.
  */
 export class CommitQueue {
   private readonly options: CommitQueueOptions;
   private readonly backlog: CommitBacklog;
+  private readonly maxInFlight: number;
   private queue: Pending[] = [];
   /** Last-access times newer than the stored ones, not yet handed to a round. */
   private touches = new Map<string, number>();
-  /** The touches the running round is persisting: still newer than what reads of the database see. */
-  private flushing: Touches = NO_TOUCHES;
+  /** The touches of each round in flight: still newer than what reads of the database see. */
+  private flushing: Touches[] = [];
 
   /** A round to start on the next turn of the event loop. */
   private scheduled: NodeJS.Immediate | null = null;
@@ -86,12 +94,17 @@ export class CommitQueue {
   private touchTimer: NodeJS.Timeout | null = null;
   /** When the armed touch timer fires (ms since the epoch). */
   private touchTimerAt = 0;
-  /** The round whose results are awaited, if it answered with a promise. */
-  private running: Promise<void> | null = null;
+  /** Rounds started and not settled yet. */
+  private inFlight = 0;
+  /** Settles once every round started so far has settled: the next round's results wait for it. */
+  private settledInOrder: Promise<void> = Promise.resolve();
+  /** Resolves waiters of close() when the last round in flight settles. */
+  private idle: (() => void)[] = [];
   private closed = false;
 
   constructor(options: CommitQueueOptions) {
     this.options = options;
+    this.maxInFlight = Math.max(1, options.maxRoundsInFlight ?? 1);
     this.backlog = new CommitBacklog(options.limits);
   }
 
@@ -119,7 +132,8 @@ export class CommitQueue {
   /** `state` with the newest last-access time this queue holds for it (touches not persisted yet). */
   withTouch(state: StreamState): StreamState {
     if (state.ttlSeconds === null) return state;
-    const touched = Math.max(this.touches.get(state.path) ?? 0, this.flushing.get(state.path) ?? 0);
+    let touched = this.touches.get(state.path) ?? 0;
+    for (const flushing of this.flushing) touched = Math.max(touched, flushing.get(state.path) ?? 0);
     return touched > state.lastAccessAt ? { ...state, lastAccessAt: touched } : state;
   }
 
@@ -133,13 +147,17 @@ export class CommitQueue {
     if (this.closed) return;
     this.closed = true;
     this.clearTimers();
-    while (this.running) await this.running;
+    await this.settledAll();
     if (this.queue.length > 0 || this.touches.size > 0) this.startRound();
-    while (this.running) await this.running;
+    await this.settledAll();
+  }
+
+  private async settledAll(): Promise<void> {
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   private schedule(): void {
-    if (this.closed || this.running) return; // a running round's end schedules the next
+    if (this.closed || this.inFlight >= this.maxInFlight) return; // a round's end schedules the next
     if (this.options.policy === "serial") {
       this.scheduled ??= setImmediate(() => this.startRound());
     } else if (this.queue.length >= this.lastRoundSize) {
@@ -180,7 +198,7 @@ export class CommitQueue {
     this.scheduled = null;
     if (this.lingering !== null) clearTimeout(this.lingering);
     this.lingering = null;
-    if (this.running) return;
+    if (this.inFlight >= this.maxInFlight) return;
     const batch = this.queue;
     const touches = this.touches;
     if (batch.length === 0 && touches.size === 0) return;
@@ -191,7 +209,6 @@ export class CommitQueue {
       this.touchTimer = null;
     }
     this.lastRoundSize = Math.max(1, batch.length);
-    this.flushing = touches;
     const startedAt = performance.now();
     let answer: Settled[] | Promise<Settled[]>;
     try {
@@ -200,31 +217,40 @@ export class CommitQueue {
         touches,
       );
     } catch (error) {
-      this.failed(batch, touches, error);
-      this.next(false);
-      return;
+      if (this.inFlight === 0) {
+        this.failed(batch, touches, error);
+        this.next(false);
+        return;
+      }
+      answer = Promise.reject(error);
     }
-    if (!(answer instanceof Promise)) {
+    if (!(answer instanceof Promise) && this.inFlight === 0) {
       this.succeeded(batch, answer, startedAt);
       this.next(true);
       return;
     }
-    this.running = answer.then(
-      (results) => {
-        this.running = null;
-        this.succeeded(batch, results, startedAt);
-        this.next(true);
-      },
-      (error: unknown) => {
-        this.running = null;
-        this.failed(batch, touches, error);
-        this.next(false);
-      },
+    // Settled after every round started before it, even if its own answer comes first.
+    this.inFlight++;
+    this.flushing.push(touches);
+    const outcome = Promise.resolve(answer).then(
+      (results) => ({ ok: true as const, results }),
+      (error: unknown) => ({ ok: false as const, error }),
     );
+    this.settledInOrder = this.settledInOrder
+      .then(() => outcome)
+      .then((result) => {
+        this.inFlight--;
+        this.flushing.splice(this.flushing.indexOf(touches), 1);
+        if (result.ok) this.succeeded(batch, result.results, startedAt);
+        else this.failed(batch, touches, result.error);
+        if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
+        this.next(result.ok);
+      });
+    // Another round may start while this one awaits the disk.
+    if (this.queue.length > 0) this.schedule();
   }
 
   private succeeded(batch: readonly Pending[], results: readonly Settled[], startedAt: number): void {
-    this.flushing = NO_TOUCHES;
     recordRound(this.options.store, startedAt, batch.length);
     batch.forEach((pending, i) => {
       const result = results[i]!;
@@ -235,7 +261,6 @@ export class CommitQueue {
 
   /** The whole round failed: its requests fail with its error, its touches wait for the timer to be retried. */
   private failed(batch: readonly Pending[], touches: Touches, error: unknown): void {
-    this.flushing = NO_TOUCHES;
     for (const [path, at] of touches) {
       if (at > (this.touches.get(path) ?? 0)) this.touches.set(path, at);
     }

@@ -43,6 +43,8 @@ export interface SqliteStoreOptions {
 
 /** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
 type BatchRow = [number, Uint8Array];
+/** Rounds committed and awaiting their log sync at once (see runRound). */
+const ROUNDS_IN_FLIGHT = 2;
 /** What the shared batch cache may hold. */
 const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -93,12 +95,15 @@ export class SqliteStore implements Store {
   /** Syncs the log after COMMIT off the event loop; null: `synchronous=FULL` does it inside COMMIT. */
   private readonly walSync: WalSync | null;
   /**
-   * While a round's sync runs: the entries its streams had before it (null:
-   * the stream did not exist), which reads see until the round is durable.
-   * During a round: those being collected.
+   * For each round whose sync is running, oldest first: the entries its
+   * streams had before it (null: the stream did not exist), which reads see
+   * until the round is durable (the oldest round holding a stream decides).
    */
-  private hidden = new Map<string, Entry | null>();
+  private hidden: Map<string, Entry | null>[] = [];
+  /** During a round: its streams' entries from before it, being collected. */
   private before = new Map<string, Entry | null>();
+  /** Settles when every round committed so far is on disk; rejects if a sync failed. */
+  private durable: Promise<unknown> = Promise.resolve();
   /** The current round's transaction began (its failure came from a statement inside it). */
   private began = false;
   /** The current round removed rows: it is synced before it returns. */
@@ -118,6 +123,8 @@ export class SqliteStore implements Store {
       policy: "linger",
       touchFlushMs: options.touchFlushMs ?? 1000,
       limits: options.commitQueue,
+      // The next round commits while the previous one's log sync is running on the thread pool.
+      maxRoundsInFlight: ROUNDS_IN_FLIGHT,
       runRound: (ops, touches) => this.runRound(ops, touches),
     });
     this.dataDir = options.dataDir;
@@ -214,7 +221,8 @@ export class SqliteStore implements Store {
     const rows = this.sql.list.all({ prefix, after, limit }) as StreamRow<number>[];
     const states: StreamState[] = [];
     for (const row of rows) {
-      const state = this.hidden.has(row.path) ? this.hidden.get(row.path)?.state : rowToState(row);
+      const hidden = this.hiddenEntry(row.path);
+      const state = hidden === undefined ? rowToState(row) : hidden?.state;
       if (state) states.push(this.withTouch(state));
     }
     return states;
@@ -272,19 +280,26 @@ export class SqliteStore implements Store {
     this.cache.trim();
     if (this.walSync === null || this.removing) {
       this.walSync?.flushNow();
+      // Everything committed so far is on disk now, rounds still awaiting their own sync included.
+      this.hidden = [];
       recordCommit("sqlite", committingAt);
       return results;
     }
-    this.hidden = this.before;
-    return this.walSync.flush().then(
+    const hidden = this.before;
+    this.hidden.push(hidden);
+    // A round is durable once its own sync and every earlier round's are done: its streams build on theirs.
+    const durable = Promise.all([this.durable, this.walSync.flush()]);
+    this.durable = durable;
+    return durable.then(
       () => {
-        this.hidden = new Map();
+        const at = this.hidden.indexOf(hidden);
+        if (at >= 0) this.hidden.splice(at, 1);
         recordCommit("sqlite", committingAt);
         return results;
       },
       (error: unknown) => {
         // What the round committed may never reach the disk: refuse everything from now on (and /readyz says so).
-        this.hidden = new Map();
+        this.hidden = [];
         this.broken = error;
         throw error;
       },
@@ -334,8 +349,14 @@ export class SqliteStore implements Store {
 
   /** What reads see of a stream: as it was before the round being synced, if that round changed it. */
   private visible(path: string): Entry | undefined {
-    if (this.hidden.size > 0 && this.hidden.has(path)) return this.hidden.get(path) ?? undefined;
-    return this.cache.entry(path) ?? undefined;
+    const hidden = this.hiddenEntry(path);
+    return hidden === undefined ? (this.cache.entry(path) ?? undefined) : (hidden ?? undefined);
+  }
+
+  /** The stream's entry from before the oldest round being synced that changed it (null: absent then); undefined: none did. */
+  private hiddenEntry(path: string): Entry | null | undefined {
+    for (const round of this.hidden) if (round.has(path)) return round.get(path);
+    return undefined;
   }
 
   /** Keeps a stream's entry from before the round (once per round), for reads while the round is synced. */

@@ -73,17 +73,60 @@ describe("SqliteStore: a round is durable before anyone sees it", () => {
     expect(await store.getStream("/b")).toBeDefined();
   });
 
-  it("starts no other round while one is being synced, and takes what arrived meanwhile in the next", async () => {
+  it("commits the next round while one is being synced, two at most, and settles them in order once both are durable", async () => {
     await committed(store.create(createCommand("/c"), T0));
-    const first = store.append(appendCommand("/c", "1"), T0);
+    const order: string[] = [];
+    const track = (name: string, work: Promise<unknown>) => work.then(() => order.push(name));
+    const first = track("1", store.append(appendCommand("/c", "1"), T0));
     await until(() => held.length === 1);
-    const later = [store.append(appendCommand("/c", "2"), T0), store.append(appendCommand("/c", "3"), T0)];
+    const second = [track("2", store.append(appendCommand("/c", "2"), T0)), track("3", store.append(appendCommand("/c", "3"), T0))];
+    await until(() => held.length === 2); // committed while the first round's sync runs
+    const third = track("4", store.append(appendCommand("/c", "4"), T0));
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(held.length).toBe(1);
+    expect(held.length).toBe(2); // no third round while two await their sync
+    expect(await contents(store, "/c")).toBe("");
+
+    held.splice(1, 1)[0]!(); // the second round's sync completes first: it still waits for the first's
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(order).toEqual([]);
+    expect(await contents(store, "/c")).toBe("");
+
     held.shift()!();
-    await first;
-    await committed(Promise.all(later));
+    await Promise.all([first, ...second]);
+    expect(order).toEqual(["1", "2", "3"]);
     expect(await contents(store, "/c")).toBe("123");
+    await committed(third);
+    expect(await contents(store, "/c")).toBe("1234");
+  });
+
+  it("fails a round committed after one whose sync failed, even when its own sync succeeds", async () => {
+    await committed(store.create(createCommand("/f"), T0));
+    const first = store.append(appendCommand("/f", "1"), T0);
+    await until(() => held.length === 1);
+    const second = store.append(appendCommand("/f", "2"), T0);
+    await until(() => held.length === 2);
+    held.pop()!();
+    held.shift()!(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+    await expect(first).rejects.toThrow(/EIO/);
+    await expect(second).rejects.toThrow(/EIO/);
+  });
+
+  it("settles a round that removed data after the rounds still being synced, though it is durable at once", async () => {
+    await committed(store.create(createCommand("/x"), T0));
+    await committed(store.create(createCommand("/y"), T0));
+    const order: string[] = [];
+    const append = store.append(appendCommand("/x", "1"), T0).then(() => order.push("append"));
+    await until(() => held.length === 1);
+    const syncs = syncsOnTheLoop.count;
+    const removal = store.delete("/y", T0).then(() => order.push("delete"));
+    // The delete's round syncs on the loop, which makes the append's round durable too: reads show both.
+    await until(() => syncsOnTheLoop.count > syncs);
+    expect(await store.getStream("/y")).toBeUndefined();
+    expect((await store.getStream("/x"))?.tail).toBe(1);
+    expect(order).toEqual([]);
+    held.shift()!();
+    await Promise.all([append, removal]);
+    expect(order).toEqual(["append", "delete"]);
   });
 
   it("syncs rounds that remove data on the event loop, since removed rows cannot be hidden from reads", async () => {
