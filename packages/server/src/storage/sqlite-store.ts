@@ -24,6 +24,7 @@ import { rowToState, type StreamRow } from "./stream-row.js";
 import type { CommitBacklogLimits } from "./commit-backlog.js";
 import { CommitQueue, type Touches } from "./commit-queue.js";
 import { WalSync } from "./sqlite-wal-sync.js";
+import { UnsyncedRounds } from "./sqlite-unsynced.js";
 import type { Op, Settled } from "./commit-requests.js";
 
 export interface SqliteStoreOptions {
@@ -52,9 +53,10 @@ const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
  * The durable store: one SQLite database in WAL mode, where a commit is on
  * disk before it is acknowledged. The log is synced after COMMIT on libuv's
  * thread pool (sqlite-wal-sync.ts), so the event loop keeps serving requests
- * while the disk flushes; until that sync completes, reads see the round's
- * streams as they were before it (`hidden`), and the round's requests are not
- * settled. Rounds that remove data (deletes, sweeps, retention, compaction,
+ * while the disk flushes, and the next round may commit meanwhile
+ * (ROUNDS_IN_FLIGHT). Until a round and every earlier one are synced, reads
+ * see its streams as the oldest unsynced round found them (`hidden`), and its
+ * requests are not settled; rounds settle in the order they started. Rounds that remove data (deletes, sweeps, retention, compaction,
  * a create replacing an expired stream) sync on the event loop instead, as
  * `synchronous=FULL` would: reads of removed rows could not be hidden.
  *
@@ -62,9 +64,11 @@ const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
  * (commit-queue.ts, `linger` policy). Everything queued in one event-loop
  * turn is applied in a single transaction — one fsync for the whole round,
  * across streams — in arrival order, each request decided by the engine's
- * pure rules against the state left by the requests before it. A request the
- * rules refuse fails alone; the round goes on. The promises settle only after
- * COMMIT has returned.
+ * pure rules against the state left by the requests before it; an append
+ * runs no SQL of its own, and what the round's appends leave is written once
+ * (sqlite-round-writes.ts). A request the rules refuse fails alone; the round
+ * goes on. A statement that fails sends the round through again with a
+ * savepoint per request, so that request fails alone too.
  *
  * Stream and producer states are cached in memory. The cache mirrors the
  * database exactly: it changes only together with the SQL that persists the
@@ -94,16 +98,8 @@ export class SqliteStore implements Store {
   private freedPages = false;
   /** Syncs the log after COMMIT off the event loop; null: `synchronous=FULL` does it inside COMMIT. */
   private readonly walSync: WalSync | null;
-  /**
-   * For each round whose sync is running, oldest first: the entries its
-   * streams had before it (null: the stream did not exist), which reads see
-   * until the round is durable (the oldest round holding a stream decides).
-   */
-  private hidden: Map<string, Entry | null>[] = [];
-  /** During a round: its streams' entries from before it, being collected. */
-  private before = new Map<string, Entry | null>();
-  /** Settles when every round committed so far is on disk; rejects if a sync failed. */
-  private durable: Promise<unknown> = Promise.resolve();
+  /** Committed rounds awaiting their log sync, and what reads see of their streams meanwhile. */
+  private readonly unsynced = new UnsyncedRounds();
   /** The current round's transaction began (its failure came from a statement inside it). */
   private began = false;
   /** The current round removed rows: it is synced before it returns. */
@@ -221,7 +217,7 @@ export class SqliteStore implements Store {
     const rows = this.sql.list.all({ prefix, after, limit }) as StreamRow<number>[];
     const states: StreamState[] = [];
     for (const row of rows) {
-      const hidden = this.hiddenEntry(row.path);
+      const hidden = this.unsynced.hiddenEntry(row.path);
       const state = hidden === undefined ? rowToState(row) : hidden?.state;
       if (state) states.push(this.withTouch(state));
     }
@@ -257,22 +253,15 @@ export class SqliteStore implements Store {
     return this.commits.enqueue<T>(op);
   }
 
-  /**
-   * Applies a round's touches and requests in one transaction; the commit
-   * queue settles them from the results. Runs synchronously from BEGIN to
-   * COMMIT, so no other code sees the cache or the database mid-round. A
-   * failure of the whole round rolls it back, drops the cache (to be
-   * reloaded) and is rethrown, failing every request in it.
-   */
+  /** Commits a round's touches and requests (commitRound), then makes them durable; the queue settles them from the results. */
   private runRound(ops: Op[], touches: Touches): Settled[] | Promise<Settled[]> {
     if (this.broken !== null) throw this.broken;
     let committed: { results: Settled[]; committingAt: number };
     try {
       committed = this.commitRound(ops, touches, false);
     } catch (error) {
-      // A statement failed (the fast pass has no savepoint per append to tell whose): run the round again,
-      // each request in a savepoint of its own, so the failing one fails alone; a failure of the whole
-      // transaction fails the round this time. A transaction that could not even begin is not retried.
+      // A statement failed (no savepoint per append tells whose): again, a savepoint per request, so that one
+      // fails alone (a failure of the whole transaction fails the round). One that could not BEGIN is not retried.
       if (!this.began) throw error;
       committed = this.commitRound(ops, touches, true);
     }
@@ -281,25 +270,17 @@ export class SqliteStore implements Store {
     if (this.walSync === null || this.removing) {
       this.walSync?.flushNow();
       // Everything committed so far is on disk now, rounds still awaiting their own sync included.
-      this.hidden = [];
+      this.unsynced.allSynced();
       recordCommit("sqlite", committingAt);
       return results;
     }
-    const hidden = this.before;
-    this.hidden.push(hidden);
-    // A round is durable once its own sync and every earlier round's are done: its streams build on theirs.
-    const durable = Promise.all([this.durable, this.walSync.flush()]);
-    this.durable = durable;
-    return durable.then(
+    return this.unsynced.pending(this.walSync.flush()).then(
       () => {
-        const at = this.hidden.indexOf(hidden);
-        if (at >= 0) this.hidden.splice(at, 1);
         recordCommit("sqlite", committingAt);
         return results;
       },
       (error: unknown) => {
         // What the round committed may never reach the disk: refuse everything from now on (and /readyz says so).
-        this.hidden = [];
         this.broken = error;
         throw error;
       },
@@ -307,19 +288,17 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * One transaction from BEGIN to COMMIT, synchronous, so no other code sees
-   * the cache or the database mid-round. The fast pass (`isolate` false) runs
-   * appends without savepoints and leaves their writes to RoundWrites (a
-   * refusal by the rules happens before anything is written); `isolate` puts
-   * every request in a savepoint with its writes. A failure rolls the whole
-   * transaction back, drops the cache (to be reloaded) and is rethrown.
+   * One transaction from BEGIN to COMMIT, synchronous, so no other code sees the cache or the database
+   * mid-round. The fast pass (`isolate` false) runs appends without savepoints, their writes left to
+   * RoundWrites (the rules refuse before anything is written); `isolate` puts every request in a savepoint
+   * with its writes. A failure rolls the whole transaction back, drops the cache and is rethrown.
    */
   private commitRound(ops: Op[], touches: Touches, isolate: boolean): { results: Settled[]; committingAt: number } {
     const results: Settled[] = [];
     this.writes.reset();
     this.freedPages = false;
     this.removing = false;
-    this.before = new Map();
+    this.unsynced.begin();
     this.began = false;
     try {
       this.sql.begin.run();
@@ -347,29 +326,21 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** What reads see of a stream: as it was before the round being synced, if that round changed it. */
+  /** What reads see of a stream: as it was before the oldest round being synced that changed it, if one did. */
   private visible(path: string): Entry | undefined {
-    const hidden = this.hiddenEntry(path);
+    const hidden = this.unsynced.hiddenEntry(path);
     return hidden === undefined ? (this.cache.entry(path) ?? undefined) : (hidden ?? undefined);
-  }
-
-  /** The stream's entry from before the oldest round being synced that changed it (null: absent then); undefined: none did. */
-  private hiddenEntry(path: string): Entry | null | undefined {
-    for (const round of this.hidden) if (round.has(path)) return round.get(path);
-    return undefined;
   }
 
   /** Keeps a stream's entry from before the round (once per round), for reads while the round is synced. */
   private remember(path: string): void {
-    if (!this.before.has(path)) this.before.set(path, this.cache.entry(path) ?? null);
+    this.unsynced.remember(path, () => this.cache.entry(path));
   }
 
   /**
-   * Runs one request inside a savepoint, its deferred writes included. A
-   * refusal (ProtocolError, thrown by the rules before anything is written)
-   * or an unexpected failure of this request alone rolls back only its own
-   * statements. If SQLite abandoned the whole transaction, the error is
-   * rethrown to fail the round.
+   * Runs one request in a savepoint, its deferred writes included: a refusal by the rules or a failure
+   * of this request alone rolls back only its own statements; if SQLite abandoned the whole transaction,
+   * the error is rethrown to fail the round.
    */
   private applyIsolated(op: Op): Settled {
     // What earlier requests left to write goes first: this request reads and writes rows itself.
