@@ -1,4 +1,4 @@
-import type { StreamState } from "../domain/model.js";
+import { isExpired, type StreamState } from "../domain/model.js";
 import type { Entry, StreamCache } from "./sqlite-cache.js";
 import { streamParams, type SqliteStatements } from "./sqlite-schema.js";
 
@@ -30,4 +30,13 @@ export function applyDeletePlan(sql: SqliteStatements, cache: StreamCache, plan:
     cache.forgetProducers(entry.id);
   }
   for (const entry of updated) cache.remember(entry.state.path, entry);
+}
+
+/** Expired streams a sweep removes now, at most `limit` (soft-deleted ones stay until their forks go). */
+export function expiredStreams(sql: SqliteStatements, cache: StreamCache, now: number, limit: number): string[] {
+  const candidates = sql.expiredPaths.all(now, limit) as { path: string }[];
+  return candidates.flatMap(({ path }) => {
+    const entry = cache.entry(path);
+    return entry && !entry.state.softDeleted && isExpired(entry.state, now) ? [path] : [];
+  });
 }

@@ -6,7 +6,7 @@ import { decideAppend } from "../domain/append-rules.js";
 import { decideCreate } from "../domain/create-rules.js";
 import { planDelete } from "../domain/delete-rules.js";
 import { ProtocolError } from "../domain/errors.js";
-import { isExpired, type RetentionPolicy, type StreamState } from "../domain/model.js";
+import type { RetentionPolicy, StreamState } from "../domain/model.js";
 import { batchHolding, EMPTY_READ, mayMergeBatches, sliceBatches, type RangeRead } from "./batches.js";
 import { recordCommit } from "../metrics/store-metrics.js";
 import { StreamCache, type Entry } from "./sqlite-cache.js";
@@ -18,12 +18,13 @@ import type { Store, StoreUsage, TrimOutcome } from "./store.js";
 import type { ResolvedCreateCommand } from "../domain/commands.js";
 import type { BatchRewrite } from "../domain/compaction-rules.js";
 import type { StoredBatch, TimedBatch } from "../domain/model.js";
-import { applyDeletePlan } from "./sqlite-delete.js";
+import { applyDeletePlan, expiredStreams } from "./sqlite-delete.js";
 import { compactRows, retainRows } from "./sqlite-trim.js";
 import { rowToState, type StreamRow } from "./stream-row.js";
 import type { CommitBacklogLimits } from "./commit-backlog.js";
 import { CommitQueue, type Touches } from "./commit-queue.js";
 import { WalSync } from "./sqlite-wal-sync.js";
+import { WalCheckpointer } from "./sqlite-checkpointer.js";
 import { UnsyncedRounds } from "./sqlite-unsynced.js";
 import type { Op, Settled } from "./commit-requests.js";
 
@@ -98,6 +99,8 @@ export class SqliteStore implements Store {
   private freedPages = false;
   /** Syncs the log after COMMIT off the event loop; null: `synchronous=FULL` does it inside COMMIT. */
   private readonly walSync: WalSync | null;
+  /** Copies the log into the database file on a worker thread (sqlite-checkpointer.ts). */
+  private readonly checkpointer: WalCheckpointer;
   /** Committed rounds awaiting their log sync, and what reads see of their streams meanwhile. */
   private readonly unsynced = new UnsyncedRounds();
   /** The current round's transaction began (its failure came from a statement inside it). */
@@ -141,6 +144,7 @@ export class SqliteStore implements Store {
       this.batchReads = new SqliteBatchReads(this.sql, BATCH_CACHE_BYTES);
       this.writes = new RoundWrites(this.sql);
       this.cache = new StreamCache(this.sql, options.maxCachedStreams ?? 10_000);
+      this.checkpointer = WalCheckpointer.start(this.db, join(options.dataDir, "rill.db"));
     } catch (error) {
       this.db.close();
       throw error;
@@ -243,6 +247,7 @@ export class SqliteStore implements Store {
     this.closed = true;
     // Queued requests and touches are committed first (or fail, if the disk refuses).
     await this.commits.close();
+    await this.checkpointer.close();
     this.db.close();
     this.walSync?.close();
   }
@@ -267,6 +272,7 @@ export class SqliteStore implements Store {
     }
     const { results, committingAt } = committed;
     this.cache.trim();
+    this.checkpointer.committed(ops);
     if (this.walSync === null || this.removing) {
       this.walSync?.flushNow();
       // Everything committed so far is on disk now, rounds still awaiting their own sync included.
@@ -473,14 +479,8 @@ export class SqliteStore implements Store {
   }
 
   private applySweep(now: number): string[] {
-    const candidates = this.sql.expiredPaths.all(now, this.sweepLimit) as { path: string }[];
-    const removed: string[] = [];
-    for (const { path } of candidates) {
-      const entry = this.cache.entry(path);
-      if (!entry || entry.state.softDeleted || !isExpired(entry.state, now)) continue;
-      this.deleteStream(path);
-      removed.push(path);
-    }
+    const removed = expiredStreams(this.sql, this.cache, now, this.sweepLimit);
+    for (const path of removed) this.deleteStream(path);
     return removed;
   }
 
