@@ -82,7 +82,10 @@ export class WalCheckpointer {
     this.worker = null;
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
     worker.postMessage("close");
+    // A checkpoint stuck on the disk must not hold the shutdown: the store's own close checkpoints anyway.
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
     await exited;
+    clearTimeout(timer);
   }
 
   private fail(error: unknown): void {
@@ -103,6 +106,8 @@ export class WalCheckpointer {
 const CHECKPOINT_BYTES = 4 * 1024 * 1024;
 /** ...or this long after the last one, if anything was committed meanwhile (ms). */
 const CHECKPOINT_MS = 200;
+/** How long close() waits for the worker to finish its checkpoint and close its connection (ms). */
+const CLOSE_TIMEOUT_MS = 5_000;
 /** Failed checkpoints in a row after which the worker is given up. */
 const MAX_FAILURES = 3;
 /** Log pages past which the store's own connection checkpoints anyway (64 MiB of 4 KiB pages). */
