@@ -75,11 +75,6 @@ export class StreamObservers {
     while (this.draining) await this.draining;
   }
 
-  /** Changes waiting for the observers (metrics, tests). */
-  get pending(): number {
-    return this.waiting.length;
-  }
-
   private async drain(): Promise<void> {
     try {
       for (let change = this.waiting.shift(); change; change = this.waiting.shift()) {
