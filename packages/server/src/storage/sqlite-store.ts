@@ -45,7 +45,7 @@ export interface SqliteStoreOptions {
 
 /** [start, bytes]: batch reads use raw rows, which skips building an object per row. */
 type BatchRow = [number, Uint8Array];
-/** Rounds committed and awaiting their log sync at once (see runRound). */
+/** Rounds committed and awaiting their log sync at once: the next commits while the previous one syncs. */
 const ROUNDS_IN_FLIGHT = 2;
 /** What the shared batch cache may hold. */
 const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
@@ -56,9 +56,10 @@ const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
  * thread pool (sqlite-wal-sync.ts), so the event loop keeps serving requests
  * while the disk flushes, and the next round may commit meanwhile
  * (ROUNDS_IN_FLIGHT). Until a round and every earlier one are synced, reads
- * see its streams as the oldest unsynced round found them (`hidden`), and its
- * requests are not settled; rounds settle in the order they started. Rounds that remove data (deletes, sweeps, retention, compaction,
- * a create replacing an expired stream) sync on the event loop instead, as
+ * see its streams as the oldest unsynced round found them (sqlite-unsynced.ts),
+ * and its requests are not settled; rounds settle in the order they started.
+ * Rounds that remove data (deletes, sweeps, retention, compaction, a create
+ * replacing an expired stream) sync on the event loop instead, as
  * `synchronous=FULL` would: reads of removed rows could not be hidden.
  *
  * Writes (create, append, delete, sweep) go through a commit queue
@@ -122,7 +123,6 @@ export class SqliteStore implements Store {
       policy: "linger",
       touchFlushMs: options.touchFlushMs ?? 1000,
       limits: options.commitQueue,
-      // The next round commits while the previous one's log sync is running on the thread pool.
       maxRoundsInFlight: ROUNDS_IN_FLIGHT,
       runRound: (ops, touches) => this.runRound(ops, touches),
     });
