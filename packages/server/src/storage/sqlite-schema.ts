@@ -176,8 +176,6 @@ export function prepareStatements(db: Database.Database) {
     batchSize: prepare("SELECT length(bytes) FROM batches WHERE stream_id = ? AND start = ?").pluck(),
     deleteBatch: prepare("DELETE FROM batches WHERE stream_id = ? AND start = ?"),
     deleteHead: prepare("DELETE FROM batches WHERE stream_id = ? AND start < ?"),
-    countBatchesIn: prepare("SELECT count(*) FROM batches WHERE stream_id = ? AND start >= ? AND start < ?").pluck(true) as Statement,
-    deleteBatchesIn: prepare("DELETE FROM batches WHERE stream_id = ? AND start >= ? AND start < ?"),
     forkLimit: prepare("SELECT min(earliest) FROM streams WHERE forked_from = ?").pluck(),
 
     selectProducer: prepare("SELECT epoch, last_seq FROM producers WHERE stream_id = ? AND producer_id = ?"),
