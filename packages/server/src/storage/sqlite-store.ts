@@ -144,7 +144,7 @@ export class SqliteStore implements Store {
       this.batchReads = new SqliteBatchReads(this.sql, BATCH_CACHE_BYTES);
       this.writes = new RoundWrites(this.sql);
       this.cache = new StreamCache(this.sql, options.maxCachedStreams ?? 10_000);
-      this.checkpointer = WalCheckpointer.start(this.db, join(options.dataDir, "rill.db"));
+      this.checkpointer = new WalCheckpointer(this.db, join(options.dataDir, "rill.db"));
     } catch (error) {
       this.db.close();
       throw error;
@@ -338,11 +338,6 @@ export class SqliteStore implements Store {
     return hidden === undefined ? (this.cache.entry(path) ?? undefined) : (hidden ?? undefined);
   }
 
-  /** Keeps a stream's entry from before the round (once per round), for reads while the round is synced. */
-  private remember(path: string): void {
-    this.unsynced.remember(path, () => this.cache.entry(path));
-  }
-
   /**
    * Runs one request in a savepoint, its deferred writes included: a refusal by the rules or a failure
    * of this request alone rolls back only its own statements; if SQLite abandoned the whole transaction,
@@ -400,8 +395,9 @@ export class SqliteStore implements Store {
     const source = command.fork ? this.cache.entry(command.fork.source) : null;
     const decision = decideCreate(existing?.state, source?.state, command, now);
     if (decision.kind === "exists") return { created: false, stream: decision.stream };
-    this.remember(command.path);
-    if (command.fork) this.remember(command.fork.source);
+    // What reads see of these streams until the round is synced: the entries the rules were just given.
+    this.unsynced.remember(command.path, existing);
+    if (command.fork) this.unsynced.remember(command.fork.source, source);
 
     // The rules let a create replace only an expired stream no fork reads
     // through; it goes the way a delete would, so its source loses a fork.
@@ -435,7 +431,8 @@ export class SqliteStore implements Store {
     if (decision.kind === "duplicate") {
       return { kind: "duplicate", stream: decision.stream, start: decision.stream.tail, producer: decision.echo };
     }
-    this.remember(command.path);
+    // The entry before this round, unless an earlier append of the round came first (then that one is kept).
+    this.unsynced.remember(command.path, entry!);
     const next = { id: entry!.id, state: decision.next };
     const producer = producerId !== undefined && decision.producer ? { id: producerId, state: decision.producer } : undefined;
     this.writes.appended(command.path, next, decision.start, command.data, now, mayMergeBatches(decision.next.contentType), producer);

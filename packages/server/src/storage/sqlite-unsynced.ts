@@ -26,9 +26,9 @@ export class UnsyncedRounds {
     this.collecting = new Map();
   }
 
-  /** Keeps a stream's entry from before the current round (the first call per stream counts). */
-  remember(path: string, current: () => Entry | null): void {
-    if (!this.collecting.has(path)) this.collecting.set(path, current());
+  /** Keeps a stream's entry from before the current round (null: absent); the first call per stream counts. */
+  remember(path: string, before: Entry | null): void {
+    if (!this.collecting.has(path)) this.collecting.set(path, before);
   }
 
   /** The stream's entry as reads must see it (null: absent then); undefined: no unsynced round changed it. */
