@@ -82,8 +82,11 @@ export class CommitQueue {
   private queue: Pending[] = [];
   /** Last-access times newer than the stored ones, not yet handed to a round. */
   private touches = new Map<string, number>();
-  /** The touches of each round in flight: still newer than what reads of the database see. */
-  private flushing: Touches[] = [];
+  /**
+   * One entry per round started and not settled yet, oldest first (rounds settle in that order): its
+   * touches, still newer than what reads of the database may see.
+   */
+  private inFlight: Touches[] = [];
 
   /** A round to start on the next turn of the event loop. */
   private scheduled: NodeJS.Immediate | null = null;
@@ -94,8 +97,6 @@ export class CommitQueue {
   private touchTimer: NodeJS.Timeout | null = null;
   /** When the armed touch timer fires (ms since the epoch). */
   private touchTimerAt = 0;
-  /** Rounds started and not settled yet. */
-  private inFlight = 0;
   /** Settles once every round started so far has settled: the next round's results wait for it. */
   private settledInOrder: Promise<void> = Promise.resolve();
   /** Resolves waiters of close() when the last round in flight settles. */
@@ -133,7 +134,7 @@ export class CommitQueue {
   withTouch(state: StreamState): StreamState {
     if (state.ttlSeconds === null) return state;
     let touched = this.touches.get(state.path) ?? 0;
-    for (const flushing of this.flushing) touched = Math.max(touched, flushing.get(state.path) ?? 0);
+    for (const round of this.inFlight) touched = Math.max(touched, round.get(state.path) ?? 0);
     return touched > state.lastAccessAt ? { ...state, lastAccessAt: touched } : state;
   }
 
@@ -153,11 +154,11 @@ export class CommitQueue {
   }
 
   private async settledAll(): Promise<void> {
-    while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    while (this.inFlight.length > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   private schedule(): void {
-    if (this.closed || this.inFlight >= this.maxInFlight) return; // a round's end schedules the next
+    if (this.closed || this.inFlight.length >= this.maxInFlight) return; // a round's end schedules the next
     if (this.options.policy === "serial") {
       this.scheduled ??= setImmediate(() => this.startRound());
     } else if (this.queue.length >= this.lastRoundSize) {
@@ -198,7 +199,7 @@ export class CommitQueue {
     this.scheduled = null;
     if (this.lingering !== null) clearTimeout(this.lingering);
     this.lingering = null;
-    if (this.inFlight >= this.maxInFlight) return;
+    if (this.inFlight.length >= this.maxInFlight) return;
     const batch = this.queue;
     const touches = this.touches;
     if (batch.length === 0 && touches.size === 0) return;
@@ -217,21 +218,20 @@ export class CommitQueue {
         touches,
       );
     } catch (error) {
-      if (this.inFlight === 0) {
+      if (this.inFlight.length === 0) {
         this.failed(batch, touches, error);
         this.next(false);
         return;
       }
       answer = Promise.reject(error);
     }
-    if (!(answer instanceof Promise) && this.inFlight === 0) {
+    if (!(answer instanceof Promise) && this.inFlight.length === 0) {
       this.succeeded(batch, answer, startedAt);
       this.next(true);
       return;
     }
     // Settled after every round started before it, even if its own answer comes first.
-    this.inFlight++;
-    this.flushing.push(touches);
+    this.inFlight.push(touches);
     const outcome = Promise.resolve(answer).then(
       (results) => ({ ok: true as const, results }),
       (error: unknown) => ({ ok: false as const, error }),
@@ -239,15 +239,12 @@ export class CommitQueue {
     this.settledInOrder = this.settledInOrder
       .then(() => outcome)
       .then((result) => {
-        this.inFlight--;
-        this.flushing.splice(this.flushing.indexOf(touches), 1);
+        this.inFlight.shift();
         if (result.ok) this.succeeded(batch, result.results, startedAt);
         else this.failed(batch, touches, result.error);
-        if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
+        if (this.inFlight.length === 0) for (const wake of this.idle.splice(0)) wake();
         this.next(result.ok);
       });
-    // Another round may start while this one awaits the disk.
-    if (this.queue.length > 0) this.schedule();
   }
 
   private succeeded(batch: readonly Pending[], results: readonly Settled[], startedAt: number): void {
