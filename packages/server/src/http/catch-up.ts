@@ -117,8 +117,9 @@ async function* bodyPieces(
     if (at >= end) break;
     // Reading a piece (SQLite is synchronous) and writing it to a socket that takes it at once involve no
     // I/O wait: without this a reader on a fast connection would loop through its whole range in
-    // microtasks while every other reader, and every new request, waited for the event loop.
-    await nextTurn(); // after pending I/O: new requests, other readers' drains
+    // microtasks while every other reader, and every new request, waited for the event loop (a turn
+    // comes after pending I/O: new requests, other readers' drains).
+    await nextTurn();
     piece = await ctx.engine.reads.piece(stream, at, end, pieceBytes(++index));
   }
   if (json) yield CLOSE_BRACKET;

@@ -42,7 +42,7 @@ describe("WalCheckpointer", () => {
   it("hands checkpoints back to the store's connection when its worker cannot work", async () => {
     const db = new Database(join(dataDir, "own.db"));
     db.pragma("journal_mode = WAL");
-    const checkpointer = WalCheckpointer.start(db, join(dataDir, "missing", "directory", "own.db"));
+    const checkpointer = new WalCheckpointer(db, join(dataDir, "missing", "directory", "own.db"));
     try {
       expect(Number(db.pragma("wal_autocheckpoint", { simple: true }))).toBeGreaterThan(1000);
       await vi.waitFor(() => expect(Number(db.pragma("wal_autocheckpoint", { simple: true }))).toBe(1000), { timeout: 5000 });

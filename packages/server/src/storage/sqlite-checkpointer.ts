@@ -31,7 +31,8 @@ export class WalCheckpointer {
   private bytesSince = 0;
   private lastAt = Date.now();
 
-  private constructor(
+  /** Starts the worker for the store's connection `db` of the database at `databasePath`. */
+  constructor(
     private readonly db: Database.Database,
     databasePath: string,
   ) {
@@ -56,11 +57,6 @@ export class WalCheckpointer {
       if (this.worker === worker) this.fail(new Error(`the checkpoint worker exited with code ${code}`));
     });
     this.worker = worker;
-  }
-
-  /** Starts a checkpointer for the store's connection `db` of the database at `databasePath`. */
-  static start(db: Database.Database, databasePath: string): WalCheckpointer {
-    return new WalCheckpointer(db, databasePath);
   }
 
   /** A round committed `ops`: asks for a checkpoint once enough has collected in the log. */
