@@ -1,4 +1,4 @@
-import type { ProducerState } from "../domain/model.js";
+import type { ProducerState, StreamState } from "../domain/model.js";
 import type { Entry } from "./sqlite-cache.js";
 import { streamParams, type SqliteStatements } from "./sqlite-schema.js";
 import { MERGE_LIMIT } from "./batches.js";
@@ -24,7 +24,11 @@ interface PendingBatch {
  *   keeps a row of its own (its boundaries are what a byte stream's reads
  *   split at);
  * - producer states: once per producer, its state after its last append;
- * - stream rows: once per stream, its state after its last append.
+ * - stream rows: once per stream, its state after its last append, and only
+ *   when more than the tail moved (see `rowChanged`): a row's tail may lag
+ *   behind its batches, and reads take the end of the last batch then
+ *   (sqlite-schema.ts, schema 3). At 1,000 streams this spares a round one
+ *   scattered row update, and its page in the log, per stream it touches.
  *
  * The store flushes before any other kind of request of the round (which
  * reads and writes rows itself) and before COMMIT. Until then these are also
@@ -32,7 +36,8 @@ interface PendingBatch {
  * or its producers in between, and the database does not have them yet.
  */
 export class RoundWrites {
-  private streams = new Map<string, Entry>();
+  /** path → the stream's state after its last unflushed append, and before the first. */
+  private streams = new Map<string, { entry: Entry; before: StreamState }>();
   private batches: PendingBatch[] = [];
   /** The batch each stream's next append may extend. */
   private open = new Map<number, PendingBatch>();
@@ -51,7 +56,7 @@ export class RoundWrites {
 
   /** The stream's state after this round's last unflushed append to it, if it had one. */
   pending(path: string): Entry | undefined {
-    return this.streams.get(path);
+    return this.streams.get(path)?.entry;
   }
 
   /** The producer's state after this round's last unflushed append by it, if it made one. */
@@ -60,12 +65,13 @@ export class RoundWrites {
   }
 
   /**
-   * An append the rules accepted: its stream's new state, its bytes (joined to
-   * the stream's open run when `mergeable` and contiguous), and its producer's
-   * new state, if it names one.
+   * An append the rules accepted: its stream's state before and after, its
+   * bytes (joined to the stream's open run when `mergeable` and contiguous),
+   * and its producer's new state, if it names one.
    */
   appended(
     path: string,
+    before: StreamState,
     entry: Entry,
     start: number,
     data: Uint8Array,
@@ -73,7 +79,9 @@ export class RoundWrites {
     mergeable: boolean,
     producer: { id: string; state: ProducerState } | undefined,
   ): void {
-    this.streams.set(path, entry);
+    const known = this.streams.get(path);
+    if (known) known.entry = entry;
+    else this.streams.set(path, { entry, before });
     if (producer) {
       let byId = this.producers.get(entry.id);
       if (!byId) this.producers.set(entry.id, (byId = new Map()));
@@ -100,7 +108,26 @@ export class RoundWrites {
     for (const [streamId, byId] of this.producers) {
       for (const [producerId, state] of byId) this.sql.upsertProducer.run(streamId, producerId, state.epoch, state.lastSeq);
     }
-    for (const { id, state } of this.streams.values()) this.sql.updateStream.run({ ...streamParams(state), id });
+    for (const { entry, before } of this.streams.values()) {
+      if (rowChanged(before, entry.state)) this.sql.updateStream.run({ ...streamParams(entry.state), id: entry.id });
+    }
     this.reset();
   }
+}
+
+/**
+ * Whether appends took a stream's row from `before` to `after` in more than
+ * what reads can tell without it: the tail (the end of the last batch), and,
+ * for a stream without a TTL, the time of last access (only a TTL's sliding
+ * expiry reads it; a stream with one keeps its row, and its expiry index
+ * entry, current). Anything else an append changes (closing it, a Stream-Seq)
+ * writes the row. `before` is what the row holds but for those two: every
+ * earlier change beyond them was written.
+ */
+function rowChanged(before: StreamState, after: StreamState): boolean {
+  if (after.ttlSeconds !== null) return true;
+  for (const key of Object.keys(after) as (keyof StreamState)[]) {
+    if (key !== "tail" && key !== "lastAccessAt" && after[key] !== before[key]) return true;
+  }
+  return false;
 }

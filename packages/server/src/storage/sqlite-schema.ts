@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import type { StreamState } from "../domain/model.js";
 import { log } from "../logging/logger.js";
-import { INSERT_COLUMNS, INSERT_PARAMS, stateParams, STREAM_COLUMNS } from "./stream-row.js";
+import { INSERT_COLUMNS, INSERT_PARAMS, stateParams, streamColumnsWith } from "./stream-row.js";
 
 /**
  * The SQLite store's database: its tables, how an older `rill.db` is brought
@@ -9,7 +9,7 @@ import { INSERT_COLUMNS, INSERT_PARAMS, stateParams, STREAM_COLUMNS } from "./st
  */
 
 /** Bumped whenever the schema changes; `migrations[v]` brings version v to v+1. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const migrations: readonly string[] = [
   `
@@ -68,6 +68,12 @@ const migrations: readonly string[] = [
   ALTER TABLE batches ADD COLUMN appended_at INTEGER NOT NULL DEFAULT 0;
   UPDATE batches SET appended_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
   `,
+  // 3: an append no longer writes its stream's row when only the tail moved
+  // (and, for a stream without a TTL, the time of last access, which nothing
+  // reads back): a stream's tail is the end of its last batch when that is
+  // further than the row's (STREAM_COLUMNS below). No table changes; the
+  // version keeps an older Rill, which would trust the row's tail, out.
+  `-- no table changes`,
 ];
 
 /**
@@ -109,6 +115,16 @@ export function migrate(db: Database.Database, target = SCHEMA_VERSION): void {
 export interface Statement extends Database.Statement {}
 
 export type SqliteStatements = ReturnType<typeof prepareStatements>;
+
+/**
+ * How a stream row is read: its tail is the row's, or the end of its last
+ * batch when that is further (schema 3: appends leave the row alone when only
+ * the tail moved). length() of a blob reads the record header, not the blob.
+ */
+const STREAM_COLUMNS = streamColumnsWith({
+  tail: `max(tail, coalesce((SELECT b.start + length(b.bytes) FROM batches AS b
+           WHERE b.stream_id = streams.id ORDER BY b.start DESC LIMIT 1), 0))`,
+});
 
 /** Batches below this size come back with their query; larger ones through the batch cache. */
 export const INLINE_BATCH_BYTES = 16 * 1024;

@@ -435,7 +435,8 @@ export class SqliteStore implements Store {
     this.unsynced.remember(command.path, entry!);
     const next = { id: entry!.id, state: decision.next };
     const producer = producerId !== undefined && decision.producer ? { id: producerId, state: decision.producer } : undefined;
-    this.writes.appended(command.path, next, decision.start, command.data, now, mayMergeBatches(decision.next.contentType), producer);
+    const mergeable = mayMergeBatches(decision.next.contentType);
+    this.writes.appended(command.path, entry!.state, next, decision.start, command.data, now, mergeable, producer);
     this.cache.remember(command.path, next);
     if (producer) this.cache.rememberProducer(next.id, producer.id, producer.state);
     return { kind: "appended", stream: decision.next, start: decision.start, producer: decision.echo };

@@ -88,6 +88,18 @@ export const INSERT_PARAMS: readonly (keyof StateParams<unknown>)[] = INSERTED.m
 /** Every column a StreamRow is read with. */
 export const STREAM_COLUMNS = `id, ${INSERT_COLUMNS}`;
 
+/** A `streams` column's name. */
+export type StreamColumn = (typeof INSERTED)[number][0];
+
+/** STREAM_COLUMNS, with the given columns read as an expression instead (`expression AS column`). */
+export function streamColumnsWith(expressions: Partial<Record<StreamColumn, string>>): string {
+  const columns = INSERTED.map(([column]) => {
+    const expression = expressions[column];
+    return expression === undefined ? column : `${expression} AS ${column}`;
+  });
+  return ["id", ...columns].join(", ");
+}
+
 export function stateParams<Flag>(state: StreamState, flag: (value: boolean) => Flag): StateParams<Flag> {
   return {
     path: state.path,
