@@ -138,6 +138,8 @@ export class Engine {
     return this.track(async () => {
       const outcome = await this.store.append(command, this.now());
       if (outcome.kind === "appended") {
+        // Live readers come back at this tail: the offset rule then needs no look at the store.
+        this.reads.boundaries.note(outcome.stream, outcome.stream.tail);
         this.hub.publish({
           path: command.path,
           start: outcome.start,
@@ -157,6 +159,7 @@ export class Engine {
       await this.live(path);
       const outcome = await this.store.delete(path, this.now());
       streamsDeleted.inc();
+      this.reads.boundaries.forget(path);
       this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
       this.notify({ type: "deleted", path });
       return outcome;
@@ -224,6 +227,7 @@ export class Engine {
       const removed = await this.store.sweepExpired(this.now());
       streamsExpired.inc(removed.length);
       for (const path of removed) {
+        this.reads.boundaries.forget(path);
         this.hub.publish({ path, start: 0, end: 0, data: null, closed: false, gone: true });
         this.notify({ type: "deleted", path });
       }
@@ -240,6 +244,7 @@ export class Engine {
    */
   private remoteCommit(change: RemoteCommit): void {
     const { path } = change;
+    if (change.gone) this.reads.boundaries.forget(path);
     if (!this.hub.isWatched(path)) return;
     const previous = this.remoteQueue.get(path) ?? Promise.resolve();
     const next = previous.then(async () => {

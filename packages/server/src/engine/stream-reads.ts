@@ -5,6 +5,8 @@ import { offsetRetained } from "../domain/errors.js";
 import { messageSpanIn, type MessageSpan } from "../domain/message-spans.js";
 import type { StreamState } from "../domain/model.js";
 import { effectiveRetention, type RetentionDefaults } from "../domain/retention-rules.js";
+import { RecentBoundaries } from "./recent-boundaries.js";
+import { RecentReads } from "./recent-reads.js";
 
 /** Where a read asks to start: `-1`, `now`, or an offset's position (any position, not only a boundary). */
 export type ReadStart = { kind: "beginning" } | { kind: "now" } | { kind: "position"; position: number };
@@ -37,6 +39,10 @@ export class StreamReads {
     /** Bytes a bounded read (SSE catch-up, long-poll) returns at most, whole messages allowed past it once. */
     private readonly windowBytes: number,
     private readonly retention: RetentionDefaults,
+    /** Boundaries known without a look at the store (the engine notes its appends' tails). */
+    readonly boundaries = new RecentBoundaries(),
+    /** Outcomes of recent reads, shared by readers asking for the same range of the same state. */
+    private readonly recent = new RecentReads(),
   ) {}
 
   /** 410 when `position` is below the stream's earliest retained position (retention removed it). */
@@ -74,8 +80,10 @@ export class StreamReads {
    */
   async startOf(stream: StreamState, position: number): Promise<number> {
     if (position >= stream.tail) return stream.tail;
-    if (position === 0 || position === stream.forkOffset) return position;
-    return (await this.messageAt(stream, position)).start;
+    if (position === 0 || position === stream.forkOffset || this.boundaries.has(stream, position)) return position;
+    const start = (await this.messageAt(stream, position)).start;
+    if (start === position) this.boundaries.note(stream, position);
+    return start;
   }
 
   /**
@@ -125,6 +133,12 @@ export class StreamReads {
    */
   async read(stream: StreamState, from: number): Promise<ReadResult> {
     this.checkRetained(stream, from);
+    const read = await this.recent.read(stream, from, () => this.readStored(stream, from));
+    await this.confirmRetained(stream, from);
+    return read;
+  }
+
+  private async readStored(stream: StreamState, from: number): Promise<ReadResult> {
     const end = await this.endOf(stream, from, this.windowBytes);
     const parts: Uint8Array[] = [];
     const gaps: RangeRead["gaps"] = [];
@@ -138,7 +152,6 @@ export class StreamReads {
       size += part.data.length;
       position = part.end;
     }
-    await this.confirmRetained(stream, from);
     const data = parts.length === 0 ? new Uint8Array(0) : concatBytes(parts, size);
     return { data, next: position, upToDate: position >= stream.tail, gaps };
   }
