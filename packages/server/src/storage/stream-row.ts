@@ -85,13 +85,10 @@ export const INSERT_COLUMNS = INSERTED.map(([column]) => column).join(", ");
 /** The StateParams keys in INSERT_COLUMNS order. */
 export const INSERT_PARAMS: readonly (keyof StateParams<unknown>)[] = INSERTED.map(([, key]) => key);
 
-/** Every column a StreamRow is read with. */
-export const STREAM_COLUMNS = `id, ${INSERT_COLUMNS}`;
-
 /** A `streams` column's name. */
 export type StreamColumn = (typeof INSERTED)[number][0];
 
-/** STREAM_COLUMNS, with the given columns read as an expression instead (`expression AS column`). */
+/** The columns a StreamRow is read with, the given ones read as an expression instead (`expression AS column`). */
 export function streamColumnsWith(expressions: Partial<Record<StreamColumn, string>>): string {
   const columns = INSERTED.map(([column]) => {
     const expression = expressions[column];
@@ -99,6 +96,9 @@ export function streamColumnsWith(expressions: Partial<Record<StreamColumn, stri
   });
   return ["id", ...columns].join(", ");
 }
+
+/** Every column a StreamRow is read with, as stored. */
+export const STREAM_COLUMNS = streamColumnsWith({});
 
 export function stateParams<Flag>(state: StreamState, flag: (value: boolean) => Flag): StateParams<Flag> {
   return {
