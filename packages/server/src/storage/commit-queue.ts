@@ -97,10 +97,8 @@ export class CommitQueue {
   private touchTimer: NodeJS.Timeout | null = null;
   /** When the armed touch timer fires (ms since the epoch). */
   private touchTimerAt = 0;
-  /** Settles once every round started so far has settled: the next round's results wait for it. */
+  /** Settles once every round started so far has settled: the next round's results, and close(), wait for it. */
   private settledInOrder: Promise<void> = Promise.resolve();
-  /** Resolves waiters of close() when the last round in flight settles. */
-  private idle: (() => void)[] = [];
   private closed = false;
 
   constructor(options: CommitQueueOptions) {
@@ -154,7 +152,8 @@ export class CommitQueue {
   }
 
   private async settledAll(): Promise<void> {
-    while (this.inFlight.length > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    // A round settling may start the next one, which extends the chain: wait until none is left.
+    while (this.inFlight.length > 0) await this.settledInOrder;
   }
 
   private schedule(): void {
@@ -242,7 +241,6 @@ export class CommitQueue {
         this.inFlight.shift();
         if (result.ok) this.succeeded(batch, result.results, startedAt);
         else this.failed(batch, touches, result.error);
-        if (this.inFlight.length === 0) for (const wake of this.idle.splice(0)) wake();
         this.next(result.ok);
       });
   }
