@@ -9,6 +9,13 @@ import type { HttpContext } from "./context.js";
 import { failLiveRead, type LiveSession } from "./live-sessions.js";
 import { readHeaders, responseBody } from "./read-encoding.js";
 import { send } from "./respond.js";
+import type { ReadResult } from "../engine/stream-reads.js";
+
+/**
+ * Bodies of reads that readers share (StreamReads hands every reader of one
+ * range of one stream state the same outcome): framed once, not per reader.
+ */
+const sharedBodies = new WeakMap<ReadResult, Uint8Array>();
 
 /**
  * One long-poll reader.
@@ -133,7 +140,8 @@ export class LongPollSession implements LiveSession {
     const read = await this.ctx.engine.read(stream, this.position);
     const headers = readHeaders(stream, read, this.cursor());
     headers[HEADER.cacheControl] = cacheControl("long-poll-data");
-    const body = responseBody(stream, read.data);
+    let body = sharedBodies.get(read);
+    if (body === undefined) sharedBodies.set(read, (body = responseBody(stream, read.data)));
     send(this.res, 200, headers, body);
     readBytes.at("long-poll").inc(body.length);
   }
